@@ -1,0 +1,46 @@
+# `make test` and `make run` create .venv on first use and install the project (editable, with its dev extra).
+# A GPU user overrides the torch requirement, e.g. `make run TORCH="torch==2.13.0 --index-url ..."`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+CORES ?= all
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint unit run run-paper dry-run bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check workflow
+	$(BIN)/snakemake --lint --workflow-profile none
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint unit
+
+# Quick tier (CPU, minutes): every stage of the DAG at small budgets.
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/quick.yaml
+
+# Paper tier: every setting of both source documents.
+run-paper: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n --cores $(CORES)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/dp.py
+
+clean:
+	rm -rf results logs benchmarks/sample_dataset .snakemake

@@ -1,0 +1,17 @@
+"""Stage: sample one (setting, split) and write it to Parquet (thin adapter over pipeline_lib.data)."""
+
+import logging
+
+from pipeline_lib.data import write_valuations
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+spec = snakemake.params.spec
+meta = write_valuations(
+    snakemake.output[0],
+    spec["setting"],
+    spec["split"],
+    base_seed=spec["base_seed"],
+    num_rows=spec["num_rows"],
+    row_group_size=spec["row_group_size"],
+)
+logging.info("wrote %s: %d profiles of %s (seed %s)", snakemake.output[0], meta["num_rows"], meta["setting"], meta["seed"])

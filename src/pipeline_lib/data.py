@@ -1,0 +1,199 @@
+"""Parquet storage of valuation datasets (pyarrow), with schema metadata and validation on read.
+
+Layout of ``results/data/{setting}/{split}.parquet``:
+
+* one column ``values``: ``fixed_size_list<float32>[prod(value_shape)]``, one row per valuation profile
+  (single item: ``(n,)``; additive combinatorial: item values ``(n, m)``; (D): bundle values ``(n, 2^m)``);
+* CRC page checksums, verified on read, so silent corruption of a data page is detected;
+* schema metadata key ``pipeline_lib`` holding JSON: setting, kind, n, m, distribution, params (the latent
+  tastes included), valuation layout, value_shape, seed (entropy and spawn key), split, num_rows,
+  row_group_size and package version.
+
+Writes are atomic (temporary file in the destination folder, then rename) and chunked by row group: each row group
+is sampled from its own child seed (``SeedSequence.spawn``), so memory stays bounded by one row group and the
+bytes depend only on the config (base seed, sizes, row-group size), never on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline_lib import __version__
+from pipeline_lib.provenance import atomic_path
+from pipeline_lib.settings import Setting, split_seed_sequence, tastes_seed_sequence
+from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
+from pipeline_lib.valuations.single_item import draw_latent_tastes, sample_single_item
+
+META_KEY = b"pipeline_lib"
+COLUMN = "values"
+FORMAT_VERSION = 1
+
+
+class DataError(ValueError):
+    """A dataset file is missing, truncated, corrupted, or not the dataset the caller expects."""
+
+
+@dataclass
+class ValuationSet:
+    """Valuation profiles read from Parquet: ``values`` has shape ``(N, *value_shape)``, float32."""
+
+    values: np.ndarray
+    meta: dict[str, Any]
+    path: Path
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def bundle_values(self) -> np.ndarray:
+        """Bundle values ``(N, n, 2^m)`` of a combinatorial set (expanded from item values when additive)."""
+        layout = self.meta["valuation"]
+        if layout == "bundle":
+            return self.values
+        if layout == "additive":
+            return additive_bundle_values(self.values)
+        raise DataError(f"{self.path}: single-item data has no bundle values")
+
+
+def dataset_metadata(setting: Setting, split: str, base_seed: int, num_rows: int, row_group_size: int) -> dict:
+    """Everything needed to know what a dataset file holds and to reproduce it."""
+    ss = split_seed_sequence(base_seed, setting.name, split)
+    params = dict(setting.params)
+    if setting.distribution == "latent" and params.get("w_mode", "fixed") == "fixed":
+        tss = tastes_seed_sequence(base_seed, setting.name)
+        tastes = draw_latent_tastes(np.random.default_rng(tss), setting.n, int(params.get("d", 1)))
+        params["tastes"] = tastes.tolist()
+        params["tastes_seed"] = {"entropy": tss.entropy, "spawn_key": list(tss.spawn_key)}
+    return {
+        "format_version": FORMAT_VERSION,
+        "setting": setting.name,
+        "kind": setting.kind,
+        "n": setting.n,
+        "m": setting.m,
+        "distribution": setting.distribution,
+        "params": params,
+        "valuation": setting.valuation,
+        "value_shape": list(setting.value_shape),
+        "seed": {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)},
+        "split": split,
+        "num_rows": int(num_rows),
+        "row_group_size": int(row_group_size),
+        "dtype": "float32",
+        "pipeline_lib_version": __version__,
+    }
+
+
+def _sample_chunk(setting: Setting, meta: Mapping[str, Any], rng: np.random.Generator, size: int) -> np.ndarray:
+    params = meta["params"]
+    if setting.kind == "single_item":
+        tastes = np.asarray(params["tastes"]) if "tastes" in params else None
+        sampler_params = {k: v for k, v in params.items() if k not in ("tastes", "tastes_seed")}
+        return sample_single_item(rng, size, setting.n, sampler_params, tastes)
+    return sample_combinatorial(
+        rng, size, setting.n, setting.m, setting.distribution, params.get("width_rule", "size_over_m")
+    )
+
+
+def write_valuations(
+    path: str | os.PathLike, setting: Setting, split: str, base_seed: int, num_rows: int, row_group_size: int = 8192
+) -> dict[str, Any]:
+    """Sample ``num_rows`` profiles of ``setting`` and write them atomically to ``path``; returns the metadata."""
+    if num_rows <= 0 or row_group_size <= 0:
+        raise ValueError(f"num_rows and row_group_size must be positive, got {num_rows}, {row_group_size}")
+    meta = dataset_metadata(setting, split, base_seed, num_rows, row_group_size)
+    width = int(np.prod(setting.value_shape))
+    schema = pa.schema([pa.field(COLUMN, pa.list_(pa.float32(), width))], metadata={META_KEY: json.dumps(meta)})
+    n_chunks = math.ceil(num_rows / row_group_size)
+    children = split_seed_sequence(base_seed, setting.name, split).spawn(n_chunks)
+    with atomic_path(path) as tmp, pq.ParquetWriter(
+        tmp, schema, compression="zstd", write_page_checksum=True
+    ) as writer:
+        for k, child in enumerate(children):
+            size = min(row_group_size, num_rows - k * row_group_size)
+            chunk = _sample_chunk(setting, meta, np.random.default_rng(child), size).astype(np.float32)
+            flat = pa.array(chunk.reshape(-1), type=pa.float32())
+            column = pa.FixedSizeListArray.from_arrays(flat, width)
+            writer.write_table(pa.Table.from_arrays([column], schema=schema), row_group_size=row_group_size)
+    return meta
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The dataset metadata of a Parquet file, with a clear :class:`DataError` when it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"dataset file {path} does not exist")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"dataset file {path} is truncated or corrupted and cannot be read: {exc}") from exc
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise DataError(f"dataset file {path} has no '{META_KEY.decode()}' schema metadata; not written by this pipeline")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"dataset file {path}: metadata is not valid JSON ({exc})") from exc
+
+
+def check_metadata(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+    """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``."""
+    for key, want in expected.items():
+        if want is None:
+            continue
+        have = meta.get(key)
+        if isinstance(want, tuple):
+            want = list(want)
+        if have != want:
+            raise DataError(f"dataset file {path}: metadata '{key}' is {have!r}, expected {want!r}")
+
+
+def _check_column(path: Path, schema: pa.Schema, meta: Mapping[str, Any]) -> int:
+    if COLUMN not in schema.names:
+        raise DataError(f"dataset file {path} has no column '{COLUMN}' (columns: {schema.names})")
+    width = int(np.prod(meta["value_shape"]))
+    ftype = schema.field(COLUMN).type
+    if not (pa.types.is_fixed_size_list(ftype) and ftype.list_size == width):
+        raise DataError(f"dataset file {path}: column '{COLUMN}' is {ftype}, expected fixed_size_list[{width}]")
+    return width
+
+
+def iter_valuations(
+    path: str | os.PathLike, batch_rows: int = 8192, **expected: Any
+) -> Iterator[np.ndarray]:
+    """Yield float32 blocks of at most ``batch_rows`` profiles, shaped ``(rows, *value_shape)``; memory-bounded."""
+    path = Path(path)
+    meta = read_metadata(path)
+    check_metadata(path, meta, expected)
+    shape = tuple(meta["value_shape"])
+    try:
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        _check_column(path, pf.schema_arrow, meta)
+        seen = 0
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=[COLUMN]):
+            flat = batch.column(0).flatten().to_numpy(zero_copy_only=False)
+            block = flat.reshape((len(batch), *shape))
+            seen += len(batch)
+            yield block
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"dataset file {path} is truncated or corrupted: {exc}") from exc
+    if seen != meta["num_rows"]:
+        raise DataError(f"dataset file {path} holds {seen} profiles, its metadata says {meta['num_rows']}")
+
+
+def read_valuations(path: str | os.PathLike, **expected: Any) -> ValuationSet:
+    """Read a whole dataset; keyword arguments (setting, split, n, m, valuation, num_rows, ...) must match its
+    metadata, else :class:`DataError` names the key. Truncated or corrupted files raise :class:`DataError` too."""
+    path = Path(path)
+    meta = read_metadata(path)
+    blocks = list(iter_valuations(path, **expected))
+    values = np.concatenate(blocks) if blocks else np.zeros((0, *meta["value_shape"]), np.float32)
+    return ValuationSet(values=values, meta=meta, path=path)

@@ -1,0 +1,101 @@
+"""Settings parsed from config: what a dataset is, independent of Snakemake.
+
+A :class:`Setting` names one valuation distribution at one auction size. The single-item families
+(``uniform``, ``exponential``, ...) have ``m = 1`` and value shape ``(n,)``; the combinatorial settings
+(``2x2_A`` ... ``5x10_C``) have value shape ``(n, m)`` (additive A/B/C: item values) or ``(n, 2^m)`` (D: bundle
+values). Seeds for every (setting, split) are derived from the config's base seed with
+:class:`numpy.random.SeedSequence` so that they are independent, reproducible and recorded.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+SPLIT_INDEX = {name: i for i, name in enumerate(SPLITS)}
+TASTES_STREAM = 99  # spawn-key slot of the latent family's persistent tastes (shared by all splits)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One valuation setting: name, n bidders, m items, distribution and its parameters."""
+
+    name: str
+    kind: str  # "single_item" or "combinatorial"
+    n: int
+    m: int
+    distribution: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def valuation(self) -> str:
+        """Storage layout: ``single_item``, ``additive`` (item values) or ``bundle`` (bundle values)."""
+        if self.kind == "single_item":
+            return "single_item"
+        return "bundle" if self.distribution == "D" else "additive"
+
+    @property
+    def value_shape(self) -> tuple[int, ...]:
+        """Shape of one profile's stored values."""
+        if self.valuation == "single_item":
+            return (self.n,)
+        if self.valuation == "additive":
+            return (self.n, self.m)
+        return (self.n, 2**self.m)
+
+
+def stable_key(name: str) -> int:
+    """A platform-independent 32-bit integer for a setting name (Python's hash() is salted per process)."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def split_seed_sequence(base_seed: int, setting: str, split: str) -> np.random.SeedSequence:
+    """Seed of one (setting, split): entropy = base seed, spawn key = (crc32(setting), split index)."""
+    return np.random.SeedSequence(entropy=base_seed, spawn_key=(stable_key(setting), SPLIT_INDEX[split]))
+
+
+def tastes_seed_sequence(base_seed: int, setting: str) -> np.random.SeedSequence:
+    """Seed of a dataset's persistent latent tastes: shared by the train, val and test splits."""
+    return np.random.SeedSequence(entropy=base_seed, spawn_key=(stable_key(setting), TASTES_STREAM))
+
+
+def single_item_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
+    """Single-item families from ``config["single_item"]``."""
+    block = config.get("single_item", {})
+    n = int(block.get("n_bidders", 4))
+    out = {}
+    for name, params in block.get("families", {}).items():
+        out[name] = Setting(name, "single_item", n, 1, params["distribution"], dict(params))
+    return out
+
+
+def combinatorial_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
+    """Combinatorial settings from ``config["combinatorial"]``."""
+    block = config.get("combinatorial", {})
+    width_rule = block.get("d_width_rule", "size_over_m")
+    out = {}
+    for name, spec in block.get("settings", {}).items():
+        params: dict[str, Any] = {"distribution": spec["distribution"]}
+        if spec["distribution"] == "D":
+            params["width_rule"] = width_rule
+        out[name] = Setting(name, "combinatorial", int(spec["n"]), int(spec["m"]), spec["distribution"], params)
+    return out
+
+
+def all_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
+    """Every setting of the config; names must be unique across the two kinds."""
+    single, combi = single_item_settings(config), combinatorial_settings(config)
+    clash = set(single) & set(combi)
+    if clash:
+        raise ValueError(f"setting names used twice (single_item.families and combinatorial.settings): {clash}")
+    return {**single, **combi}
+
+
+def split_size(config: Mapping[str, Any], setting: Setting, split: str) -> int:
+    """Number of profiles of a split, from ``config["data"][kind][split]``."""
+    return int(config["data"][setting.kind][split])

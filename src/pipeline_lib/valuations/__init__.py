@@ -1,0 +1,1 @@
+"""valuations subpackage."""

@@ -1,0 +1,14 @@
+rule sample_dataset:
+    output:
+        "results/data/{setting}/{split}.parquet",
+    log:
+        "logs/sample_dataset/{setting}/{split}.log",
+    benchmark:
+        "benchmarks/sample_dataset/{setting}/{split}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    params:
+        spec=dataset_params,
+    script:
+        "../../scripts/sample_dataset.py"
