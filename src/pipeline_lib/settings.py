@@ -64,22 +64,37 @@ def tastes_seed_sequence(base_seed: int, setting: str) -> np.random.SeedSequence
     return np.random.SeedSequence(entropy=base_seed, spawn_key=(stable_key(setting), TASTES_STREAM))
 
 
+def _active(block: Mapping[str, Any], defined: Mapping[str, Any], key: str) -> list[str]:
+    """Names listed in ``block["active"]`` (default: all defined ones); unknown names are an error."""
+    active = block.get("active")
+    if active is None:
+        return list(defined)
+    unknown = [name for name in active if name not in defined]
+    if unknown:
+        raise ValueError(f"config '{key}.active' names undefined settings {unknown}; defined: {sorted(defined)}")
+    return list(active)
+
+
 def single_item_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
-    """Single-item families from ``config["single_item"]``."""
+    """Active single-item families from ``config["single_item"]``."""
     block = config.get("single_item", {})
     n = int(block.get("n_bidders", 4))
+    families = block.get("families", {})
     out = {}
-    for name, params in block.get("families", {}).items():
+    for name in _active(block, families, "single_item"):
+        params = families[name]
         out[name] = Setting(name, "single_item", n, 1, params["distribution"], dict(params))
     return out
 
 
 def combinatorial_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
-    """Combinatorial settings from ``config["combinatorial"]``."""
+    """Active combinatorial settings from ``config["combinatorial"]``."""
     block = config.get("combinatorial", {})
     width_rule = block.get("d_width_rule", "size_over_m")
+    defined = block.get("settings", {})
     out = {}
-    for name, spec in block.get("settings", {}).items():
+    for name in _active(block, defined, "combinatorial"):
+        spec = defined[name]
         params: dict[str, Any] = {"distribution": spec["distribution"]}
         if spec["distribution"] == "D":
             params["width_rule"] = width_rule
