@@ -14,4 +14,6 @@ meta = write_valuations(
     num_rows=spec["num_rows"],
     row_group_size=spec["row_group_size"],
 )
-logging.info("wrote %s: %d profiles of %s (seed %s)", snakemake.output[0], meta["num_rows"], meta["setting"], meta["seed"])
+logging.info(
+    "wrote %s: %d profiles of %s (seed %s)", snakemake.output[0], meta["num_rows"], meta["setting"], meta["seed"]
+)

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, job_counts, run_snakemake
 
 PAPER_SETTINGS = {

@@ -137,7 +137,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise DataError(f"dataset file {path} is truncated or corrupted and cannot be read: {exc}") from exc
     raw = (schema.metadata or {}).get(META_KEY)
     if raw is None:
-        raise DataError(f"dataset file {path} has no '{META_KEY.decode()}' schema metadata; not written by this pipeline")
+        raise DataError(
+            f"dataset file {path} has no '{META_KEY.decode()}' schema metadata; not written by this pipeline"
+        )
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
