@@ -7,7 +7,7 @@ CORES ?= all
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint unit run run-paper dry-run bench clean
+.PHONY: install test test-integration lint unit run run-paper dry-run bench bench-stages clean
 
 install: $(STAMP)
 
@@ -28,6 +28,12 @@ unit: $(STAMP)
 
 test: lint unit
 
+# Services the tests start themselves (root + apt on a fresh machine): a one-node SLURM cluster running the smoke
+# config through workflow/profiles/slurm, and PostgreSQL for the multi-host Optuna storage. Skipped with the
+# reason where they cannot start (PIPELINE_REQUIRE_INTEGRATION=1 fails instead).
+test-integration: $(STAMP)
+	$(BIN)/pytest -q -m integration tests/integration
+
 # Quick tier (CPU, minutes): every stage of the DAG at small budgets.
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/quick.yaml
@@ -41,6 +47,10 @@ dry-run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dp.py
+
+# Per-stage wall time / memory of a run from Snakemake's benchmark files (GPU machine: the paper tier).
+bench-stages: $(STAMP)
+	$(BIN)/python benchmarks/gpu_stage_timings.py
 
 clean:
 	rm -rf results logs benchmarks/sample_dataset .snakemake

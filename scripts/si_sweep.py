@@ -1,0 +1,31 @@
+"""Stage: Optuna sweep of (lambda_regret, lambda_mono) for one family, resumable (thin adapter over
+pipeline_lib.tuning). The study storage lives at params.storage, which is not a declared output."""
+
+import logging
+import sys
+
+import optuna
+import torch
+
+from pipeline_lib.tuning import single_item_sweep
+
+sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed sweep keeps the killed run's log
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+optuna.logging.enable_propagation()
+optuna.logging.disable_default_handler()
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+single_item_sweep(
+    train_path=snakemake.input.train,
+    val_path=snakemake.input.val,
+    warm_path=snakemake.input.warm,
+    out_best=snakemake.output.best,
+    out_csv=snakemake.output.csv,
+    out_json=snakemake.output.json,
+    storage_path=p.storage,
+    family=snakemake.wildcards.family,
+    family_cfg=p.family,
+    train_cfg=p.training,
+    sweep_cfg=p.sweep,
+    base_seed=p.base_seed,
+)

@@ -1,0 +1,28 @@
+"""Stage: final phase-2 training of one family and seed with the sweep's best weights (thin adapter over
+pipeline_lib.training.single_item). Per-epoch checkpoints go to params.ckpt_dir (not a declared output)."""
+
+import logging
+import sys
+
+import torch
+
+from pipeline_lib.training.single_item import train_final
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+train_final(
+    train_path=snakemake.input.train,
+    val_path=snakemake.input.val,
+    warm_path=snakemake.input.warm,
+    best_params_path=snakemake.input.best,
+    out_model=snakemake.output.model,
+    out_history=snakemake.output.history,
+    out_metrics=snakemake.output.metrics,
+    family=snakemake.wildcards.family,
+    seed_index=int(snakemake.wildcards.seed),
+    train_cfg=p.training,
+    base_seed=p.base_seed,
+    ckpt_dir=p.ckpt_dir,
+)

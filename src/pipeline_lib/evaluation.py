@@ -1,0 +1,397 @@
+"""The single-item evaluator: revenue, per-bidder ex-post regret, IR violations, welfare, with 95% CIs.
+
+One evaluator serves learned mechanisms and every baseline alike (spec Part A item 5, Part B section 5). A
+mechanism is any callable ``bids (B, n) -> (alloc (B, n), pay (B, n))``.
+
+Utility and regret (spec Part B section 5.2): bidder i with value v_i facing truthful others has utility
+u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i), and per-profile regret
+
+    r_i(v) = max(0, sup_{b' in [0, B]} u_i(b'; v) - u_i(v_i; v)).
+
+The supremum is searched exhaustively (section 5.3): a uniform grid of G >= 1001 points over the whole misreport
+domain [0, B]; every other bidder's bid +- eps * B (threshold mechanisms jump there); optional extra points (known
+reserves); then, for differentiable mechanisms, Adam ascent from the best grid points, the truthful value and
+random draws, keeping the best iterate. Everything runs in float64.
+
+Reported (section 5.4): revenue E[sum_i p_i]; mean per-bidder regret E[r_i] (RegretNet convention) and the summed
+regret E[sum_i r_i]; p95/p99/max of the per-profile summed regret and the share above 1e-3; IR violations
+(u_i(v_i; v) < -tol); welfare ratio E[sum_i a_i v_i] / E[max_i v_i]; winner accuracy as a secondary metric.
+Confidence intervals are percentile bootstrap intervals over profiles.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+IR_TOL = 1e-9
+REGRET_SHARE_THRESHOLD = 1e-3
+
+
+@dataclass(frozen=True)
+class RegretSearch:
+    """How the misreport supremum is searched. ``eps``, ``refine_lr`` are relative to ``upper`` (= B)."""
+
+    upper: float = 1.0
+    grid: int = 1001
+    eps: float = 1e-6
+    extra_points: tuple[float, ...] = ()
+    refine_top: int = 5
+    refine_random: int = 0
+    refine_steps: int = 0
+    refine_lr: float = 0.01
+    chunk_rows: int = 1 << 13
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.upper > 0 and math.isfinite(self.upper)):
+            raise ValueError(f"misreport domain upper bound must be positive and finite, got {self.upper}")
+        if self.grid < 2:
+            raise ValueError("the misreport grid needs at least two points")
+
+
+def misreport_upper(values: np.ndarray, support_upper: float = math.inf, factor: float = 1.5) -> float:
+    """B: the support maximum where it is finite, else ``factor`` times the largest value seen (spec 5.3 a)."""
+    if math.isfinite(support_upper):
+        return float(support_upper)
+    return float(factor * max(float(np.max(values)), 1e-12))
+
+
+def is_differentiable(mech: Any) -> bool:
+    """Mechanisms declare ``differentiable = False`` when gradients w.r.t. bids carry no information."""
+    return bool(getattr(mech, "differentiable", True))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Utilities under deviation
+# --------------------------------------------------------------------------------------------------------------
+def deviation_utility(mech: MechanismFn, values: Tensor, bidder: int, misreports: Tensor) -> Tensor:
+    """u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i) for each profile (rows) and misreport b' (columns)."""
+    p, k = misreports.shape
+    n = values.shape[1]
+    onehot = torch.zeros(n, dtype=values.dtype, device=values.device)
+    onehot[bidder] = 1.0
+    bids = values.unsqueeze(1) * (1.0 - onehot) + misreports.unsqueeze(2) * onehot  # (P, K, n)
+    alloc, pay = mech(bids.reshape(p * k, n))
+    a_i, p_i = alloc[:, bidder].reshape(p, k), pay[:, bidder].reshape(p, k)
+    return a_i * values[:, bidder : bidder + 1] - p_i
+
+
+def _candidates(values: Tensor, bidder: int, search: RegretSearch) -> Tensor:
+    """Grid over [0, B], the other bids +- eps B, and the extra points; shape (P, K)."""
+    p, n = values.shape
+    opts = {"dtype": values.dtype, "device": values.device}
+    grid = torch.linspace(0.0, search.upper, search.grid, **opts).expand(p, -1)
+    parts = [grid]
+    if n > 1:
+        others = torch.cat([values[:, :bidder], values[:, bidder + 1 :]], dim=1)
+        delta = search.eps * search.upper
+        parts += [others - delta, others + delta]
+    if search.extra_points:
+        parts.append(torch.tensor(search.extra_points, **opts).expand(p, -1))
+    return torch.cat(parts, dim=1).clamp(0.0, search.upper)
+
+
+def _refine(mech: MechanismFn, values: Tensor, bidder: int, starts: Tensor, search: RegretSearch,
+            gen: torch.Generator) -> Tensor:
+    """Adam ascent on u_i from ``starts`` (P, S) plus random draws; returns the best utility seen per profile."""
+    if search.refine_random:
+        rnd = torch.rand(starts.shape[0], search.refine_random, generator=gen, dtype=values.dtype)
+        starts = torch.cat([starts, rnd.to(values.device) * search.upper], dim=1)
+    m = starts.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([m], lr=search.refine_lr * search.upper)
+    best = torch.full((values.shape[0],), -math.inf, dtype=values.dtype, device=values.device)
+    for _ in range(search.refine_steps):
+        with torch.enable_grad():
+            u = deviation_utility(mech, values, bidder, m)
+            (grad,) = torch.autograd.grad(u.sum(), m)
+        best = torch.maximum(best, u.detach().amax(dim=1))
+        m.grad = -grad
+        opt.step()
+        with torch.no_grad():
+            m.clamp_(0.0, search.upper)
+    with torch.no_grad():
+        best = torch.maximum(best, deviation_utility(mech, values, bidder, m.detach()).amax(dim=1))
+    return best
+
+
+@dataclass
+class RegretResult:
+    """Per-profile, per-bidder outcomes of truthful bidding and the regret search."""
+
+    alloc: Tensor  # (N, n) truthful allocation
+    pay: Tensor  # (N, n) truthful payment
+    utility: Tensor  # (N, n) truthful utility a_i v_i - p_i
+    regret: Tensor  # (N, n) r_i >= 0
+    best_misreport: Tensor  # (N, n) the grid misreport attaining the grid maximum
+
+
+def ex_post_regret(mech: MechanismFn, values: Tensor, search: RegretSearch) -> RegretResult:
+    """Per-bidder ex-post regret of ``mech`` on ``values`` (N, n): exhaustive candidate pass in chunks of
+    ``chunk_rows`` mechanism rows, then (differentiable mechanisms) a batched refinement pass."""
+    n_prof, n = values.shape
+    refine = search.refine_steps > 0 and is_differentiable(mech)
+    gen = torch.Generator().manual_seed(search.seed)
+    with torch.no_grad():
+        alloc, pay = mech(values)
+        utility = alloc * values - pay
+    best = torch.empty_like(values)
+    best_mis = torch.empty_like(values)
+    k = search.grid + 2 * (n - 1) + len(search.extra_points)
+    n_top = min(search.refine_top, k)
+    starts = torch.empty((n_prof, n, n_top + 1), dtype=values.dtype, device=values.device) if refine else None
+    rows = max(1, search.chunk_rows // k)
+    for lo in range(0, n_prof, rows):
+        v = values[lo : lo + rows]
+        for i in range(n):
+            cand = _candidates(v, i, search)
+            with torch.no_grad():
+                u = deviation_utility(mech, v, i, cand)
+            top, arg = u.max(dim=1)
+            best[lo : lo + rows, i] = top
+            best_mis[lo : lo + rows, i] = cand.gather(1, arg[:, None])[:, 0]
+            if starts is not None:
+                idx = u.topk(n_top, dim=1).indices
+                starts[lo : lo + rows, i] = torch.cat([cand.gather(1, idx), v[:, i : i + 1]], dim=1)
+    if starts is not None:
+        rows = max(1, search.chunk_rows // (starts.shape[2] + search.refine_random))
+        for lo in range(0, n_prof, rows):
+            for i in range(n):
+                found = _refine(mech, values[lo : lo + rows], i, starts[lo : lo + rows, i], search, gen)
+                best[lo : lo + rows, i] = torch.maximum(best[lo : lo + rows, i], found)
+    regret = (best - utility).clamp_min(0.0)
+    return RegretResult(alloc.detach(), pay.detach(), utility.detach(), regret, best_mis)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Statistics with bootstrap confidence intervals
+# --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bootstrap:
+    """Percentile bootstrap over profiles: ``n_boot`` resamples from a seeded generator."""
+
+    n_boot: int = 1000
+    seed: int = 0
+    level: float = 0.95
+    block: int = 100
+
+    def resamples(self, size: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        out, left = [], self.n_boot
+        while left > 0:
+            b = min(self.block, left)
+            out.append(rng.integers(0, size, size=(b, size), dtype=np.int64))
+            left -= b
+        return out
+
+    def interval(self, draws: np.ndarray) -> list[float]:
+        alpha = (1.0 - self.level) / 2.0
+        return [float(np.quantile(draws, alpha)), float(np.quantile(draws, 1.0 - alpha))]
+
+
+def _summaries(cols: dict[str, np.ndarray], idx: np.ndarray | None) -> dict[str, np.ndarray]:
+    """All statistics at once; ``idx`` (b, N) resamples profiles (None = the sample itself, b = 1)."""
+    take = (lambda x: x[None, :]) if idx is None else (lambda x: x[idx])
+    rev, rsum, welfare, vmax = (take(cols[k]) for k in ("revenue", "regret_sum", "welfare", "max_value"))
+    n = cols["n_bidders"]
+    return {
+        "revenue": rev.mean(1),
+        "regret_mean": rsum.mean(1) / n,
+        "regret_sum": rsum.mean(1),
+        "regret_p95": np.quantile(rsum, 0.95, axis=1),
+        "regret_p99": np.quantile(rsum, 0.99, axis=1),
+        "regret_share": (rsum > REGRET_SHARE_THRESHOLD).mean(1),
+        "regret_normalised": rsum.mean(1) / n / np.maximum(rev.mean(1), 1e-12),
+        "ir_violation_rate": take(cols["ir_violations"]).mean(1) / n,
+        "welfare_ratio": welfare.mean(1) / np.maximum(vmax.mean(1), 1e-12),
+        "winner_accuracy": take(cols["winner_ok"]).mean(1),
+    }
+
+
+def summarise(result: RegretResult, values: Tensor, bootstrap: Bootstrap) -> dict[str, Any]:
+    """Point estimates, standard errors of means and bootstrap CIs of every reported statistic."""
+    n = values.shape[1]
+    to_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
+    cols = {
+        "revenue": to_np(result.pay.sum(1)),
+        "regret_sum": to_np(result.regret.sum(1)),
+        "welfare": to_np((result.alloc * values).sum(1)),
+        "max_value": to_np(values.amax(1)),
+        "ir_violations": to_np((result.utility < -IR_TOL).sum(1).double()),
+        "winner_ok": to_np(
+            ((result.alloc.argmax(1) == values.argmax(1)) & (result.alloc.sum(1) > 0.5)).double()
+        ),
+        "n_bidders": n,
+    }
+    point = {k: float(v[0]) for k, v in _summaries(cols, None).items()}
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in point}
+    for idx in bootstrap.resamples(values.shape[0]):
+        for k, v in _summaries(cols, idx).items():
+            draws[k].append(v)
+    out: dict[str, Any] = {}
+    for k, v in point.items():
+        out[k] = {"value": v, "ci": bootstrap.interval(np.concatenate(draws[k]))}
+    size = values.shape[0]
+    out["revenue"]["se"] = float(cols["revenue"].std(ddof=1) / math.sqrt(size)) if size > 1 else math.nan
+    out["regret_mean"]["se"] = float(cols["regret_sum"].std(ddof=1) / n / math.sqrt(size)) if size > 1 else math.nan
+    out["regret_max"] = {"value": float(cols["regret_sum"].max()), "ci": None}
+    out["regret_max_bidder"] = {"value": float(result.regret.max()), "ci": None}
+    out["ir_violation_max"] = {"value": float((-result.utility).clamp_min(0.0).max()), "ci": None}
+    out["first_best"] = {"value": float(cols["max_value"].mean()), "ci": None}
+    return out
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one mechanism on one test set, plus the per-profile arrays they came from."""
+
+    metrics: dict[str, Any]
+    search: RegretSearch
+    result: RegretResult = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "search": asdict(self.search), "n_profiles": int(self.result.regret.shape[0])}
+
+
+def evaluate_mechanism(
+    mech: MechanismFn,
+    values: np.ndarray | Tensor,
+    search: RegretSearch,
+    bootstrap: Bootstrap | None = None,
+    device: torch.device | str = "cpu",
+) -> Evaluation:
+    """Evaluate ``mech`` on truthful profiles ``values`` (N, n): the whole section 5.4 report in float64."""
+    v = torch.as_tensor(np.asarray(values) if not isinstance(values, Tensor) else values)
+    v = v.to(device=device, dtype=torch.float64)
+    result = ex_post_regret(mech, v, search)
+    metrics = summarise(result, v, bootstrap or Bootstrap())
+    return Evaluation(metrics, search, result)
+
+
+def revenue_flag(revenue: float, se: float, optimum: float | None, z: float = 3.0) -> str:
+    """"not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
+    (spec Part B section 5.7); "" otherwise or when no optimum is known."""
+    if optimum is None or not math.isfinite(optimum):
+        return ""
+    return "not incentive compatible" if revenue > optimum + z * se else ""
+
+
+def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
+    """Known reserve prices of a mechanism, to be added to the misreport candidates (spec 5.3 b)."""
+    if not params or params.get("reserve") is None:
+        return ()
+    return (float(params["reserve"]),)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage entry points (scripts/si_evaluate.py and scripts/si_baseline.py): same search for every mechanism
+# --------------------------------------------------------------------------------------------------------------
+def search_for(values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
+               extra_points: Sequence[float] = ()) -> RegretSearch:
+    """The test-time search of a family: B from the prior's support (or 1.5 x the largest test value)."""
+    from pipeline_lib.mechanisms.classic import prior_from_family
+
+    prior = prior_from_family(family_cfg)
+    return RegretSearch(
+        upper=misreport_upper(values, prior.upper if prior is not None else math.inf,
+                              float(eval_cfg.get("upper_factor", 1.5))),
+        grid=int(eval_cfg.get("grid", 1001)),
+        eps=float(eval_cfg.get("eps", 1e-6)),
+        extra_points=tuple(float(x) for x in extra_points),
+        refine_top=int(eval_cfg.get("refine_top", 5)),
+        refine_random=int(eval_cfg.get("refine_random", 0)),
+        refine_steps=int(eval_cfg.get("refine_steps", 0)),
+        refine_lr=float(eval_cfg.get("refine_lr", 0.01)),
+        seed=int(eval_cfg.get("seed", 0)),
+    )
+
+
+def known_optimum(family_cfg: dict[str, Any], n_bidders: int) -> float | None:
+    """Myerson's optimal revenue where the family is i.i.d. with a known prior, else None."""
+    from pipeline_lib.mechanisms.classic import myerson_revenue, prior_from_family
+
+    prior = prior_from_family(family_cfg)
+    return None if prior is None else myerson_revenue(prior, n_bidders)
+
+
+def _test_values(test_path: str, family: str, eval_cfg: dict[str, Any]) -> np.ndarray:
+    from pipeline_lib.data import read_valuations
+
+    values = read_valuations(test_path, setting=family, split="test").values
+    limit = eval_cfg.get("max_profiles")
+    return values[: int(limit)] if limit else values
+
+
+def _report(mech: Any, values: np.ndarray, family: str, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
+            device: torch.device, extra_points: Sequence[float] = ()) -> dict[str, Any]:
+    from pipeline_lib.device import describe_device
+    from pipeline_lib.provenance import package_versions
+
+    t0 = time.perf_counter()
+    search = search_for(values, family_cfg, eval_cfg, extra_points)
+    boot = Bootstrap(n_boot=int(eval_cfg.get("bootstrap", 1000)), seed=int(eval_cfg.get("seed", 0)))
+    out = evaluate_mechanism(mech, values, search, boot, device=device)
+    m = out.metrics
+    optimum = known_optimum(family_cfg, values.shape[1])
+    return {
+        "family": family,
+        "mechanism": getattr(mech, "name", type(mech).__name__),
+        "params": getattr(mech, "params", {}),
+        "metrics": m,
+        "test_revenue": {"mean": m["revenue"]["value"], "se": m["revenue"]["se"], "n_profiles": len(values)},
+        "optimum": optimum,
+        "share_of_optimum": m["revenue"]["value"] / optimum if optimum else None,
+        "flag": revenue_flag(m["revenue"]["value"], m["revenue"]["se"], optimum),
+        "search": asdict(search),
+        "bootstrap": asdict(boot),
+        "n_profiles": len(values),
+        "eval_config": dict(eval_cfg),
+        "wall_time_s": time.perf_counter() - t0,
+        "versions": package_versions(),
+        "device": describe_device(device),
+    }
+
+
+def evaluate_learned(model_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
+                     eval_cfg: dict[str, Any], seed_index: int, device: torch.device | None = None) -> dict:
+    """Test-set report of one trained network (soft allocation as trained; optionally also the argmax variant)."""
+    from pipeline_lib.device import get_device
+    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
+    from pipeline_lib.provenance import write_json
+
+    device = device or get_device()
+    values = _test_values(test_path, family, eval_cfg)
+    net, extra = load_model(model_path, map_location=device)
+    payload = _report(AsMechanism(net), values, family, family_cfg, eval_cfg, device)
+    payload.update({"seed": int(seed_index), "training": extra})
+    if eval_cfg.get("hardened", False):
+        payload["hardened"] = _report(AsMechanism(net, hard=True), values, family, family_cfg, eval_cfg, device)
+    write_json(out_path, payload)
+    return payload
+
+
+def evaluate_baseline(train_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
+                      baseline: str, eval_cfg: dict[str, Any], device: torch.device | None = None) -> dict:
+    """Fit (where it learns anything, on train) and evaluate one single-item baseline with the same evaluator."""
+    from pipeline_lib.data import read_valuations
+    from pipeline_lib.device import get_device
+    from pipeline_lib.mechanisms.classic import build_baseline
+    from pipeline_lib.provenance import write_json
+
+    device = device or get_device()
+    train = read_valuations(train_path, setting=family, split="train").values
+    mech = build_baseline(baseline, family_cfg, train)
+    values = _test_values(test_path, family, eval_cfg)
+    payload = _report(mech, values, family, family_cfg, eval_cfg, device, extra_reserve_points(mech.params))
+    payload.update({"baseline": baseline, "setting": family})
+    write_json(out_path, payload)
+    return payload

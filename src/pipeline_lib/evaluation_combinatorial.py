@@ -1,0 +1,213 @@
+"""Evaluation of deterministic combinatorial mechanisms on a fixed test set: VCG, Item-Myerson and any VVCA.
+
+For N test profiles with payments p_i(v) and allocations A_i(v) it reports (spec Part A item 5):
+
+* revenue: mean of sum_i p_i over profiles, sample standard deviation, standard error std / sqrt(N), and the
+  normal 95% interval mean +- 1.96 SE;
+* per-bidder mean payments E[p_i] and the mean welfare E[sum_i v_i(A_i)];
+* IR check: the number of (profile, bidder) pairs with p_i < -tol or p_i > v_i(A_i) + tol (must be 0 for these
+  mechanisms; tol scales with the float precision of the evaluation).
+
+VCG is the VVCA with w = 1 and lambda = 0 (Part B section 8), evaluated by the exact dynamic program and
+Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.mechanisms.item_myerson`).
+The test set is streamed in blocks, so memory stays bounded (5x10 bundle values are 20 KiB per profile in float32).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline_lib.data import iter_valuations, read_metadata
+from pipeline_lib.device import describe_device
+from pipeline_lib.mechanisms import vvca
+from pipeline_lib.mechanisms.item_myerson import item_myerson, item_priors
+from pipeline_lib.provenance import package_versions, write_json
+from pipeline_lib.valuations.combinatorial import additive_bundle_values
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("vcg", "item_myerson")
+# Absolute IR tolerance per unit of value scale, by evaluation dtype.
+IR_TOL = {torch.float32: 1e-4, torch.float64: 1e-9}
+
+
+@dataclass
+class RevenueAccumulator:
+    """Streams per-block payments and won values into the summary statistics."""
+
+    revenue: list[np.ndarray] = field(default_factory=list)
+    welfare: list[np.ndarray] = field(default_factory=list)
+    payment_sums: np.ndarray | None = None
+    ir_violations: int = 0
+    max_ir_violation: float = 0.0
+    count: int = 0
+
+    def add(self, payments: torch.Tensor, won_values: torch.Tensor, tol: float) -> None:
+        """payments and won_values v_i(A_i) of one block, both (B, n)."""
+        p = payments.double().cpu().numpy()
+        v = won_values.double().cpu().numpy()
+        self.revenue.append(p.sum(1))
+        self.welfare.append(v.sum(1))
+        self.payment_sums = p.sum(0) if self.payment_sums is None else self.payment_sums + p.sum(0)
+        scale = np.maximum(1.0, np.abs(v))
+        excess = np.maximum(-p, p - v) / scale  # > 0 when IR (p <= v) or no-subsidy (p >= 0) fails
+        self.ir_violations += int((excess > tol).sum())
+        self.max_ir_violation = max(self.max_ir_violation, float(excess.max(initial=0.0)))
+        self.count += p.shape[0]
+
+    def summary(self) -> dict[str, Any]:
+        if not self.count:
+            raise ValueError("no profiles evaluated")
+        revenue = np.concatenate(self.revenue)
+        welfare = np.concatenate(self.welfare)
+        std = float(revenue.std(ddof=1)) if self.count > 1 else 0.0
+        se = std / math.sqrt(self.count)
+        mean = float(revenue.mean())
+        return {
+            "test_revenue": {
+                "mean": mean,
+                "std": std,
+                "se": se,
+                "ci95": [mean - 1.96 * se, mean + 1.96 * se],
+                "n_profiles": self.count,
+            },
+            "payments_per_bidder": (self.payment_sums / self.count).tolist(),
+            "welfare": {
+                "mean": float(welfare.mean()),
+                "se": float(welfare.std(ddof=1) / math.sqrt(self.count)) if self.count > 1 else 0.0,
+            },
+            "ir": {"violations": self.ir_violations, "max_relative_violation": self.max_ir_violation},
+        }
+
+
+BlockFn = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor]]
+
+
+def vvca_block_fn(
+    params: vvca.VVCAParams, layout: str, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None
+) -> BlockFn:
+    """Block evaluator of a VVCA: stored values -> (payments (B, n), won values v_i(A*_i) (B, n))."""
+    params = params.detach().to(device=device, dtype=dtype)
+
+    def run(values: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        bids = torch.from_numpy(np.array(values, dtype=np.float64)).to(device=device, dtype=dtype)
+        if layout == "additive":
+            bids = additive_bundle_values(bids)
+        out = vvca.evaluate_vvca(bids, params, chunk_size=chunk_size)
+        return out.payments, vvca.bundle_values_at(bids, out.alloc)
+
+    return run
+
+
+def item_myerson_block_fn(distribution: str, n: int, device: torch.device, dtype: torch.dtype) -> BlockFn:
+    """Block evaluator of Item-Myerson on additive item values (B, n, m)."""
+    priors = item_priors(distribution, n)
+
+    def run(values: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        items = torch.from_numpy(np.array(values, dtype=np.float64)).to(device=device, dtype=dtype)
+        out = item_myerson(items, priors)
+        bits = (out.alloc.unsqueeze(2) >> torch.arange(items.shape[2], device=device)) & 1
+        return out.payments, (items * bits.to(dtype)).sum(2)
+
+    return run
+
+
+def evaluate_blocks(blocks: Iterable[np.ndarray], block_fn: BlockFn, dtype: torch.dtype) -> dict[str, Any]:
+    """Run ``block_fn`` on every block of stored values and summarise (revenue, payments, welfare, IR)."""
+    acc = RevenueAccumulator()
+    for values in blocks:
+        payments, won = block_fn(values)
+        acc.add(payments, won, IR_TOL[dtype])
+    return acc.summary()
+
+
+def evaluate_baseline_file(
+    test_path: str | os.PathLike,
+    baseline: str,
+    *,
+    setting: str | None = None,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float64,
+    block_rows: int = 4096,
+) -> dict[str, Any]:
+    """Evaluate a baseline (``vcg`` or ``item_myerson``) on a combinatorial test set (Parquet).
+
+    The setting (n, m, distribution) is read from the dataset's metadata; ``setting``, when given, must match it.
+    Returns the JSON record: setting, baseline, sizes, dataset seed and summary statistics (no provenance).
+    """
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    device = device or torch.device("cpu")
+    meta = read_metadata(test_path)
+    expected = {"kind": "combinatorial", **({"setting": setting} if setting else {})}
+    n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
+    if baseline == "vcg":
+        block_fn = vvca_block_fn(vvca.VVCAParams.vcg(n, m), layout, device, dtype)
+    else:
+        if layout != "additive":
+            raise ValueError(f"Item-Myerson needs additive valuations; {meta['setting']} is {layout!r}")
+        block_fn = item_myerson_block_fn(distribution, n, device, dtype)
+    start = time.perf_counter()
+    blocks = iter_valuations(test_path, batch_rows=block_rows, **expected)
+    stats = evaluate_blocks(blocks, block_fn, dtype)
+    seconds = time.perf_counter() - start
+    rev = stats["test_revenue"]
+    log.info(
+        "%s on %s: revenue %.4f +- %.4f (%d profiles, %.1f s)",
+        baseline, meta["setting"], rev["mean"], rev["se"], rev["n_profiles"], seconds,
+    )  # fmt: skip
+    return {
+        "setting": meta["setting"],
+        "baseline": baseline,
+        "method": baseline,
+        "n": n,
+        "m": m,
+        "distribution": distribution,
+        "split": meta["split"],
+        "seed": meta["seed"],
+        **stats,
+        "dtype": str(dtype).removeprefix("torch."),
+        "seconds": seconds,
+    }
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in torch and in the numba kernels (Snakemake's ``threads:``)."""
+    torch.set_num_threads(max(1, threads))
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover - numba is a declared dependency
+        pass
+
+
+def run_baseline(
+    test_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    baseline: str,
+    *,
+    setting: str,
+    device: torch.device,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Stage entry point: evaluate ``baseline`` on the test set and write the record with provenance (atomic).
+
+    Output ``results/baselines/{setting}/{baseline}.json``: setting, baseline, n, m, distribution, dataset seed,
+    test_revenue {mean, std, se, ci95, n_profiles}, payments_per_bidder, welfare, ir, package versions, device.
+    """
+    set_threads(threads)
+    record = evaluate_baseline_file(test_path, baseline, setting=setting, device=device)
+    record["versions"] = package_versions()
+    record["device"] = describe_device(device)
+    write_json(out_path, record)
+    return record

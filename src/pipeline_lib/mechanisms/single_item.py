@@ -1,0 +1,93 @@
+"""The neural single-item mechanism of the report (spec Part A item 2).
+
+    h = MLP(b / s)            shared trunk Linear(n, 64) ReLU Linear(64, 32) ReLU Linear(32, 16) ReLU
+    (a_1..a_n, a_0) = softmax(W_a h + c_a)    allocation over the n bidders plus a "no sale" output a_0
+    rho_i = sigmoid(W_p h + c_p)_i            payment fraction in (0, 1)
+    p_i = rho_i b_i a_i                       so p_i <= a_i b_i: ex-post IR under truthful bidding by construction.
+
+``s`` is a fixed input scale (a buffer, e.g. the mean training value) so that exponential values near 10 do not
+saturate the trunk; it is part of the mechanism and saved with its weights. The "no sale" output lets the network
+learn a reserve price, which the report's n-way softmax could not (spec Part B section 1.5, defect D7).
+
+``hard=True`` gives the deployed variant: the argmax of the n + 1 allocation outputs wins outright.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+
+class SingleItemNet(nn.Module):
+    """MLP mechanism with an allocation head (n + 1 outputs) and a payment-fraction head (n outputs)."""
+
+    def __init__(self, n_bidders: int, hidden: Sequence[int] = (64, 32, 16), input_scale: float = 1.0) -> None:
+        super().__init__()
+        if n_bidders < 1:
+            raise ValueError("need at least one bidder")
+        self.n_bidders = int(n_bidders)
+        self.hidden = tuple(int(h) for h in hidden)
+        layers: list[nn.Module] = []
+        width = self.n_bidders
+        for h in self.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.trunk = nn.Sequential(*layers)
+        self.alloc_head = nn.Linear(width, self.n_bidders + 1)
+        self.pay_head = nn.Linear(width, self.n_bidders)
+        self.register_buffer("input_scale", torch.tensor(float(input_scale)))
+
+    def outputs(self, bids: Tensor) -> tuple[Tensor, Tensor]:
+        """Allocation probabilities over n bidders + no sale, shape (B, n + 1), and payment fractions (B, n)."""
+        h = self.trunk(bids / self.input_scale)
+        return torch.softmax(self.alloc_head(h), dim=-1), torch.sigmoid(self.pay_head(h))
+
+    def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
+        """(a, p) with a_i the winning probability of bidder i and p_i = rho_i b_i a_i."""
+        probs, rho = self.outputs(bids)
+        if hard:
+            probs = nn.functional.one_hot(probs.argmax(dim=-1), self.n_bidders + 1).to(bids.dtype)
+        alloc = probs[..., : self.n_bidders]
+        return alloc, rho * bids * alloc
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments, saved next to the weights."""
+        return {"n_bidders": self.n_bidders, "hidden": list(self.hidden), "input_scale": float(self.input_scale)}
+
+
+class AsMechanism:
+    """Wrap a network as an evaluator mechanism: eval mode, frozen weights, any dtype (float64 at test time)."""
+
+    def __init__(self, net: SingleItemNet, hard: bool = False, dtype: torch.dtype = torch.float64) -> None:
+        self.net = copy.deepcopy(net).to(dtype).eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.hard = hard
+        self.differentiable = not hard
+        self.name = "learned_hard" if hard else "learned"
+        self.params: dict[str, Any] = {}
+
+    def __call__(self, bids: Tensor) -> tuple[Tensor, Tensor]:
+        return self.net(bids, hard=self.hard)
+
+
+def save_model(net: SingleItemNet, path: str, extra: dict[str, Any] | None = None) -> None:
+    """Atomic torch.save of {config, state_dict, extra}."""
+    from pipeline_lib.provenance import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"config": net.config(), "state_dict": net.state_dict(), "extra": extra or {}}, tmp)
+
+
+def load_model(path: str, map_location: str | torch.device = "cpu") -> tuple[SingleItemNet, dict[str, Any]]:
+    """Inverse of :func:`save_model`: the network (float32, on ``map_location``) and the extra payload."""
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    net = SingleItemNet(**blob["config"])
+    net.load_state_dict(blob["state_dict"])
+    return net.to(map_location), blob.get("extra", {})

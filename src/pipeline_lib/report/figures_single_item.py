@@ -1,0 +1,143 @@
+"""Figures of the single-item study.
+
+* Sweep figure: validation revenue against measured validation regret for every Optuna trial, one panel per
+  family, with the selected trial marked and the known optimum (Myerson) as a dashed line: trials above the line
+  are revenue bought with manipulability.
+* Response figure: allocation a_1 and payment p_1 of one bidder as its bid varies over [0, B] with the other bids
+  fixed (at the 0.5, 0.6, ... quantiles of the pooled test values), learned mechanism against the family's correct
+  truthful baseline (Myerson, or Vickrey for latent). A truthful mechanism has a monotone a_1 and the threshold
+  payment; departures show where the learned mechanism can be manipulated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from pipeline_lib.provenance import atomic_path  # noqa: E402
+
+
+def _save(fig: Any, out_png: str, out_pdf: str) -> None:
+    for path, fmt in ((out_png, "png"), (out_pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _panels(k: int, rows: int = 1) -> tuple[Any, np.ndarray]:
+    fig, axes = plt.subplots(rows, k, figsize=(4.0 * k, 3.4 * rows), squeeze=False)
+    return fig, axes
+
+
+def plot_sweeps(
+    trials_json: Mapping[str, str], optima: Mapping[str, float | None], out_png: str, out_pdf: str
+) -> None:
+    """Revenue against measured regret of every complete sweep trial, per family."""
+    fams = list(trials_json)
+    cols = min(2, len(fams))
+    rows = math.ceil(len(fams) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.2 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(fams):]:
+        ax.set_visible(False)
+    for ax, fam in zip(axes.flat, fams, strict=False):
+        blob = json.loads(Path(trials_json[fam]).read_text())
+        stat = blob.get("objective", "val_regret_sum").split("val_")[-1]
+        done = [t for t in blob["trials"] if t["state"] == "COMPLETE"]
+        x = [t["user_attrs"].get(f"val_{stat}", math.nan) for t in done]
+        y = [t["user_attrs"].get("val_revenue", math.nan) for t in done]
+        c = [math.log(t["params"]["lambda_regret"]) for t in done]
+        sc = ax.scatter(x, y, c=c, cmap="viridis", s=22, label="trials")
+        if done:
+            best = max(done, key=lambda t: t["value"])
+            ax.scatter([best["user_attrs"].get(f"val_{stat}")], [best["user_attrs"].get("val_revenue")], s=120,
+                       facecolors="none", edgecolors="red", linewidths=1.5, label="selected")
+        opt = optima.get(fam)
+        if opt is not None:
+            ax.axhline(opt, ls="--", c="k", lw=1, label=f"Myerson optimum {opt:.4f}")
+        ax.set_title(fam)
+        ax.set_xlabel(f"validation {stat.replace('_', ' ')} (measured)")
+        ax.set_ylabel("validation revenue")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.colorbar(sc, ax=ax, label="log lambda_regret")
+    fig.suptitle("Optuna trials: revenue against honestly measured regret")
+    _save(fig, out_png, out_pdf)
+
+
+def response_curves(mech: Any, others: np.ndarray, grid: np.ndarray, bidder: int = 0) -> tuple[np.ndarray, ...]:
+    """a_i(b, v_-i) and p_i(b, v_-i) for bids b on ``grid``, the other bids fixed at ``others`` (n - 1,)."""
+    n = len(others) + 1
+    bids = np.repeat(np.insert(others, bidder, 0.0)[None, :], len(grid), 0)
+    bids[:, bidder] = grid
+    with torch.no_grad():
+        a, p = mech(torch.as_tensor(bids, dtype=torch.float64))
+    assert a.shape[1] == n
+    return a[:, bidder].numpy(), p[:, bidder].numpy()
+
+
+def plot_responses(
+    families: Mapping[str, Mapping[str, Any]], out_png: str, out_pdf: str, points: int = 501
+) -> None:
+    """``families``: name -> {"learned": mechanism, "reference": mechanism, "reference_name", "values": test}."""
+    fams = list(families)
+    fig, axes = _panels(len(fams), rows=2)
+    for j, fam in enumerate(fams):
+        spec = families[fam]
+        values = np.asarray(spec["values"], np.float64)
+        n = values.shape[1]
+        others = np.quantile(values.reshape(-1), np.linspace(0.5, 0.8, n - 1)) if n > 1 else np.zeros(0)
+        upper = float(spec.get("upper", np.quantile(values, 0.999)))
+        grid = np.linspace(0.0, upper, points)
+        for mech, name, style in ((spec["learned"], "learned", "-"), (spec["reference"], spec["reference_name"], "--")):
+            a, p = response_curves(mech, others, grid)
+            axes[0, j].plot(grid, a, style, label=name)
+            axes[1, j].plot(grid, p, style, label=name)
+        for i in range(2):
+            for o in others:
+                axes[i, j].axvline(o, c="grey", lw=0.5, alpha=0.5)
+        axes[0, j].set_title(f"{fam}: others bid {np.array2string(others, precision=2)}", fontsize=8)
+        axes[0, j].set_ylabel("allocation a_1")
+        axes[1, j].set_ylabel("payment p_1")
+        axes[1, j].set_xlabel("bid b_1")
+        axes[0, j].legend(fontsize=7)
+    fig.suptitle("One bidder's allocation and payment as its bid varies, others fixed")
+    _save(fig, out_png, out_pdf)
+
+
+def single_item_figures(
+    trials_json: Mapping[str, str],
+    models: Mapping[str, str],
+    tests: Mapping[str, str],
+    family_cfgs: Mapping[str, Mapping[str, Any]],
+    out_sweep: Sequence[str],
+    out_response: Sequence[str],
+) -> None:
+    """Stage entry point: both figures from the sweep exports, one final model per family and the test sets."""
+    from pipeline_lib.data import read_valuations
+    from pipeline_lib.evaluation import known_optimum, misreport_upper
+    from pipeline_lib.mechanisms.classic import correct_baseline, prior_from_family
+    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
+
+    specs: dict[str, dict[str, Any]] = {}
+    optima: dict[str, float | None] = {}
+    for fam, path in models.items():
+        values = read_valuations(tests[fam], setting=fam, split="test").values
+        prior = prior_from_family(family_cfgs[fam])
+        ref = correct_baseline(family_cfgs[fam])
+        net, _ = load_model(path)
+        specs[fam] = {
+            "learned": AsMechanism(net), "reference": ref, "reference_name": ref.name, "values": values,
+            "upper": misreport_upper(values, prior.upper if prior is not None else math.inf, 1.0),
+        }
+        optima[fam] = known_optimum(dict(family_cfgs[fam]), values.shape[1])
+    plot_sweeps(trials_json, optima, *out_sweep)
+    plot_responses(specs, *out_response)

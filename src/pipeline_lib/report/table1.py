@@ -1,0 +1,244 @@
+"""Table 1 of the single-item report, computed honestly (spec Part A item 7).
+
+Per family and mechanism: test revenue with its 95% CI, Myerson's optimum where it is known (i.i.d. families) and
+the share of it reached, per-bidder ex-post regret (mean with CI, p99 and max of the per-profile summed regret),
+IR violations, welfare ratio E[sum a_i v_i] / E[max v] with CI, and the report's own figures beside ours (n = 4
+only). A learned mechanism whose revenue beats the IC optimum by more than 3 standard errors is labelled
+"not incentive compatible": an ex-post IR mechanism can only do that by being manipulable (spec Part B 5.7).
+
+Learned rows aggregate the final seeds: values are means over seeds; with two or more seeds the CI is a Student-t
+interval over seeds (it includes training variance), with one seed the bootstrap CI over test profiles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pipeline_lib.provenance import atomic_path
+
+# The report's Table 1 (n = 4, 10,000 evaluation samples): revenue, its regret metric (defective, spec Part B 2.5),
+# and its "efficiency" (winner accuracy, not a welfare ratio). Keyed by distribution, then by our mechanism name.
+REPORT_TABLE1: dict[str, dict[str, tuple[float, float, float | None]]] = {
+    "uniform": {"learned": (0.628, 0.021, 96.5), "vickrey": (0.599, 0.198, 92.1), "myerson": (0.643, 0.000, None)},
+    "exponential": {"learned": (1.527, 0.032, 88.1), "vickrey": (1.084, 0.502, 73.4),
+                    "myerson": (1.286, 0.000, None)},
+    "latent": {"learned": (0.521, 0.011, 54.8), "vickrey": (0.106, 0.085, 17.1), "vickrey_r1": (0.293, 0.000, None)},
+    "hetero": {"learned": (0.855, 0.014, 96.4), "vickrey": (0.696, 0.264, 78.2), "vickrey_r1": (0.445, 0.000, None)},
+}
+REPORT_N_BIDDERS = 4
+
+LABELS = {
+    "learned": "Learned (soft, as trained)",
+    "learned_hard": "Learned (argmax allocation)",
+    "myerson": "Myerson (correct, ironed where needed)",
+    "vickrey": "Vickrey",
+    "vickrey_fitted_reserve": "Vickrey + fitted anonymous reserve",
+    "vickrey_r1": "Vickrey + reserve r = 1 (report's)",
+    "vvca_zfo": "VVCA, one item (ZFO)",
+}
+ORDER = ["learned", "learned_hard", "myerson", "vvca_zfo", "vickrey_fitted_reserve", "vickrey", "vickrey_r1"]
+FLAG = "not incentive compatible"
+
+
+def _value(m: Mapping[str, Any], key: str) -> float:
+    return float(m[key]["value"])
+
+
+def _ci(m: Mapping[str, Any], key: str) -> tuple[float, float]:
+    ci = m[key].get("ci")
+    return (float(ci[0]), float(ci[1])) if ci else (math.nan, math.nan)
+
+
+def row_from_report(payload: Mapping[str, Any], mechanism: str) -> dict[str, Any]:
+    """One table row from one evaluation payload (pipeline_lib.evaluation._report)."""
+    m = payload["metrics"]
+    row: dict[str, Any] = {"mechanism": mechanism, "n_seeds": 1, "ci_method": "bootstrap over test profiles"}
+    for key in ("revenue", "regret_mean", "regret_sum", "regret_p99", "welfare_ratio", "ir_violation_rate",
+                "winner_accuracy", "regret_share"):
+        row[key] = _value(m, key)
+    for key in ("revenue", "regret_mean", "welfare_ratio", "regret_p99"):
+        row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = _ci(m, key)
+    row["regret_max"] = _value(m, "regret_max")
+    row["revenue_se"] = float(m["revenue"]["se"])
+    row["n_profiles"] = int(payload["n_profiles"])
+    row["flag"] = payload.get("flag", "")
+    return row
+
+
+def aggregate_seeds(rows: Sequence[dict[str, Any]], mechanism: str) -> dict[str, Any]:
+    """Mean over seeds; t-interval over seeds when there are at least two; flagged if any seed is flagged."""
+    if len(rows) == 1:
+        return {**rows[0], "mechanism": mechanism}
+    k = len(rows)
+    out: dict[str, Any] = {"mechanism": mechanism, "n_seeds": k, "ci_method": f"Student t over {k} seeds"}
+    t = float(stats.t.ppf(0.975, k - 1))
+    for key in rows[0]:
+        if key in ("mechanism", "n_seeds", "ci_method", "flag") or key.endswith(("_ci_lo", "_ci_hi")):
+            continue
+        vals = np.array([r[key] for r in rows], float)
+        out[key] = float(vals.max()) if key == "regret_max" else float(vals.mean())
+        if key in ("revenue", "regret_mean", "welfare_ratio", "regret_p99"):
+            half = t * float(vals.std(ddof=1)) / math.sqrt(k)
+            out[f"{key}_ci_lo"], out[f"{key}_ci_hi"] = out[key] - half, out[key] + half
+    flagged = sum(bool(r.get("flag")) for r in rows)
+    out["flag"] = f"{FLAG} ({flagged} of {k} seeds)" if flagged else ""
+    return out
+
+
+def family_rows(
+    family: str,
+    distribution: str,
+    n_bidders: int,
+    learned: Sequence[Mapping[str, Any]],
+    baselines: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """All rows of one family, in table order, with the optimum, its share, and the report's figures."""
+    rows: list[dict[str, Any]] = []
+    if learned:
+        rows.append(aggregate_seeds([row_from_report(p, "learned") for p in learned], "learned"))
+        hard = [p["hardened"] for p in learned if "hardened" in p]
+        if hard:
+            rows.append(aggregate_seeds([row_from_report(p, "learned_hard") for p in hard], "learned_hard"))
+    rows += [row_from_report(p, p.get("baseline", p.get("mechanism", "?"))) for p in baselines]
+    payloads = list(learned) + list(baselines)
+    optimum = next((p["optimum"] for p in payloads if p.get("optimum") is not None), None)
+    report = REPORT_TABLE1.get(distribution, {}) if n_bidders == REPORT_N_BIDDERS else {}
+    for row in rows:
+        row["family"] = family
+        row["label"] = LABELS.get(row["mechanism"], row["mechanism"])
+        row["optimum"] = optimum
+        row["share_of_optimum"] = row["revenue"] / optimum if optimum else None
+        rep = report.get(row["mechanism"])
+        row["report_revenue"], row["report_regret"], row["report_efficiency"] = rep if rep else (None, None, None)
+        if not row["mechanism"].startswith("learned"):
+            row["flag"] = ""  # truthful baselines: the ceiling check is for learned mechanisms
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(rows, key=lambda r: rank.get(r["mechanism"], len(ORDER)))
+
+
+COLUMNS = [
+    "family", "mechanism", "label", "n_seeds", "n_profiles", "revenue", "revenue_ci_lo", "revenue_ci_hi", "revenue_se",
+    "optimum", "share_of_optimum", "regret_mean", "regret_mean_ci_lo", "regret_mean_ci_hi", "regret_sum",
+    "regret_p99", "regret_p99_ci_lo", "regret_p99_ci_hi", "regret_max", "regret_share", "ir_violation_rate",
+    "welfare_ratio", "welfare_ratio_ci_lo", "welfare_ratio_ci_hi", "winner_accuracy", "flag", "ci_method",
+    "report_revenue", "report_regret", "report_efficiency",
+]
+
+
+def build_table(families: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """``families``: name -> {"distribution", "n_bidders", "learned": [paths], "baselines": [paths]}."""
+    rows: list[dict[str, Any]] = []
+    for family, spec in families.items():
+        learned = [json.loads(Path(p).read_text()) for p in spec.get("learned", [])]
+        baselines = [json.loads(Path(p).read_text()) for p in spec.get("baselines", [])]
+        rows += family_rows(family, spec["distribution"], int(spec["n_bidders"]), learned, baselines)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------------------------
+def _f(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _with_ci(r: pd.Series, key: str, digits: int = 4) -> str:
+    lo, hi = r.get(f"{key}_ci_lo"), r.get(f"{key}_ci_hi")
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return _f(r[key], digits)
+    return f"{_f(r[key], digits)} [{_f(lo, digits)}, {_f(hi, digits)}]"
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.1f}%"
+
+
+def _report_cell(r: pd.Series) -> str:
+    if r["report_revenue"] is None or (isinstance(r["report_revenue"], float) and math.isnan(r["report_revenue"])):
+        return "-"
+    eff = r["report_efficiency"]
+    eff_s = "-" if eff is None or (isinstance(eff, float) and math.isnan(eff)) else f"{eff:.1f}%"
+    return f"{r['report_revenue']:.3f} / {r['report_regret']:.3f} / {eff_s}"
+
+
+HEADERS = ["Mechanism", "Revenue [95% CI]", "Optimum", "Share of opt.", "Regret mean [95% CI]", "Regret p99",
+           "Regret max", "IR viol.", "Welfare ratio [95% CI]", "Report: rev / regret / eff.", "Note"]
+
+
+def _cells(r: pd.Series) -> list[str]:
+    return [
+        str(r["label"]) + (f" ({int(r['n_seeds'])} seeds)" if int(r["n_seeds"]) > 1 else ""),
+        _with_ci(r, "revenue"), _f(r["optimum"]), _pct(r["share_of_optimum"]), _with_ci(r, "regret_mean", 5),
+        _f(r["regret_p99"], 5), _f(r["regret_max"], 5), _pct(r["ir_violation_rate"]), _with_ci(r, "welfare_ratio"),
+        _report_cell(r), str(r["flag"] or ""),
+    ]
+
+
+NOTES = (
+    "Regret: per-bidder ex-post regret max(0, sup_b' u_i(b') - u_i(v_i)), u_i = a_i v_i - p_i, searched on a grid "
+    "over the whole misreport support plus the other bids +- eps (and gradient refinement for learned "
+    "mechanisms); mean = per bidder, p99/max = of the per-profile sum over bidders. Welfare ratio = "
+    "E[sum a_i v_i] / E[max v]. Report columns: the report's Table 1 (its regret metric and 'efficiency' are "
+    "defective, spec Part B 2.5; its 'Myerson' always sells, 0.643/1.286)."
+)
+
+
+def to_markdown(table: pd.DataFrame, title: str = "Table 1: single-item mechanisms on the held-out test set") -> str:
+    lines = [f"# {title}", ""]
+    for family, block in table.groupby("family", sort=False):
+        n_prof = int(block["n_profiles"].max())
+        lines += [f"## {family} ({n_prof} test profiles)", "", "| " + " | ".join(HEADERS) + " |",
+                  "|" + "|".join(["---"] * len(HEADERS)) + "|"]
+        lines += ["| " + " | ".join(_cells(r)) + " |" for _, r in block.iterrows()]
+        lines.append("")
+    lines += [NOTES, ""]
+    return "\n".join(lines)
+
+
+def _tex(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        s = s.replace(a, b)
+    return s
+
+
+def to_latex(table: pd.DataFrame) -> str:
+    cols = ["Mechanism", "Revenue", "95\\% CI", "Share", "Regret", "p99", "max", "Welfare", "Report rev.", "Note"]
+    out = [r"\begin{tabular}{l" + "r" * (len(cols) - 2) + "l}", r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]
+    for family, block in table.groupby("family", sort=False):
+        opt = block["optimum"].iloc[0]
+        head = f"{_tex(str(family))}" + (f" (optimum {opt:.4f})" if opt is not None and math.isfinite(opt) else "")
+        out.append(r"\multicolumn{" + str(len(cols)) + r"}{l}{\textit{" + head + r"}} \\")
+        for _, r in block.iterrows():
+            ci = f"[{_f(r['revenue_ci_lo'])}, {_f(r['revenue_ci_hi'])}]"
+            rep = "-" if r["report_revenue"] is None or pd.isna(r["report_revenue"]) else f"{r['report_revenue']:.3f}"
+            out.append(" & ".join([
+                _tex(str(r["label"])), _f(r["revenue"]), ci, _tex(_pct(r["share_of_optimum"])),
+                _f(r["regret_mean"], 5), _f(r["regret_p99"], 5), _f(r["regret_max"], 5), _f(r["welfare_ratio"]),
+                rep, _tex(str(r["flag"] or "")),
+            ]) + r" \\")
+        out.append(r"\midrule")
+    out[-1] = r"\bottomrule"
+    out.append(r"\end{tabular}")
+    return "\n".join(out) + "\n"
+
+
+def write_table1(families: Mapping[str, Mapping[str, Any]], out_csv: str, out_md: str, out_tex: str) -> pd.DataFrame:
+    """Build Table 1 from evaluation files and write CSV, Markdown and LaTeX atomically."""
+    table = build_table(families)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(table))
+    with atomic_path(out_tex) as tmp:
+        tmp.write_text(to_latex(table))
+    return table

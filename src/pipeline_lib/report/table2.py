@@ -1,0 +1,214 @@
+"""Table 2(a)/(b) of the ZFO-VVCA paper from the pipeline's result files: long CSV, wide Markdown and LaTeX.
+
+Inputs are read generically: any ``results/combinatorial/{setting}/{method}/seed{seed}/metrics.json`` (ZFO-,
+FO-, BBBVVCA, Lottery AMA, AMenuNet, ... following the metrics contract: ``setting``, ``method``, ``seed``,
+``test_revenue.mean``) and the deterministic baselines ``results/baselines/{setting}/{vcg,item_myerson}.json``.
+For every (method, setting) the table reports the mean and the sample standard deviation (ddof = 1) of the test
+revenue over seeds, the number of seeds, and the paper's value beside it (spec Part B section 9).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline_lib.provenance import atomic_path
+from pipeline_lib.report.paper_values import (
+    APPROXIMATE_FOOTNOTE,
+    ITEM_MYERSON_FOOTNOTE,
+    METHODS,
+    paper_value,
+)
+
+LONG_COLUMNS = (
+    "table", "category", "method", "label", "setting", "revenue_mean", "revenue_std", "n_seeds",
+    "paper_value", "diff_vs_paper", "approximate",
+)  # fmt: skip
+FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b"}
+
+
+def revenue_of(record: dict[str, Any]) -> float:
+    """Mean test revenue of a metrics/baseline record: ``test_revenue.mean``, or a plain ``test_revenue`` /
+    ``revenue`` number (baseline files written before the contract)."""
+    for key in ("test_revenue", "revenue"):
+        value = record.get(key)
+        if isinstance(value, dict) and "mean" in value:
+            return float(value["mean"])
+        if isinstance(value, int | float):
+            return float(value)
+    raise KeyError(f"no test_revenue.mean / revenue in record with keys {sorted(record)}")
+
+
+def read_records(run_paths: Iterable[str | os.PathLike], baseline_paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per file: setting, method, seed, revenue, approximate (baselines: seed 0, method = file stem)."""
+    rows = []
+    for path in run_paths:
+        rec = json.loads(Path(path).read_text())
+        rows.append({
+            "setting": rec["setting"], "method": rec["method"], "seed": int(rec["seed"]),
+            "revenue": revenue_of(rec), "approximate": bool(rec.get("approximate", False)),
+        })  # fmt: skip
+    for path in baseline_paths:
+        path = Path(path)
+        rec = json.loads(path.read_text())
+        rows.append({
+            "setting": rec.get("setting", path.parent.name), "method": rec.get("baseline", path.stem), "seed": 0,
+            "revenue": revenue_of(rec), "approximate": False,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["setting", "method", "seed", "revenue", "approximate"])
+
+
+def _label(method: str) -> tuple[str, str]:
+    return METHODS.get(method, (method, "Other"))
+
+
+def summarise(records: pd.DataFrame, table: str, settings: Sequence[str]) -> pd.DataFrame:
+    """Long table: one row per (method, setting) of ``settings`` with mean, std over seeds, seeds, paper value."""
+    order = {m: k for k, m in enumerate(METHODS)}
+    rows = []
+    subset = records[records["setting"].isin(settings)]
+    for (method, setting), group in subset.groupby(["method", "setting"], sort=False):
+        values = group["revenue"].astype(float)
+        mean = float(values.mean())
+        std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        paper = paper_value(method, setting)
+        label, category = _label(method)
+        rows.append({
+            "table": table, "category": category, "method": method, "label": label, "setting": setting,
+            "revenue_mean": mean, "revenue_std": std, "n_seeds": int(len(values)),
+            "paper_value": math.nan if paper is None else paper,
+            "diff_vs_paper": math.nan if paper is None else mean - paper,
+            "approximate": bool(group["approximate"].any()),
+        })  # fmt: skip
+    out = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
+    out["_m"] = out["method"].map(lambda m: order.get(m, len(order)))
+    out["_s"] = out["setting"].map({s: k for k, s in enumerate(settings)})
+    return out.sort_values(["_m", "method", "_s"]).drop(columns=["_m", "_s"]).reset_index(drop=True)
+
+
+def setting_header(setting: str) -> str:
+    """'2x2_A' -> '2x2(A)' as in the paper."""
+    size, _, dist = setting.partition("_")
+    return f"{size}({dist})" if dist else setting
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _ours(row: pd.Series) -> str:
+    if math.isnan(row["revenue_std"]):
+        return _fmt(row["revenue_mean"])
+    return f"{_fmt(row['revenue_mean'])} ± {_fmt(row['revenue_std'])}"
+
+
+def _row_label(method: str, label: str, approximate: bool, latex: bool) -> str:
+    marks = []
+    if method == "item_myerson":
+        marks.append(FOOTNOTE_MARKS["item_myerson"])
+    if approximate:
+        marks.append(FOOTNOTE_MARKS["approximate"])
+    if not marks:
+        return label
+    return f"{label}\\textsuperscript{{{','.join(marks)}}}" if latex else f"{label} ({', '.join(marks)})"
+
+
+def _grid(long: pd.DataFrame, settings: Sequence[str]) -> tuple[list[str], list[tuple[str, str, bool]]]:
+    present = [s for s in settings if s in set(long["setting"])]
+    methods = []
+    for method in dict.fromkeys(long["method"]):
+        sub = long[long["method"] == method]
+        methods.append((method, sub["label"].iloc[0], bool(sub["approximate"].any())))
+    return present, methods
+
+
+def _cell(long: pd.DataFrame, method: str, setting: str) -> tuple[str, str]:
+    hit = long[(long["method"] == method) & (long["setting"] == setting)]
+    paper = paper_value(method, setting)
+    ours = "-" if hit.empty else _ours(hit.iloc[0])
+    return ours, _fmt(paper)
+
+
+def footnotes(long: pd.DataFrame) -> list[str]:
+    notes = ["Mean ± standard deviation of the test revenue over seeds (no ± with one seed); paper = the value "
+             "reported in the paper; '-' = not run / not reported."]  # fmt: skip
+    if (long["method"] == "item_myerson").any():
+        notes.append(f"({FOOTNOTE_MARKS['item_myerson']}) {ITEM_MYERSON_FOOTNOTE}")
+    if long["approximate"].any():
+        notes.append(f"({FOOTNOTE_MARKS['approximate']}) {APPROXIMATE_FOOTNOTE}")
+    return notes
+
+
+def to_markdown(long: pd.DataFrame, settings: Sequence[str], title: str) -> str:
+    """Wide Markdown: one row per method, an 'ours' and a 'paper' column per setting."""
+    present, methods = _grid(long, settings)
+    head = ["Category", "Method"]
+    for s in present:
+        head += [f"{setting_header(s)} ours", f"{setting_header(s)} paper"]
+    lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method, label, approx in methods:
+        cells = [_label(method)[1], _row_label(method, label, approx, latex=False)]
+        for s in present:
+            cells += list(_cell(long, method, s))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"{note}  " for note in footnotes(long)]
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(text: str) -> str:
+    return text.replace("&", r"\&").replace("%", r"\%").replace("_", r"\_").replace("±", r"$\pm$")
+
+
+def to_latex(long: pd.DataFrame, settings: Sequence[str], caption: str, label: str) -> str:
+    """Wide LaTeX (booktabs): methods by settings, each setting an 'ours' / 'paper' column pair."""
+    present, methods = _grid(long, settings)
+    cols = "ll" + "rr" * len(present)
+    top = " & ".join(["", ""] + [rf"\multicolumn{{2}}{{c}}{{{setting_header(s)}}}" for s in present])
+    rules = "".join(rf"\cmidrule(lr){{{3 + 2 * k}-{4 + 2 * k}}}" for k in range(len(present)))
+    sub = " & ".join(["Category", "Method"] + ["ours", "paper"] * len(present))
+    body = []
+    for method, lab, approx in methods:
+        cells = [_label(method)[1], _row_label(method, _tex_escape(lab), approx, latex=True)]
+        for s in present:
+            cells += [_tex_escape(c) for c in _cell(long, method, s)]
+        body.append(" & ".join(cells) + r" \\")
+    notes = " ".join(_tex_escape(n) for n in footnotes(long))
+    return "\n".join([
+        r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_tex_escape(caption)}}}", rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{{cols}}}", r"\toprule", top + r" \\", rules, sub + r" \\", r"\midrule", *body,
+        r"\bottomrule", r"\end{tabular}", "", rf"\par\footnotesize {notes}", r"\end{table}", "",
+    ])  # fmt: skip
+
+
+TITLES = {
+    "table2a": "Table 2(a): revenue in the smaller settings",
+    "table2b": "Table 2(b): revenue in the larger settings",
+}
+
+
+def write_table2(
+    table: str,
+    settings: Sequence[str],
+    run_paths: Iterable[str | os.PathLike],
+    baseline_paths: Iterable[str | os.PathLike],
+    out_csv: str | os.PathLike,
+    out_md: str | os.PathLike,
+    out_tex: str | os.PathLike,
+) -> pd.DataFrame:
+    """Build one of Table 2(a)/(b) from result files and write CSV (long), Markdown and LaTeX (wide) atomically."""
+    long = summarise(read_records(run_paths, baseline_paths), table, settings)
+    with atomic_path(out_csv) as tmp:
+        long.to_csv(tmp, index=False, float_format="%.6f")
+    title = TITLES.get(table, table)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(long, settings, title))
+    with atomic_path(out_tex) as tmp:
+        tmp.write_text(to_latex(long, settings, title, f"tab:{table}"))
+    return long

@@ -1,0 +1,333 @@
+"""Training and evaluation of the randomized affine maximizers (Lottery AMA and AMenuNet), shared by both.
+
+Objective (shared/spec/zfo_vvca.md, Part B section 8): maximise the softmax-relaxed revenue
+E_b [ sum_i p_i^soft(b) ] of :func:`pipeline_lib.mechanisms.affine_maximizer.soft_payments` with temperature tau
+(AMenuNet: 500, never annealed) by Adam on minibatches drawn from the fixed training split. Every
+``eval_every`` steps the hard-argmax revenue (Eq. 1, Eq. 2) on the validation split is recorded; with
+``select_best`` the parameters with the best validation revenue are kept (else the last ones). The test split is
+used once, at the end, with the hard argmax and exact AMA payments (so the reported mechanism is DSIC and IR).
+
+Learning-rate schedule (AMenuNet): linear warm-up from ~0 to ``lr`` over ``warmup_steps`` steps, then ``lr``,
+switched to the given values at the ``lr_milestones`` steps. Steps count gradient updates (AMenuNet's paper
+counts outer steps of 32768 fresh samples = 16 minibatches of 2048, so its 2000 steps are 32000 here).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from pipeline_lib.data import read_valuations
+from pipeline_lib.device import describe_device
+from pipeline_lib.mechanisms.affine_maximizer import Menu, hard_outcome, soft_revenue
+from pipeline_lib.mechanisms.amenunet import AMenuNet
+from pipeline_lib.mechanisms.lottery_ama import LotteryAMA
+from pipeline_lib.provenance import atomic_path, package_versions, write_json
+from pipeline_lib.settings import stable_key
+
+METHODS = ("lottery_ama", "amenunet")
+IR_TOLERANCE = 1e-6
+TRAIN_KEYS = ("steps", "batch_size", "lr", "temperature", "warmup_steps", "lr_milestones", "grad_clip")
+MODEL_KEYS = {
+    "lottery_ama": ("init_scale",),
+    "amenunet": ("d_emb", "n_layer", "n_head", "d_hidden", "alloc_temperature"),
+}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation hyperparameters of one run."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    temperature: float
+    warmup_steps: int = 0
+    lr_milestones: tuple[tuple[int, float], ...] = ()
+    grad_clip: float | None = None
+    eval_every: int = 100
+    select_best: bool = True
+
+    @classmethod
+    def from_mapping(cls, hp: Mapping[str, Any], *, eval_every: int, select_best: bool) -> TrainConfig:
+        milestones = tuple(sorted((int(step), float(lr)) for step, lr in hp.get("lr_milestones") or ()))
+        return cls(
+            steps=int(hp["steps"]),
+            batch_size=int(hp["batch_size"]),
+            lr=float(hp["lr"]),
+            temperature=float(hp["temperature"]),
+            warmup_steps=int(hp.get("warmup_steps", 0)),
+            lr_milestones=milestones,
+            grad_clip=None if hp.get("grad_clip") is None else float(hp["grad_clip"]),
+            eval_every=int(eval_every),
+            select_best=bool(select_best),
+        )
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """lr at ``step`` (0-based): linear warm-up over ``warmup_steps`` then piecewise constant milestones."""
+    lr = cfg.lr
+    for start, value in cfg.lr_milestones:
+        if step >= start:
+            lr = value
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        lr = min(lr, cfg.lr * (step + 1) / cfg.warmup_steps)
+    return lr
+
+
+def build_model(method: str, n: int, m: int, menu_size: int, model_kwargs: Mapping[str, Any]) -> nn.Module:
+    """A fresh Lottery AMA or AMenuNet (parameters drawn from torch's global generator)."""
+    if method == "lottery_ama":
+        return LotteryAMA(n, m, menu_size, **model_kwargs)
+    if method == "amenunet":
+        return AMenuNet(n, m, menu_size, **model_kwargs)
+    raise ValueError(f"unknown randomized method {method!r}; expected one of {METHODS}")
+
+
+def eval_chunk_size(menu_size: int, n: int, budget: int = 1 << 23) -> int:
+    """Profiles per evaluation chunk so that a (chunk, K, n) float64 table stays within ``budget`` entries."""
+    return max(1, budget // max(1, menu_size * n))
+
+
+@torch.no_grad()
+def evaluate_menu(menu: Menu, values: torch.Tensor) -> dict[str, Any]:
+    """Hard-argmax AMA (Eq. 1, Eq. 2) in float64 on ``values`` (N, n, m): revenue, welfare and IR checks."""
+    menu64 = menu.detach().to(dtype=torch.float64)
+    out = hard_outcome(values, menu64, chunk_size=eval_chunk_size(menu64.size, menu64.allocs.shape[1]))
+    revenue = out.revenue
+    count = revenue.numel()
+    se = float(revenue.std(unbiased=True) / math.sqrt(count)) if count > 1 else float("nan")
+    return {
+        "test_revenue": {"mean": float(revenue.mean()), "se": se, "n_profiles": int(count)},
+        "welfare": float(out.welfare.mean()),
+        "ir_violations": int((out.payments > out.values + IR_TOLERANCE).sum()),
+        "negative_payments": int((out.payments < -IR_TOLERANCE).sum()),
+        "menu_entries_used": int(torch.unique(out.choice).numel()),
+    }
+
+
+@torch.no_grad()
+def hard_revenue(menu: Menu, values: torch.Tensor) -> float:
+    """Mean hard-argmax revenue sum_i p_i (float64)."""
+    return evaluate_menu(menu, values)["test_revenue"]["mean"]
+
+
+def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam with the fused kernel where the build supports it (several times faster for many small tensors)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # pragma: no cover - builds without a fused Adam for this device
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    bids: torch.Tensor,
+    temperature: float,
+    grad_clip: float | None = None,
+) -> torch.Tensor:
+    """One Adam ascent step on the relaxed revenue of a minibatch; returns that revenue (detached)."""
+    revenue = soft_revenue(bids, model.menu(), temperature)
+    optimizer.zero_grad(set_to_none=True)
+    (-revenue).backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return revenue.detach()
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_menu` returns: the history table and the selected parameters."""
+
+    history: pd.DataFrame
+    state_dict: dict[str, torch.Tensor]
+    best_step: int
+    val_revenue: float
+    train_time_s: float
+
+
+def train_menu(
+    model: nn.Module,
+    train_values: torch.Tensor,
+    val_values: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    generator: torch.Generator,
+) -> TrainResult:
+    """Adam ascent on the softmax-relaxed revenue; hard-argmax validation every ``cfg.eval_every`` steps.
+
+    ``train_values`` and ``val_values`` are (N, n, m) tensors on the model's device; minibatches are drawn
+    without replacement within an epoch by ``generator`` (a CPU generator, so the order is device-independent).
+    """
+    device = train_values.device
+    optimizer = make_optimizer(model, learning_rate(0, cfg))
+    n_train = train_values.shape[0]
+    batch = min(cfg.batch_size, n_train)
+    soft = torch.zeros(cfg.steps, device=device)
+    rows: list[dict[str, Any]] = []
+    best = (-math.inf, -1, copy.deepcopy(model.state_dict()))
+    order = torch.randperm(n_train, generator=generator)
+    cursor = 0
+    start = time.perf_counter()
+
+    def validate(step: int) -> None:
+        nonlocal best
+        model.eval()
+        with torch.no_grad():
+            val = hard_revenue(model.menu(), val_values)
+        model.train()
+        recent = soft[max(0, step - cfg.eval_every) : step]  # the steps since the last validation
+        rows.append(
+            {
+                "step": step,
+                "lr": learning_rate(max(step - 1, 0), cfg),
+                "train_soft_revenue": float(recent.mean()) if recent.numel() else float("nan"),
+                "val_revenue": val,
+                "elapsed_s": time.perf_counter() - start,
+            }
+        )
+        log.info("step %d: train soft revenue %.4f, val revenue %.4f", step, rows[-1]["train_soft_revenue"], val)
+        if val > best[0] or not cfg.select_best:
+            best = (val, step, copy.deepcopy(model.state_dict()))
+
+    validate(0)
+    for step in range(cfg.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        if cursor + batch > n_train:
+            order, cursor = torch.randperm(n_train, generator=generator), 0
+        idx = order[cursor : cursor + batch].to(device)
+        cursor += batch
+        soft[step] = train_step(model, optimizer, train_values[idx], cfg.temperature, cfg.grad_clip)
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            validate(step + 1)
+    elapsed = time.perf_counter() - start
+    history = pd.DataFrame(rows)
+    return TrainResult(history, best[2], best[1], best[0], elapsed)
+
+
+def run_seed_sequence(base_seed: int, setting: str, method: str, seed_index: int) -> np.random.SeedSequence:
+    """Seed of one run: entropy = base seed, spawn key = (crc32(setting), crc32(method), seed index)."""
+    return np.random.SeedSequence(
+        entropy=base_seed, spawn_key=(stable_key(setting), stable_key(method), int(seed_index))
+    )
+
+
+def _load(path: str | os.PathLike, setting: str, split: str, n: int, m: int, device: torch.device) -> torch.Tensor:
+    data = read_valuations(path, setting=setting, split=split, n=n, m=m, valuation="additive")
+    return torch.as_tensor(data.values, dtype=torch.float32, device=device)
+
+
+def run_randomized(
+    *,
+    method: str,
+    setting: str,
+    n: int,
+    m: int,
+    menu_size: int,
+    hyperparameters: Mapping[str, Any],
+    eval_every: int,
+    select_best: bool,
+    base_seed: int,
+    seed_index: int,
+    train_path: str | os.PathLike,
+    val_path: str | os.PathLike,
+    test_path: str | os.PathLike,
+    out_params: str | os.PathLike,
+    out_history: str | os.PathLike,
+    out_metrics: str | os.PathLike,
+    device: torch.device,
+) -> dict[str, Any]:
+    """One run of a randomized AMA on one additive setting: train, select on val, test once, write the outputs.
+
+    Writes ``out_params`` (torch: method, model state dict, the selected menu, config), ``out_history`` (Parquet:
+    step, lr, train_soft_revenue, val_revenue, elapsed_s) and ``out_metrics`` (JSON, the Table 2 contract in
+    .agent_status/metrics_contract.txt), all atomically. Returns the metrics.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown randomized method {method!r}; expected one of {METHODS}")
+    unknown = set(hyperparameters) - set(TRAIN_KEYS) - set(MODEL_KEYS[method])
+    if unknown:
+        raise ValueError(f"{method}: unknown hyperparameters {sorted(unknown)}")
+    start = time.perf_counter()
+    ss = run_seed_sequence(base_seed, setting, method, seed_index)
+    init_seed, batch_seed = (int(x) for x in ss.generate_state(2))
+    torch.manual_seed(init_seed)
+    generator = torch.Generator().manual_seed(batch_seed)
+
+    cfg = TrainConfig.from_mapping(hyperparameters, eval_every=eval_every, select_best=select_best)
+    model_kwargs = {k: hyperparameters[k] for k in MODEL_KEYS[method] if k in hyperparameters}
+    model = build_model(method, n, m, menu_size, model_kwargs).to(device)
+    train = _load(train_path, setting, "train", n, m, device)
+    val = _load(val_path, setting, "val", n, m, device)
+    log.info("%s on %s (n=%d, m=%d, s=%d), %s, device %s", method, setting, n, m, menu_size, cfg, device)
+
+    result = train_menu(model, train, val, cfg, generator=generator)
+    model.load_state_dict(result.state_dict)
+    model.eval()
+    with torch.no_grad():
+        menu = model.menu().detach()
+    del train, val
+    test = _load(test_path, setting, "test", n, m, device)
+    evaluation = evaluate_menu(menu, test)
+    wall = time.perf_counter() - start
+
+    config = {**asdict(cfg), "lr_milestones": [list(x) for x in cfg.lr_milestones], **model_kwargs}
+    config.update({"menu_size": menu_size, "n": n, "m": m})
+    metrics: dict[str, Any] = {
+        "setting": setting,
+        "method": method,
+        "seed": int(seed_index),
+        "run_seed": {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)},
+        **evaluation,
+        "wall_time_s": wall,
+        "train_time_s": result.train_time_s,
+        "val_revenue": result.val_revenue,
+        "best_step": result.best_step,
+        "menu_size": menu_size,
+        "label": {"lottery_ama": "Lottery AMA", "amenunet": "AMenuNet"}[method],
+        "device": describe_device(device),
+        "config": config,
+        "versions": package_versions(),
+    }
+    with atomic_path(out_params) as tmp:
+        torch.save(
+            {
+                "method": method,
+                "state_dict": {k: v.cpu() for k, v in result.state_dict.items()},
+                "menu": {k: v.cpu() for k, v in menu.as_dict().items()},
+                "config": config,
+            },
+            tmp,
+        )
+    with atomic_path(out_history) as tmp:
+        result.history.to_parquet(tmp, index=False)
+    write_json(out_metrics, metrics)
+    log.info(
+        "%s on %s seed %d: test revenue %.4f +- %.4f, val %.4f at step %d, %.1f s",
+        method, setting, seed_index, evaluation["test_revenue"]["mean"], evaluation["test_revenue"]["se"],
+        result.val_revenue, result.best_step, wall,
+    )
+    return metrics
+
+
+def load_menu(path: str | os.PathLike, device: torch.device | str = "cpu") -> Menu:
+    """The selected menu saved by :func:`run_randomized` (allocations, weights, boosts)."""
+    payload = torch.load(path, map_location=device, weights_only=True)
+    return Menu(**payload["menu"])
+

@@ -1,0 +1,243 @@
+"""Optuna sweeps of the single-item penalty weights (spec Part A item 4): study creation, resume, exports.
+
+Objective of a trial with weights (lambda_regret, lambda_mono), both sampled log-uniformly:
+
+    J = validation revenue - kappa * validation regret
+
+where the network is phase-2 trained from the family's warm start and the regret is measured by the evaluator of
+:mod:`pipeline_lib.evaluation` (per-bidder ex-post regret with the correct utility, exhaustive grid) on the
+validation split, never on the test split. The sampler is a seeded TPE sampler.
+
+Storage: :mod:`pipeline_lib.optuna_storage` (SQLite by default; a journal file or an RDB URL from an environment
+variable through config). The storage file is never a declared Snakemake output; ``best_params.json``,
+``trials.csv`` and ``trials.json`` are. Resume: a sweep killed midway leaves its running trial RUNNING; the next
+run marks it FAIL, keeps every COMPLETE trial, and runs only the trials still missing, so the study ends with
+exactly ``n_trials`` complete trials. The study name carries a fingerprint of everything a trial depends on, so a
+changed config starts a new study in the same storage instead of mixing incompatible trials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from pipeline_lib import optuna_storage as ostore
+from pipeline_lib.provenance import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+OWNER = "single_item_sweep"
+REPORT_LAMBDAS = {  # the report code's DEFAULT_LAMBDAS ("replace with your Optuna winners"), spec Part B 1.3
+    "uniform": {"lambda_regret": 2.5088595885789813, "lambda_mono": 0.28165351037978287},
+    "exponential": {"lambda_regret": 2.9029276978558367, "lambda_mono": 0.4687319992036483},
+    "latent": {"lambda_regret": 1.8975934768008145, "lambda_mono": 0.663845376780487},
+    "hetero": {"lambda_regret": 4.397392970362066, "lambda_mono": 0.22685112547224978},
+}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Study creation and resume (generic)
+# --------------------------------------------------------------------------------------------------------------
+def open_study(
+    name: str,
+    storage_section: Mapping[str, Any] | None,
+    storage_path: str,
+    seed: int,
+    user_attrs: Mapping[str, Any] | None = None,
+) -> tuple[optuna.Study, ostore.StorageSpec]:
+    """Create or load study ``name`` (maximise) with a TPE sampler seeded by ``seed`` + trials already present,
+    so that a resumed sweep does not replay the start-up proposals of the first run."""
+    spec = ostore.StorageSpec.from_config(storage_section)
+    storage = ostore.create_storage(spec, storage_path)
+    probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
+    offset = len(probe.get_trials(deepcopy=False))
+    sampler = optuna.samplers.TPESampler(seed=int(seed) + offset)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    for key, value in (user_attrs or {}).items():
+        if key not in study.user_attrs:
+            study.set_user_attr(key, value)
+    return study, spec
+
+
+def resume_and_run(
+    study: optuna.Study,
+    spec: ostore.StorageSpec,
+    objective: Callable[[Trial], float],
+    n_trials: int,
+    enqueue: Mapping[str, float] | None = None,
+) -> dict[str, int]:
+    """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete."""
+    stale = ostore.mark_stale_running_as_failed(study, owner=None if not spec.multi_worker else OWNER)
+    if stale:
+        log.warning("marked %d trial(s) left RUNNING by a killed sweep as FAIL: %s", len(stale), stale)
+    if enqueue and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(dict(enqueue))
+    before = ostore.count_trials(study)
+    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER)
+    return {"stale_failed": len(stale), "complete_before": before, "ran": ran,
+            "complete": ostore.count_trials(study, (TrialState.COMPLETE,))}
+
+
+def trial_record(t: FrozenTrial) -> dict[str, Any]:
+    """A JSON-safe view of one trial."""
+    value = t.value if t.value is not None and math.isfinite(t.value) else None
+    return {
+        "number": t.number,
+        "state": t.state.name,
+        "value": value,
+        "params": dict(t.params),
+        "user_attrs": {k: v for k, v in t.user_attrs.items() if not k.startswith("pipeline_")},
+        "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
+        "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
+    }
+
+
+def export_trials(study: optuna.Study, out_csv: str, out_json: str, header: Mapping[str, Any]) -> list[dict]:
+    """Every trial of ``study`` to CSV (one row per trial) and JSON (header + trials)."""
+    import pandas as pd
+
+    records = [trial_record(t) for t in study.get_trials(deepcopy=False)]
+    rows = []
+    for r in records:
+        row = {"number": r["number"], "state": r["state"], "value": r["value"]}
+        row.update({f"params_{k}": v for k, v in r["params"].items()})
+        row.update({f"user_attrs_{k}": v for k, v in r["user_attrs"].items() if not isinstance(v, dict | list)})
+        row.update({"datetime_start": r["datetime_start"], "datetime_complete": r["datetime_complete"]})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for key, value in header.items():
+        if not isinstance(value, dict | list):
+            frame.insert(0, key, value)
+    with atomic_path(out_csv) as tmp:
+        frame.to_csv(tmp, index=False)
+    write_json(out_json, {**header, "trials": records})
+    return records
+
+
+def best_complete(study: optuna.Study) -> FrozenTrial:
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        raise RuntimeError(f"study {study.study_name} has no complete trial")
+    return max(done, key=lambda t: t.value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The single-item sweep stage
+# --------------------------------------------------------------------------------------------------------------
+def single_item_sweep(
+    train_path: str,
+    val_path: str,
+    warm_path: str,
+    out_best: str,
+    out_csv: str,
+    out_json: str,
+    storage_path: str,
+    family: str,
+    family_cfg: Mapping[str, Any],
+    train_cfg: Mapping[str, Any],
+    sweep_cfg: Mapping[str, Any],
+    base_seed: int,
+    device: torch.device | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the Optuna sweep of one family and export its trials and best weights."""
+    from pipeline_lib import evaluation as ev
+    from pipeline_lib.device import describe_device, get_device
+    from pipeline_lib.mechanisms.classic import prior_from_family
+    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
+    from pipeline_lib.provenance import package_versions
+    from pipeline_lib.training import single_item as tr
+    from pipeline_lib.training.checkpoint import fingerprint
+
+    device = device or get_device()
+    cfg = tr.TrainConfig.from_mapping(train_cfg)
+    train = tr.load_split(train_path, family, "train")
+    val = tr.load_split(val_path, family, "val")
+    val_eval = val[: int(sweep_cfg.get("val_profiles", len(val)))]
+    stats = tr.ValueStats.from_train(train, cfg.regret_grid)
+    prior = prior_from_family(family_cfg)
+    search = ev.RegretSearch(
+        upper=ev.misreport_upper(val_eval, prior.upper if prior is not None else math.inf),
+        grid=int(sweep_cfg.get("val_grid", 1001)),
+    )
+    kappa = float(sweep_cfg.get("kappa", 5.0))
+    statistic = str(sweep_cfg.get("regret_statistic", "regret_sum"))
+    lr_lo, lr_hi = (float(x) for x in sweep_cfg.get("lambda_regret", (0.1, 5.0)))
+    lm_lo, lm_hi = (float(x) for x in sweep_cfg.get("lambda_mono", (0.1, 2.0)))
+    seed = tr.run_seed(base_seed, family, "sweep")
+    warm_state = {k: v.clone() for k, v in load_model(warm_path, map_location=device)[0].state_dict().items()}
+    x_train, x_val = tr.to_tensor(train, device), tr.to_tensor(val, device)
+
+    def objective(trial: Trial) -> float:
+        pen = tr.Penalties(
+            trial.suggest_float("lambda_regret", lr_lo, lr_hi, log=True),
+            trial.suggest_float("lambda_mono", lm_lo, lm_hi, log=True),
+        )
+        t0 = time.perf_counter()
+        gen = tr.seed_everything(seed)  # every trial: same data order, so trials differ only by the weights
+        net, _ = load_model(warm_path, map_location=device)
+        net.load_state_dict(warm_state)
+        state = tr.RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.lr), gen)
+        try:
+            for _ in range(cfg.phase2_epochs):
+                row = tr.run_phase2_epoch(state, x_train, x_val, stats, cfg, pen)
+        except FloatingPointError as exc:
+            log.warning("trial %d diverged: %s", trial.number, exc)
+            return math.nan
+        m = ev.evaluate_mechanism(AsMechanism(net), val_eval, search, ev.Bootstrap(n_boot=1), device=device).metrics
+        attrs = {
+            "val_revenue": m["revenue"]["value"], "val_regret_mean": m["regret_mean"]["value"],
+            "val_regret_sum": m["regret_sum"]["value"], "val_regret_p99": m["regret_p99"]["value"],
+            "val_regret_max": m["regret_max"]["value"], "val_welfare_ratio": m["welfare_ratio"]["value"],
+            "train_revenue": row["revenue"], "train_regret": row["regret"], "train_mono": row["mono"],
+            "seconds": time.perf_counter() - t0,
+        }
+        for k, v in attrs.items():
+            trial.set_user_attr(k, float(v))
+        value = m["revenue"]["value"] - kappa * m[statistic]["value"]
+        log.info("trial %d %s -> J=%.5f (rev %.4f, %s %.5f)", trial.number, trial.params, value,
+                 attrs["val_revenue"], statistic, m[statistic]["value"])
+        return value
+
+    identity = {
+        "family": family, "family_cfg": dict(family_cfg), "train": tr.config_dict(cfg), "seed": seed,
+        "kappa": kappa, "statistic": statistic, "bounds": [lr_lo, lr_hi, lm_lo, lm_hi],
+        "val_grid": search.grid, "val_profiles": len(val_eval), "n_bidders": int(train.shape[1]),
+        "data": {"train": len(train), "val": len(val)},
+    }
+    fp = fingerprint(identity)
+    name = f"single_item-{family}-{fp[:12]}"
+    study, spec = open_study(name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity})
+    enqueue = REPORT_LAMBDAS.get(family_cfg["distribution"]) if sweep_cfg.get("enqueue_report_lambdas", True) else None
+    if enqueue is not None:
+        enqueue = {k: min(max(v, lo), hi) for (k, v), (lo, hi) in
+                   zip(enqueue.items(), [(lr_lo, lr_hi), (lm_lo, lm_hi)], strict=True)}
+    n_trials = int(sweep_cfg.get("n_trials", 50))
+    t0 = time.perf_counter()
+    progress = resume_and_run(study, spec, objective, n_trials, enqueue)
+    header = {
+        "family": family, "study_name": name, "storage": spec.describe(storage_path), "n_trials": n_trials,
+        "objective": f"val_revenue - {kappa} * val_{statistic}", "kappa": kappa,
+    }
+    export_trials(study, out_csv, out_json, header)
+    best = best_complete(study)
+    payload = {
+        **header, "params": dict(best.params), "objective_value": best.value, "trial_number": best.number,
+        "val_revenue": best.user_attrs.get("val_revenue"), "val_regret": best.user_attrs.get(f"val_{statistic}"),
+        "progress": progress, "wall_time_s": time.perf_counter() - t0, "config": identity,
+        "versions": package_versions(), "device": describe_device(device),
+    }
+    write_json(out_best, payload)
+    return payload
+
+
+def read_best_params(path: str) -> dict[str, float]:
+    """The tuned weights from a ``best_params.json``."""
+    return dict(json.loads(open(path).read())["params"])

@@ -1,0 +1,120 @@
+"""Table 2(a)/(b): aggregation over seeds, the paper's values beside ours, footnotes, and the three file formats."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pandas as pd
+import pytest
+
+from pipeline_lib.report import paper_values, table2
+
+RUNS = {  # (setting, method) -> revenues of seeds 0, 1, 2
+    ("2x2_A", "zfo_vvca"): [0.80, 0.85, 0.83],
+    ("2x2_A", "fo_vvca"): [0.78, 0.77, 0.79],
+    ("2x2_A", "bbbvvca"): [0.70, 0.75, 0.72],
+    ("2x2_D", "zfo_vvca"): [2.70, 2.66, 2.68],
+    ("2x2_A", "lottery_ama"): [0.86, 0.87, 0.865],
+}
+BASELINES = {("2x2_A", "vcg"): 0.6667, ("2x2_A", "item_myerson"): 0.8333, ("2x2_D", "vcg"): 2.45}
+
+
+def write_files(tmp_path):
+    runs, baselines = [], []
+    for (setting, method), values in RUNS.items():
+        for seed, value in enumerate(values):
+            path = tmp_path / "combinatorial" / setting / method / f"seed{seed}" / "metrics.json"
+            path.parent.mkdir(parents=True)
+            record = {
+                "setting": setting, "method": method, "seed": seed, "approximate": method == "bbbvvca",
+                "test_revenue": {"mean": value, "se": 0.01, "n_profiles": 100},
+            }  # fmt: skip
+            path.write_text(json.dumps(record))
+            runs.append(path)
+    for (setting, baseline), value in BASELINES.items():
+        path = tmp_path / "baselines" / setting / f"{baseline}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # one file in the contract's form, one with a plain number: both are read
+        payload = {"test_revenue": {"mean": value}} if baseline == "vcg" else {"revenue": value}
+        path.write_text(json.dumps({"setting": setting, **payload}))
+        baselines.append(path)
+    return runs, baselines
+
+
+@pytest.fixture
+def built(tmp_path):
+    runs, baselines = write_files(tmp_path)
+    out = {ext: tmp_path / f"table2a.{ext}" for ext in ("csv", "md", "tex")}
+    long = table2.write_table2("table2a", ["2x2_A", "2x2_D"], runs, baselines, out["csv"], out["md"], out["tex"])
+    return long, out
+
+
+def test_paper_values_are_the_published_table():
+    assert paper_values.paper_value("zfo_vvca", "2x2_A") == 0.8284
+    assert paper_values.paper_value("zfo_vvca", "5x10_B") == 24.3465
+    assert paper_values.paper_value("amenunet", "3x10_A") == 5.5986
+    assert paper_values.paper_value("lottery_ama", "2x2_D") is None
+    assert paper_values.paper_value("item_myerson", "3x10_D") is None
+    assert len(paper_values.PAPER_REVENUE) == 7 * 12
+    assert paper_values.table_of("5x3_B") == "table2a" and paper_values.table_of("3x10_B") == "table2b"
+
+
+def test_long_csv_has_mean_sample_std_seeds_and_paper_value_per_method_and_setting(built):
+    long, out = built
+    on_disk = pd.read_csv(out["csv"])
+    assert len(on_disk) == len(long) == len(RUNS) + len(BASELINES)
+    for (setting, method), values in RUNS.items():
+        row = on_disk[(on_disk.setting == setting) & (on_disk.method == method)].iloc[0]
+        assert row.revenue_mean == pytest.approx(statistics.mean(values), abs=1e-6)
+        assert row.revenue_std == pytest.approx(statistics.stdev(values), abs=1e-6)
+        assert row.n_seeds == 3
+        paper = paper_values.paper_value(method, setting)
+        assert (pd.isna(row.paper_value) and paper is None) or row.paper_value == pytest.approx(paper)
+    vcg = on_disk[(on_disk.setting == "2x2_A") & (on_disk.method == "vcg")].iloc[0]
+    assert vcg.revenue_mean == pytest.approx(0.6667) and vcg.n_seeds == 1 and pd.isna(vcg.revenue_std)
+    bbb = on_disk[on_disk.method == "bbbvvca"].iloc[0]
+    assert bool(bbb.approximate) and bbb.category == "Deterministic"
+    assert on_disk[on_disk.method == "lottery_ama"].iloc[0].category == "Randomized"
+
+
+def test_rows_follow_the_papers_method_order(built):
+    long, _ = built
+    order = list(dict.fromkeys(long["method"]))
+    assert order == ["lottery_ama", "vcg", "item_myerson", "bbbvvca", "fo_vvca", "zfo_vvca"]
+
+
+def test_markdown_is_methods_by_settings_with_paper_values_and_footnotes(built):
+    _, out = built
+    md = out["md"].read_text()
+    lines = [line for line in md.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["Category", "Method", "2x2(A) ours", "2x2(A) paper", "2x2(D) ours", "2x2(D) paper"]
+    zfo = next(line for line in lines if "ZFO-VVCA" in line)
+    cells = [c.strip() for c in zfo.strip("|").split("|")]
+    mean, std = statistics.mean(RUNS[("2x2_A", "zfo_vvca")]), statistics.stdev(RUNS[("2x2_A", "zfo_vvca")])
+    assert cells[2] == f"{mean:.4f} ± {std:.4f}" and cells[3] == "0.8284"
+    lottery = [c.strip() for c in next(line for line in lines if "Lottery" in line).strip("|").split("|")]
+    assert lottery[4:] == ["-", "-"]  # (D): not run, not reported
+    assert "Item-Myerson (a)" in md and "BBBVVCA (approx.) (b)" in md
+    assert "below VCG" in md and "approximate re-implementation" in md
+
+
+def test_latex_is_a_complete_booktabs_table_with_two_columns_per_setting(built):
+    _, out = built
+    tex = out["tex"].read_text()
+    assert tex.count(r"\begin{tabular}{llrrrr}") == 1 and r"\end{table}" in tex
+    body = tex.split(r"\midrule", 1)[1].split(r"\bottomrule", 1)[0].strip().splitlines()
+    assert len(body) == 6 and all(row.count("&") == 5 and row.endswith(r"\\") for row in body)
+    assert r"$\pm$" in tex and r"Item-Myerson\textsuperscript{a}" in tex and "_" not in tex.replace(r"\_", "")
+
+
+def test_settings_outside_the_table_are_left_out(tmp_path):
+    runs, baselines = write_files(tmp_path)
+    long = table2.summarise(table2.read_records(runs, baselines), "table2a", ["2x2_D"])
+    assert set(long["setting"]) == {"2x2_D"} and set(long["method"]) == {"zfo_vvca", "vcg"}
+
+
+def test_a_record_without_revenue_is_an_error():
+    with pytest.raises(KeyError, match="test_revenue"):
+        table2.revenue_of({"setting": "2x2_A"})

@@ -1,0 +1,138 @@
+"""Optuna sweeps: seeded, resumable after a kill, exported (spec Part A item 4; issue item 3).
+
+A sweep killed midway leaves its running trial RUNNING. Resuming must mark it FAIL, keep every COMPLETE trial
+(same numbers, same values), and run only the missing trials, so that the study ends with exactly the configured
+number of complete trials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from pipeline_lib import tuning
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def quadratic(trial: optuna.Trial) -> float:
+    """A cheap objective with a known maximiser (lambda_regret = 1, lambda_mono = 0.5)."""
+    x = trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)
+    y = trial.suggest_float("lambda_mono", 0.1, 2.0, log=True)
+    trial.set_user_attr("val_revenue", 1.0)
+    return -((x - 1.0) ** 2) - (y - 0.5) ** 2
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def test_seeded_sampler_proposes_the_same_weights(tmp_path):
+    proposals = []
+    for run in range(2):
+        study, spec = tuning.open_study("s", None, str(tmp_path / f"run{run}.sqlite3"), seed=7)
+        tuning.resume_and_run(study, spec, quadratic, n_trials=12)
+        proposals.append([t.params for t in study.trials])
+    assert proposals[0] == proposals[1]
+
+
+def test_resume_marks_stale_running_trials_failed_and_completes_the_budget(tmp_path):
+    path = str(tmp_path / "study.sqlite3")
+    study, spec = tuning.open_study("s", None, path, seed=1)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=3)
+    kept = {t.number: t.value for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    study.ask()  # a trial that was running when the process died: RUNNING forever
+    assert states(study) == ["COMPLETE"] * 3 + ["RUNNING"]
+
+    study, spec = tuning.open_study("s", None, path, seed=1)  # a new process opens the same storage
+    progress = tuning.resume_and_run(study, spec, quadratic, n_trials=6)
+    assert progress == {"stale_failed": 1, "complete_before": 3, "ran": 3, "complete": 6}
+    assert states(study).count("COMPLETE") == 6 and states(study).count("FAIL") == 1
+    assert "RUNNING" not in states(study)
+    assert {t.number: t.value for t in study.get_trials(states=(TrialState.COMPLETE,)) if t.number in kept} == kept
+
+    again = tuning.resume_and_run(*tuning.open_study("s", None, path, seed=1), quadratic, n_trials=6)
+    assert again["ran"] == 0 and again["complete"] == 6  # nothing left to do
+
+
+KILLED_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    import optuna
+    from pipeline_lib import tuning
+
+    def objective(trial):
+        x = trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)
+        trial.suggest_float("lambda_mono", 0.1, 2.0, log=True)
+        if trial.number == 2:
+            print("SLOW", flush=True)
+            time.sleep(60)  # killed here
+        return -x
+
+    study, spec = tuning.open_study("s", None, sys.argv[1], seed=3)
+    tuning.resume_and_run(study, spec, objective, n_trials=5)
+    """
+)
+
+
+def test_a_sweep_killed_midway_resumes_to_the_configured_total(tmp_path):
+    path = str(tmp_path / "study.sqlite3")
+    script = tmp_path / "worker.py"
+    script.write_text(KILLED_WORKER)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, str(script), path], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 60
+        while proc.stdout.readline().strip() != "SLOW":
+            assert time.time() < deadline and proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{Path(path).with_suffix('.db')}")
+    assert states(study) == ["COMPLETE", "COMPLETE", "RUNNING"]
+
+    def objective(trial):
+        return -trial.suggest_float("lambda_regret", 0.1, 5.0, log=True) + 0 * trial.suggest_float(
+            "lambda_mono", 0.1, 2.0, log=True)
+
+    study, spec = tuning.open_study("s", None, path, seed=3)
+    tuning.resume_and_run(study, spec, objective, n_trials=5)
+    assert states(study) == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+
+
+def test_exports_hold_every_trial_and_the_best_complete_one(tmp_path):
+    study, spec = tuning.open_study("s", None, str(tmp_path / "study.sqlite3"), seed=2)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=4)
+    study.ask()  # one unfinished trial must appear in the exports too
+    records = tuning.export_trials(study, str(tmp_path / "t.csv"), str(tmp_path / "t.json"), {"family": "uniform"})
+    frame = pd.read_csv(tmp_path / "t.csv")
+    blob = json.loads((tmp_path / "t.json").read_text())
+    assert len(frame) == len(blob["trials"]) == len(records) == 5
+    assert set(frame["family"]) == {"uniform"} and blob["family"] == "uniform"
+    assert {"params_lambda_regret", "params_lambda_mono", "user_attrs_val_revenue", "value", "state"} <= set(frame)
+    best = tuning.best_complete(study)
+    assert best.value == max(t.value for t in study.trials if t.state == TrialState.COMPLETE)
+
+
+def test_enqueued_report_weights_are_the_first_trial(tmp_path):
+    study, spec = tuning.open_study("s", None, str(tmp_path / "study.sqlite3"), seed=2)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=2, enqueue=tuning.REPORT_LAMBDAS["uniform"])
+    assert study.trials[0].params == pytest.approx(tuning.REPORT_LAMBDAS["uniform"])
+
+
+def test_journal_storage_can_be_plugged_in_through_config(tmp_path):
+    study, spec = tuning.open_study("s", {"kind": "journal"}, str(tmp_path / "study.sqlite3"), seed=2)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=2)
+    assert (tmp_path / "study.journal").exists() and states(study) == ["COMPLETE", "COMPLETE"]

@@ -1,0 +1,51 @@
+"""The ZFO-VVCA stage in the DAG: one zfo_run per (active setting, method, seed), Table 2 and Figures 1-3 in
+every tier, and the smoke tier's part end to end (CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, job_counts, run_snakemake
+
+QUICK = REPO / "config" / "quick.yaml"
+
+
+def _dry_counts(tmp_path, *configfiles, target=()):
+    r = run_snakemake(tmp_path, "-n", *target, configfiles=configfiles)
+    assert r.returncode == 0, r.stderr
+    return job_counts(r.stdout + r.stderr), r.stdout
+
+
+def test_paper_tier_runs_every_setting_method_and_seed(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["combinatorial"]
+    counts, out = _dry_counts(tmp_path)
+    zfo_methods = [m for m in ("zfo_vvca", "fo_vvca", "bbbvvca") if m in cfg["methods"]]
+    assert counts["zfo_run"] == 12 * len(zfo_methods) * cfg["seeds"]
+    assert counts["table2"] == 2 and counts["figure1_zfo"] == counts["figure2_zfo"] == counts["figure3_zfo"] == 1
+    assert "results/combinatorial/5x10_C/zfo_vvca/seed4/metrics.json" in out
+
+
+def test_quick_tier_runs_table_2a_with_one_seed(tmp_path):
+    counts, out = _dry_counts(tmp_path, QUICK)
+    assert counts["zfo_run"] == 6 * 3 and counts["table2"] == 1
+    assert "results/tables/table2a.md" in out and "results/tables/table2b.md" not in out
+
+
+@pytest.mark.slow
+def test_smoke_tier_builds_table_2a_and_the_figures(tmp_path):
+    targets = ["results/tables/table2a.csv", *(f"results/figures/{f}.png" for f in
+               ("fig1_training_curves", "fig2_case_study", "fig3_smoothing"))]  # fmt: skip
+    r = run_snakemake(tmp_path, *targets)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for target in targets:
+        assert (tmp_path / target).stat().st_size > 0
+    table = pd.read_csv(tmp_path / "results/tables/table2a.csv")
+    assert {"zfo_vvca", "fo_vvca", "bbbvvca"} <= set(table["method"])
+    metrics = json.loads((tmp_path / "results/combinatorial/2x2_A/zfo_vvca/seed0/metrics.json").read_text())
+    assert metrics["config"]["iterations"] == 4 and metrics["ir_violations"] == 0
+    assert not any((tmp_path / "results/_ckpt").rglob("state.pt"))  # checkpoints removed after success
+    again = run_snakemake(tmp_path, "-n", *targets)
+    assert "Nothing to be done" in again.stdout + again.stderr
