@@ -7,7 +7,7 @@ CORES ?= all
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-integration lint unit run run-paper dry-run bench bench-stages clean
+.PHONY: install test test-integration lint unit run run-paper report dry-run bench bench-stages clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ run: $(STAMP)
 # Paper tier: every setting of both source documents.
 run-paper: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+# HTML report of the quick tier (after `make run`): every table and figure with its caption, plus provenance.
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/quick.yaml --report results/report.html
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

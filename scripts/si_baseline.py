@@ -20,5 +20,6 @@ out = evaluate_baseline(
     family_cfg=p.family,
     baseline=snakemake.wildcards.baseline,
     eval_cfg=p.evaluation,
+    fitted_path=snakemake.input.get("fitted"),
 )
 logging.info("revenue %.5f regret_max %.3g", out["metrics"]["revenue"]["value"], out["metrics"]["regret_max"]["value"])

@@ -53,3 +53,18 @@ def job_counts(output: str) -> dict[str, int]:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Working directory of one complete smoke-tier run (every target of `rule all`), built once per session.
+
+    Shared by every test that needs finished results: treat it as read-only (copy it with
+    ``shutil.copytree(smoke_run, dest, symlinks=True)`` before running anything that writes into it). Snakemake's
+    metadata under ``.snakemake/`` comes along, so a copy is as up to date as the original.
+    """
+    workdir = tmp_path_factory.mktemp("smoke_run")
+    r = run_snakemake(workdir)
+    if r.returncode != 0:
+        pytest.fail(f"smoke-tier run failed in {workdir}:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}")
+    return workdir

@@ -228,7 +228,8 @@ def test_zfo_raises_revenue_above_vcg_in_2x2_uniform():
     par = zfo.Parametrisation.full(2, 2)
     cfg = _cfg(lr=0.02, q=8, iterations=150, batch_size=512, eval_every=150, selection="last")
     res = zfo.train(src, par, cfg, zfo.run_seed_sequence(0, "2x2_A", 0), progress=False)
-    vcg = float(np.minimum(val.values[:, 0], val.values[:, 1]).sum(-1).mean())
+    items = val.values.numpy()
+    vcg = float(np.minimum(items[:, 0], items[:, 1]).sum(-1).mean())
     learned = zfo.evaluate_on(val, par.params(res.phi))["mean"]
     assert learned > vcg + 0.03, (learned, vcg)
 

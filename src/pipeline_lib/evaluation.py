@@ -380,16 +380,28 @@ def evaluate_learned(model_path: str, test_path: str, out_path: str, family: str
 
 
 def evaluate_baseline(train_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
-                      baseline: str, eval_cfg: dict[str, Any], device: torch.device | None = None) -> dict:
-    """Fit (where it learns anything, on train) and evaluate one single-item baseline with the same evaluator."""
+                      baseline: str, eval_cfg: dict[str, Any], device: torch.device | None = None,
+                      fitted_path: str | None = None) -> dict:
+    """Fit (where it learns anything, on train) and evaluate one single-item baseline with the same evaluator.
+
+    ``vvca_zfo`` is trained by its own stage (:func:`pipeline_lib.training.single_item_vvca.train_one_item_vvca`)
+    and loaded from ``fitted_path``.
+    """
     from pipeline_lib.data import read_valuations
     from pipeline_lib.device import get_device
     from pipeline_lib.mechanisms.classic import build_baseline
     from pipeline_lib.provenance import write_json
 
     device = device or get_device()
-    train = read_valuations(train_path, setting=family, split="train").values
-    mech = build_baseline(baseline, family_cfg, train)
+    if baseline == "vvca_zfo":
+        from pipeline_lib.training.single_item_vvca import load_one_item_vvca
+
+        if fitted_path is None:
+            raise ValueError("the vvca_zfo baseline needs the trained parameters (fitted_path)")
+        mech = load_one_item_vvca(fitted_path)
+    else:
+        train = read_valuations(train_path, setting=family, split="train").values
+        mech = build_baseline(baseline, family_cfg, train)
     values = _test_values(test_path, family, eval_cfg)
     payload = _report(mech, values, family, family_cfg, eval_cfg, device, extra_reserve_points(mech.params))
     payload.update({"baseline": baseline, "setting": family})

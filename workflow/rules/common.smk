@@ -80,6 +80,22 @@ def si_baselines(family):
     )
 
 
+def si_baseline_inputs(wildcards):
+    """Train/test splits of a family, plus the trained one-item VVCA for the ``vvca_zfo`` baseline."""
+    inputs = {
+        "train": f"results/data/{wildcards.family}/train.parquet",
+        "test": f"results/data/{wildcards.family}/test.parquet",
+    }
+    if wildcards.baseline == "vvca_zfo":
+        inputs["fitted"] = f"results/single_item/{wildcards.family}/vvca_zfo/params.pt"
+    return inputs
+
+
+def si_vvca_ckpt_dir(wildcards):
+    """Checkpoints of the one-item VVCA training: not a declared output."""
+    return f"results/_ckpt/single_item/{wildcards.family}/vvca_zfo"
+
+
 def si_storage(wildcards):
     """Optuna storage of a family's sweep: not a declared output (the suffix follows the storage kind)."""
     return f"results/single_item/{wildcards.family}/sweep/study.sqlite3"

@@ -108,10 +108,35 @@ rule single_item_evaluate:
         "../../scripts/si_evaluate.py"
 
 
-rule single_item_baseline:
+rule single_item_vvca:
     input:
         train="results/data/{family}/train.parquet",
-        test="results/data/{family}/test.parquet",
+        val="results/data/{family}/val.parquet",
+    output:
+        params="results/single_item/{family}/vvca_zfo/params.pt",
+        history="results/single_item/{family}/vvca_zfo/history.parquet",
+    log:
+        "logs/single_item_vvca/{family}.log",
+    benchmark:
+        "benchmarks/single_item_vvca/{family}.tsv"
+    wildcard_constraints:
+        family=alternation(SINGLE_ITEM_FAMILIES),
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        zfo=si_block("vvca"),
+        seed=config["seed"],
+        ckpt_dir=si_vvca_ckpt_dir,
+    script:
+        "../../scripts/si_vvca.py"
+
+
+rule single_item_baseline:
+    input:
+        unpack(si_baseline_inputs),
     output:
         "results/baselines/{family}/{baseline}.json",
     log:
@@ -135,7 +160,13 @@ rule single_item_table1:
     input:
         si_table1_inputs,
     output:
-        csv="results/tables/table1.csv",
+        csv=report(
+            "results/tables/table1.csv",
+            caption="../report/table1.rst",
+            category="Single-item auctions",
+            subcategory="Table 1",
+            labels={"table": "table1", "format": "csv"},
+        ),
         md="results/tables/table1.md",
         tex="results/tables/table1.tex",
     log:
@@ -153,9 +184,21 @@ rule single_item_figures:
     input:
         si_figure_inputs,
     output:
-        sweep_png="results/figures/single_item_sweeps.png",
+        sweep_png=report(
+            "results/figures/single_item_sweeps.png",
+            caption="../report/single_item_sweeps.rst",
+            category="Single-item auctions",
+            subcategory="Figures",
+            labels={"figure": "sweeps"},
+        ),
         sweep_pdf="results/figures/single_item_sweeps.pdf",
-        response_png="results/figures/single_item_response.png",
+        response_png=report(
+            "results/figures/single_item_response.png",
+            caption="../report/single_item_response.rst",
+            category="Single-item auctions",
+            subcategory="Figures",
+            labels={"figure": "response"},
+        ),
         response_pdf="results/figures/single_item_response.pdf",
     log:
         "logs/single_item_figures/figures.log",

@@ -446,8 +446,8 @@ BASELINES: dict[str, Callable[[Mapping[str, Any], np.ndarray], MechanismFn]] = {
     "myerson": _build_myerson,
     "vickrey_r1": lambda family, train: second_price_reserve(1.0, name="vickrey_r1"),
     "vickrey_fitted_reserve": _build_fitted_reserve,
-    # "vvca_zfo": the one-item VVCA trained by the ZFO optimizer (pipeline_lib.training.zfo) registers here.
 }
+TRAINED_BASELINES = ("vvca_zfo",)  # trained by their own stage (pipeline_lib.training.single_item_vvca)
 
 
 def baseline_names(family: Mapping[str, Any], requested: Sequence[str]) -> list[str]:
@@ -457,6 +457,8 @@ def baseline_names(family: Mapping[str, Any], requested: Sequence[str]) -> list[
 
 def build_baseline(name: str, family: Mapping[str, Any], train: np.ndarray) -> MechanismFn:
     """Construct baseline ``name`` for ``family``, fitting on training values ``train`` where it learns anything."""
+    if name in TRAINED_BASELINES:
+        raise KeyError(f"baseline {name!r} is trained by its own stage; load it from its parameters file")
     if name not in BASELINES:
         raise KeyError(f"unknown single-item baseline {name!r}; known: {sorted(BASELINES)}")
     return BASELINES[name](family, train)

@@ -167,7 +167,7 @@ def plot_case_study(
         ax.set_title(title)
         ax.set_xlabel(r"$x = \lambda(\{j\}) - \lambda(\emptyset)$")
         ax.set_ylabel(r"$y = \lambda(\{1,2\}) - \lambda(\emptyset)$")
-    axes[0].legend(fontsize=8, loc="best")
+    axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle(f"{setting} case study: w = 1, boosts tied by bundle size", fontsize=10)
     save_figure(fig, out_png, out_pdf)
 
