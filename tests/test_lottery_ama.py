@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import torch
 from conftest import SMOKE, job_counts, run_snakemake
+from menu_properties import assert_ir_and_dsic
 
 from pipeline_lib.data import write_valuations
-from pipeline_lib.mechanisms.affine_maximizer import hard_outcome, soft_revenue
+from pipeline_lib.mechanisms.affine_maximizer import soft_revenue
 from pipeline_lib.mechanisms.lottery_ama import LotteryAMA
 from pipeline_lib.settings import Setting
 from pipeline_lib.training.randomized import (
@@ -94,18 +95,7 @@ def test_training_raises_the_hard_argmax_revenue_above_vcg(trained):
 
 def test_trained_mechanism_is_ir_and_dsic_at_test_time(trained):
     menu = trained.menu().detach().to(dtype=torch.float64)
-    rng = np.random.default_rng(6)
-    true = torch.tensor(rng.uniform(size=(300, 2, 2)))
-    out = hard_outcome(true, menu)
-    assert (out.payments >= -1e-12).all() and (out.payments <= out.values + 1e-12).all()
-    utility = out.values - out.payments
-    for i in range(2):
-        for _ in range(100):
-            lie = true.clone()
-            lie[:, i] = torch.tensor(rng.uniform(0, 1.5, size=(300, 2)))
-            o = hard_outcome(lie, menu)
-            gain = (o.allocation[:, i] * true[:, i]).sum(-1) - o.payments[:, i]
-            assert (gain <= utility[:, i] + 1e-12).all()
+    assert_ir_and_dsic(menu, np.random.default_rng(6), lies=100)
 
 
 def test_run_randomized_writes_params_history_and_the_metrics_contract(tmp_path):
