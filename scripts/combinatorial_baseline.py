@@ -1,11 +1,11 @@
 """Stage: evaluate one combinatorial baseline (VCG or Item-Myerson) on a test set (thin adapter)."""
 
-import logging
-
 from pipeline_lib.device import get_device
 from pipeline_lib.evaluation_combinatorial import run_baseline
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+start_stage(snakemake.log[0])
+
 run_baseline(
     snakemake.input.test,
     snakemake.output[0],

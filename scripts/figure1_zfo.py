@@ -3,8 +3,10 @@
 import logging
 
 from pipeline_lib.report.figures_zfo import make_figure1
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+start_stage(snakemake.log[0])
+
 make_figure1(
     snakemake.input.histories,
     snakemake.params.runs,

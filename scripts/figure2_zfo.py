@@ -1,15 +1,14 @@
 """Stage: Fig. 2, the 2x2(A) case study (thin adapter over pipeline_lib.report.figures_zfo; trains a tied ZFO)."""
 
 import logging
-import sys
 
 from pipeline_lib.device import get_device
 from pipeline_lib.report.figures_zfo import make_figure2
-from pipeline_lib.training.zfo import TrainConfig, run_seed_sequence, set_cpu_threads
+from pipeline_lib.stage import start_stage
+from pipeline_lib.training.zfo import TrainConfig, run_seed_sequence
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-set_cpu_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 spec = snakemake.params.spec
 make_figure2(
     setting=spec["setting"],

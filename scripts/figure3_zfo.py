@@ -4,10 +4,10 @@ import logging
 
 from pipeline_lib.device import get_device
 from pipeline_lib.report.figures_zfo import make_figure3
-from pipeline_lib.training.zfo import set_cpu_threads
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-set_cpu_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 spec = snakemake.params.spec
 make_figure3(
     setting=spec["setting"],

@@ -1,15 +1,12 @@
 """Stage: train and test one randomized affine maximizer (Lottery AMA or AMenuNet) on one setting and seed
 (thin adapter over pipeline_lib.training.randomized)."""
 
-import logging
-
-import torch
-
 from pipeline_lib.device import get_device
+from pipeline_lib.stage import start_stage
 from pipeline_lib.training.randomized import run_randomized
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 spec = snakemake.params.spec
 run_randomized(
     **spec,

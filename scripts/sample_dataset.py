@@ -3,8 +3,10 @@
 import logging
 
 from pipeline_lib.data import write_valuations
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+start_stage(snakemake.log[0])
+
 spec = snakemake.params.spec
 meta = write_valuations(
     snakemake.output[0],

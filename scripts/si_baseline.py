@@ -2,15 +2,12 @@
 over pipeline_lib.evaluation)."""
 
 import logging
-import sys
-
-import torch
 
 from pipeline_lib.evaluation import evaluate_baseline
+from pipeline_lib.stage import start_stage
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 p = snakemake.params
 out = evaluate_baseline(
     train_path=snakemake.input.train,

@@ -1,15 +1,12 @@
 """Stage: test-set evaluation of one trained single-item network (thin adapter over pipeline_lib.evaluation)."""
 
 import logging
-import sys
-
-import torch
 
 from pipeline_lib.evaluation import evaluate_learned
+from pipeline_lib.stage import start_stage
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 p = snakemake.params
 out = evaluate_learned(
     model_path=snakemake.input.model,

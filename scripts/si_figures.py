@@ -1,16 +1,11 @@
 """Stage: single-item figures (sweep trials; one bidder's allocation and payment) (thin adapter over
 pipeline_lib.report.figures_single_item)."""
 
-import logging
-import sys
-
-import torch
-
 from pipeline_lib.report.figures_single_item import single_item_figures
+from pipeline_lib.stage import start_stage
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 p = snakemake.params
 single_item_figures(
     trials_json=p.trials,

@@ -1,19 +1,15 @@
 """Stage: Optuna sweep of (lambda_regret, lambda_mono) for one family, resumable (thin adapter over
 pipeline_lib.tuning). The study storage lives at params.storage, which is not a declared output."""
 
-import logging
-import sys
-
 import optuna
-import torch
 
+from pipeline_lib.stage import start_stage
 from pipeline_lib.tuning import single_item_sweep
 
-sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed sweep keeps the killed run's log
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+start_stage(snakemake.log[0], snakemake.threads, mode="a")
+
 optuna.logging.enable_propagation()
 optuna.logging.disable_default_handler()
-torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 single_item_sweep(
     train_path=snakemake.input.train,

@@ -4,7 +4,9 @@ pipeline_lib.report.table1)."""
 import logging
 
 from pipeline_lib.report.table1 import write_table1
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+start_stage(snakemake.log[0])
+
 table = write_table1(snakemake.params.families, snakemake.output.csv, snakemake.output.md, snakemake.output.tex)
 logging.info("wrote %d rows", len(table))

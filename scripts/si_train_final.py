@@ -1,16 +1,11 @@
 """Stage: final phase-2 training of one family and seed with the sweep's best weights (thin adapter over
 pipeline_lib.training.single_item). Per-epoch checkpoints go to params.ckpt_dir (not a declared output)."""
 
-import logging
-import sys
-
-import torch
-
+from pipeline_lib.stage import start_stage
 from pipeline_lib.training.single_item import train_final
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 p = snakemake.params
 train_final(
     train_path=snakemake.input.train,

@@ -2,15 +2,13 @@
 pipeline_lib.training.single_item_vvca)."""
 
 import logging
-import sys
 
 from pipeline_lib.device import describe_device, get_device
+from pipeline_lib.stage import start_stage
 from pipeline_lib.training.single_item_vvca import train_one_item_vvca
-from pipeline_lib.training.zfo import set_cpu_threads
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-set_cpu_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 device = get_device()
 logging.info("device: %s", describe_device(device))
 out = train_one_item_vvca(

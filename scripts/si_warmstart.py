@@ -1,15 +1,10 @@
 """Stage: phase-1 warm start of one single-item family (thin adapter over pipeline_lib.training.single_item)."""
 
-import logging
-import sys
-
-import torch
-
+from pipeline_lib.stage import start_stage
 from pipeline_lib.training.single_item import warm_start
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-torch.set_num_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 p = snakemake.params
 warm_start(
     train_path=snakemake.input.train,

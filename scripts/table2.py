@@ -3,8 +3,10 @@
 import logging
 
 from pipeline_lib.report.table2 import write_table2
+from pipeline_lib.stage import start_stage
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+start_stage(snakemake.log[0])
+
 long = write_table2(
     snakemake.wildcards.table,
     snakemake.params.settings,

@@ -1,14 +1,11 @@
 """Stage: train one ZFO-VVCA / FO-VVCA / BBBVVCA run and evaluate it (thin adapter over pipeline_lib.training.zfo)."""
 
-import logging
-import sys
-
 from pipeline_lib.device import describe_device, get_device
-from pipeline_lib.training.zfo import TrainConfig, run_training, set_cpu_threads
+from pipeline_lib.stage import start_stage
+from pipeline_lib.training.zfo import TrainConfig, run_training
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # the tqdm progress bar and warnings go to the log
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-set_cpu_threads(snakemake.threads)
+start_stage(snakemake.log[0], snakemake.threads)
+
 run = snakemake.params.run
 device = get_device()
 run_training(

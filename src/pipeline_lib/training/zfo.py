@@ -51,6 +51,7 @@ from pipeline_lib.mechanisms.vvca import (
 )
 from pipeline_lib.provenance import atomic_path, package_versions, write_json
 from pipeline_lib.settings import stable_key
+from pipeline_lib.stage import set_cpu_threads  # noqa: F401 - re-exported for stage scripts and tests
 from pipeline_lib.training.bbb import LABEL as BBB_LABEL
 from pipeline_lib.training.bbb import bbb_objective
 from pipeline_lib.training.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
@@ -217,20 +218,6 @@ def make_generators(seq: np.random.SeedSequence) -> tuple[torch.Generator, torch
 
 def seed_record(seq: np.random.SeedSequence) -> dict[str, Any]:
     return {"entropy": seq.entropy, "spawn_key": list(seq.spawn_key)}
-
-
-def set_cpu_threads(threads: int) -> None:
-    """Use ``threads`` CPU threads in torch and in the numba kernels of the dynamic program.
-
-    Both pools default to every core; on a small shared machine the two spin-waiting pools oversubscribe the CPU
-    (measured: a 2x5 ZFO iteration takes 22 ms with 1 + 1 threads and 231 ms with 2 + 2 on a loaded 2-core box).
-    """
-    torch.set_num_threads(max(1, threads))
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a declared dependency
-        return
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 # --------------------------------------------------------------------------------------------------- data
