@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from pipeline_lib.mechanisms import vvca
+from pipeline_lib.vvca import mechanism as vvca
 
 SIZES = ("2x2", "2x5", "5x3", "3x10", "5x10")
 BRUTE_LIMIT = 2**27  # batch x (n+1)^m entries of the brute-force welfare table

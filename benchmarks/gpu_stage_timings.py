@@ -173,7 +173,7 @@ def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 
 def device_line() -> str:
     try:
-        from pipeline_lib.device import describe_device
+        from pipeline_lib.core.device import describe_device
 
         return describe_device()
     except Exception as exc:  # noqa: BLE001 - only a label

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from pipeline_lib.training.randomized import build_model, evaluate_menu, make_optimizer, train_step
+from pipeline_lib.combinatorial.menus import build_model, evaluate_menu, make_optimizer, train_step
 
 SIZES = {"2x2_A": (2, 2, 32), "2x5_A": (2, 5, 128), "5x3_B": (5, 3, 128), "3x10_A": (3, 10, 1024),
          "5x10_A": (5, 10, 4096)}

@@ -1,8 +1,8 @@
 """Stage: evaluate one combinatorial baseline (VCG or Item-Myerson) on a test set (thin adapter)."""
 
-from pipeline_lib.device import get_device
-from pipeline_lib.evaluation_combinatorial import run_baseline
-from pipeline_lib.stage import start_stage
+from pipeline_lib.core.device import get_device
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.vvca.evaluate import run_baseline
 
 start_stage(snakemake.log[0])
 

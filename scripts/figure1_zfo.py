@@ -2,8 +2,8 @@
 
 import logging
 
+from pipeline_lib.core.runtime import start_stage
 from pipeline_lib.report.figures_zfo import make_figure1
-from pipeline_lib.stage import start_stage
 
 start_stage(snakemake.log[0])
 

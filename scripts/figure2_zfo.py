@@ -2,10 +2,10 @@
 
 import logging
 
-from pipeline_lib.device import get_device
+from pipeline_lib.core.device import get_device
+from pipeline_lib.core.runtime import start_stage
 from pipeline_lib.report.figures_zfo import make_figure2
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.zfo import TrainConfig, run_seed_sequence
+from pipeline_lib.vvca.zfo import TrainConfig, run_seed_sequence
 
 start_stage(snakemake.log[0], snakemake.threads)
 

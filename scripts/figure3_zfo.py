@@ -2,9 +2,9 @@
 
 import logging
 
-from pipeline_lib.device import get_device
+from pipeline_lib.core.device import get_device
+from pipeline_lib.core.runtime import start_stage
 from pipeline_lib.report.figures_zfo import make_figure3
-from pipeline_lib.stage import start_stage
 
 start_stage(snakemake.log[0], snakemake.threads)
 

@@ -1,9 +1,9 @@
 """Stage: train and test one randomized affine maximizer (Lottery AMA or AMenuNet) on one setting and seed
-(thin adapter over pipeline_lib.training.randomized)."""
+(thin adapter over pipeline_lib.combinatorial.menus)."""
 
-from pipeline_lib.device import get_device
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.randomized import run_randomized
+from pipeline_lib.combinatorial.menus import run_randomized
+from pipeline_lib.core.device import get_device
+from pipeline_lib.core.runtime import start_stage
 
 start_stage(snakemake.log[0], snakemake.threads)
 

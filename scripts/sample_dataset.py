@@ -1,9 +1,9 @@
-"""Stage: sample one (setting, split) and write it to Parquet (thin adapter over pipeline_lib.data)."""
+"""Stage: sample one (setting, split) and write it to Parquet (thin adapter over pipeline_lib.core.data)."""
 
 import logging
 
-from pipeline_lib.data import write_valuations
-from pipeline_lib.stage import start_stage
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.runtime import start_stage
 
 start_stage(snakemake.log[0])
 

@@ -1,10 +1,10 @@
 """Stage: fit (on train) and evaluate (on test) one single-item baseline with the shared evaluator (thin adapter
-over pipeline_lib.evaluation)."""
+over pipeline_lib.single_item.regret)."""
 
 import logging
 
-from pipeline_lib.evaluation import evaluate_baseline
-from pipeline_lib.stage import start_stage
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.regret import evaluate_baseline
 
 start_stage(snakemake.log[0], snakemake.threads)
 

@@ -1,9 +1,9 @@
-"""Stage: test-set evaluation of one trained single-item network (thin adapter over pipeline_lib.evaluation)."""
+"""Stage: test-set evaluation of one trained single-item network (thin adapter over pipeline_lib.single_item.regret)."""
 
 import logging
 
-from pipeline_lib.evaluation import evaluate_learned
-from pipeline_lib.stage import start_stage
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.regret import evaluate_learned
 
 start_stage(snakemake.log[0], snakemake.threads)
 

@@ -1,8 +1,8 @@
 """Stage: single-item figures (sweep trials; one bidder's allocation and payment) (thin adapter over
 pipeline_lib.report.figures_single_item)."""
 
+from pipeline_lib.core.runtime import start_stage
 from pipeline_lib.report.figures_single_item import single_item_figures
-from pipeline_lib.stage import start_stage
 
 start_stage(snakemake.log[0], snakemake.threads)
 

@@ -1,10 +1,10 @@
 """Stage: Optuna sweep of (lambda_regret, lambda_mono) for one family, resumable (thin adapter over
-pipeline_lib.tuning). The study storage lives at params.storage, which is not a declared output."""
+pipeline_lib.single_item.sweep). The study storage lives at params.storage, which is not a declared output."""
 
 import optuna
 
-from pipeline_lib.stage import start_stage
-from pipeline_lib.tuning import single_item_sweep
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.sweep import single_item_sweep
 
 start_stage(snakemake.log[0], snakemake.threads, mode="a")
 

@@ -3,8 +3,8 @@ pipeline_lib.report.table1)."""
 
 import logging
 
+from pipeline_lib.core.runtime import start_stage
 from pipeline_lib.report.table1 import write_table1
-from pipeline_lib.stage import start_stage
 
 start_stage(snakemake.log[0])
 

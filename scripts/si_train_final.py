@@ -1,8 +1,8 @@
 """Stage: final phase-2 training of one family and seed with the sweep's best weights (thin adapter over
-pipeline_lib.training.single_item). Per-epoch checkpoints go to params.ckpt_dir (not a declared output)."""
+pipeline_lib.single_item.train). Per-epoch checkpoints go to params.ckpt_dir (not a declared output)."""
 
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.single_item import train_final
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.train import train_final
 
 start_stage(snakemake.log[0], snakemake.threads)
 

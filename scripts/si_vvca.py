@@ -1,11 +1,11 @@
 """Stage: train the one-item VVCA baseline of a family by ZFO-VVCA (thin adapter over
-pipeline_lib.training.single_item_vvca)."""
+pipeline_lib.single_item.one_item_vvca)."""
 
 import logging
 
-from pipeline_lib.device import describe_device, get_device
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.single_item_vvca import train_one_item_vvca
+from pipeline_lib.core.device import describe_device, get_device
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.one_item_vvca import train_one_item_vvca
 
 start_stage(snakemake.log[0], snakemake.threads)
 

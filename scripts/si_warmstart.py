@@ -1,7 +1,7 @@
-"""Stage: phase-1 warm start of one single-item family (thin adapter over pipeline_lib.training.single_item)."""
+"""Stage: phase-1 warm start of one single-item family (thin adapter over pipeline_lib.single_item.train)."""
 
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.single_item import warm_start
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.single_item.train import warm_start
 
 start_stage(snakemake.log[0], snakemake.threads)
 

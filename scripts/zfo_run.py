@@ -1,8 +1,8 @@
-"""Stage: train one ZFO-VVCA / FO-VVCA / BBBVVCA run and evaluate it (thin adapter over pipeline_lib.training.zfo)."""
+"""Stage: train one ZFO-VVCA / FO-VVCA / BBBVVCA run and evaluate it (thin adapter over pipeline_lib.vvca.zfo)."""
 
-from pipeline_lib.device import describe_device, get_device
-from pipeline_lib.stage import start_stage
-from pipeline_lib.training.zfo import TrainConfig, run_training
+from pipeline_lib.core.device import describe_device, get_device
+from pipeline_lib.core.runtime import start_stage
+from pipeline_lib.vvca.zfo import TrainConfig, run_training
 
 start_stage(snakemake.log[0], snakemake.threads)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline_lib.mechanisms.affine_maximizer import Menu, hard_outcome
+from pipeline_lib.combinatorial.affine_maximizer import Menu, hard_outcome
 
 
 def assert_ir_and_dsic(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms.affine_maximizer import (
+from pipeline_lib.combinatorial.affine_maximizer import (
     Menu,
     hard_outcome,
     menu_values,

@@ -8,9 +8,9 @@ import pytest
 import torch
 from menu_properties import assert_ir_and_dsic
 
-from pipeline_lib.mechanisms.affine_maximizer import soft_revenue
-from pipeline_lib.mechanisms.amenunet import AMenuNet
-from pipeline_lib.training.randomized import TrainConfig, train_menu
+from pipeline_lib.combinatorial.affine_maximizer import soft_revenue
+from pipeline_lib.combinatorial.amenunet import AMenuNet
+from pipeline_lib.combinatorial.menus import TrainConfig, train_menu
 
 
 @pytest.fixture(autouse=True, scope="module")

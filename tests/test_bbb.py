@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms.vvca import evaluate_vvca, payments_from_allocations
-from pipeline_lib.training import bbb, zfo
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
+from pipeline_lib.vvca import bbb, zfo
+from pipeline_lib.vvca.mechanism import evaluate_vvca, payments_from_allocations
 
 DT = torch.float64
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms import classic as c
+from pipeline_lib.single_item import auctions as c
 
 HETERO = c.hetero_prior()
 

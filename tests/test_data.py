@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline_lib.data import DataError, read_metadata, read_valuations, write_valuations
-from pipeline_lib.settings import Setting
+from pipeline_lib.core.data import DataError, read_metadata, read_valuations, write_valuations
+from pipeline_lib.core.settings import Setting
 
 COMBI_D = Setting("2x3_D", "combinatorial", 2, 3, "D", {"distribution": "D", "width_rule": "size_over_m"})
 COMBI_B = Setting("3x4_B", "combinatorial", 3, 4, "B", {"distribution": "B"})

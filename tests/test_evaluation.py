@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib import evaluation as ev
-from pipeline_lib.mechanisms import classic as c
+from pipeline_lib.single_item import auctions as c
+from pipeline_lib.single_item import regret as ev
 
 N_BIDDERS = 4
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from pipeline_lib.mechanisms.vvca import evaluate_vvca
 from pipeline_lib.report import figures_zfo as fz
-from pipeline_lib.training import zfo
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
+from pipeline_lib.vvca import zfo
+from pipeline_lib.vvca.mechanism import evaluate_vvca
 
 DT = torch.float64
 

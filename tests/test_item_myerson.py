@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import integrate, optimize
 
-from pipeline_lib.mechanisms.item_myerson import (
+from pipeline_lib.combinatorial.item_myerson import (
     LogNormalPrior,
     UniformPrior,
     check_regular,

@@ -13,11 +13,9 @@ import torch
 from conftest import SMOKE, job_counts, run_snakemake
 from menu_properties import assert_ir_and_dsic
 
-from pipeline_lib.data import write_valuations
-from pipeline_lib.mechanisms.affine_maximizer import soft_revenue
-from pipeline_lib.mechanisms.lottery_ama import LotteryAMA
-from pipeline_lib.settings import Setting
-from pipeline_lib.training.randomized import (
+from pipeline_lib.combinatorial.affine_maximizer import soft_revenue
+from pipeline_lib.combinatorial.lottery_ama import LotteryAMA
+from pipeline_lib.combinatorial.menus import (
     TrainConfig,
     hard_revenue,
     learning_rate,
@@ -25,6 +23,8 @@ from pipeline_lib.training.randomized import (
     run_randomized,
     train_menu,
 )
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.settings import Setting
 
 CONTRACT_KEYS = {
     "setting", "method", "seed", "run_seed", "test_revenue", "welfare", "ir_violations", "wall_time_s",

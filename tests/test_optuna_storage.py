@@ -1,4 +1,4 @@
-"""pipeline_lib.optuna_storage: storage chosen by config, exact trial budgets with several workers, stale trials.
+"""pipeline_lib.core.optuna_storage: storage chosen by config, exact trial budgets with several workers, stale trials.
 
 The journal-file cases run real worker processes (tests/integration/optuna_worker.py) against one study; the
 PostgreSQL case is tests/integration/test_postgres_storage.py (needs a server, marked `integration`).
@@ -18,7 +18,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from pipeline_lib.optuna_storage import (
+from pipeline_lib.core.optuna_storage import (
     OVERFLOW_ATTR,
     OWNER_ATTR,
     StorageConfigError,

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline_lib.data import write_valuations
-from pipeline_lib.evaluation import evaluate_baseline, evaluate_learned
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.settings import Setting
 from pipeline_lib.report.figures_single_item import single_item_figures
 from pipeline_lib.report.table1 import FLAG, write_table1
-from pipeline_lib.settings import Setting
-from pipeline_lib.training.single_item import train_final, warm_start
-from pipeline_lib.tuning import single_item_sweep
+from pipeline_lib.single_item.regret import evaluate_baseline, evaluate_learned
+from pipeline_lib.single_item.sweep import single_item_sweep
+from pipeline_lib.single_item.train import train_final, warm_start
 
 FAMILY = {"distribution": "uniform", "low": 0.0, "high": 1.0}
 TRAIN = {"batch_size": 64, "phase1_epochs": 1, "phase2_epochs": 2, "regret_grid": 4, "regret_steps": 1,

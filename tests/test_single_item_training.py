@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms import classic as c
-from pipeline_lib.mechanisms.single_item import AsMechanism, SingleItemNet, load_model, save_model
-from pipeline_lib.training import single_item as tr
+from pipeline_lib.single_item import auctions as c
+from pipeline_lib.single_item import train as tr
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, load_model, save_model
 
 
 @pytest.fixture(autouse=True, scope="module")

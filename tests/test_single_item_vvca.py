@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.data import write_valuations
-from pipeline_lib.device import get_device
-from pipeline_lib.evaluation import RegretSearch, evaluate_mechanism
-from pipeline_lib.settings import Setting
-from pipeline_lib.training.single_item_vvca import (
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.device import get_device
+from pipeline_lib.core.settings import Setting
+from pipeline_lib.single_item.one_item_vvca import (
     OneItemVVCA,
     load_one_item_vvca,
     one_item_bids,
     train_one_item_vvca,
     vvca_from_reserve,
 )
+from pipeline_lib.single_item.regret import RegretSearch, evaluate_mechanism
 
 
 def test_bids_become_bundle_values_of_the_empty_bundle_and_the_item():
@@ -39,7 +39,7 @@ def test_reserve_vvca_is_the_second_price_auction_with_that_reserve():
 
 def test_random_vvca_has_zero_regret_and_no_ir_violation_under_the_shared_evaluator():
     gen = torch.Generator().manual_seed(1)
-    from pipeline_lib.mechanisms.vvca import VVCAParams
+    from pipeline_lib.vvca.mechanism import VVCAParams
 
     params = VVCAParams(0.3 * torch.randn(3, generator=gen, dtype=torch.float64),
                         0.2 * torch.randn(3, 2, generator=gen, dtype=torch.float64))
@@ -70,7 +70,7 @@ def test_zfo_training_raises_revenue_above_vickrey_on_uniform_bidders(tmp_path):
 
 @pytest.mark.parametrize("m", [2])
 def test_a_multi_item_vvca_is_refused(m):
-    from pipeline_lib.mechanisms.vvca import VVCAParams
+    from pipeline_lib.vvca.mechanism import VVCAParams
 
     with pytest.raises(ValueError, match="m = 1"):
         OneItemVVCA(VVCAParams.vcg(2, m))

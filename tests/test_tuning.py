@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from pipeline_lib import tuning
+from pipeline_lib.single_item import sweep as tuning
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ KILLED_WORKER = textwrap.dedent(
     """
     import sys, time
     import optuna
-    from pipeline_lib import tuning
+    from pipeline_lib.single_item import sweep as tuning
 
     def objective(trial):
         x = trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)

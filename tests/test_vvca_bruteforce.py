@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms import vvca
+from pipeline_lib.vvca import mechanism as vvca
 
 BACKENDS = ["torch", "numba"]
 SIZES = [(n, m) for n in (1, 2, 3) for m in (1, 2, 3, 4)]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.data import DataError, read_valuations, write_valuations
-from pipeline_lib.evaluation_combinatorial import evaluate_baseline_file, run_baseline
-from pipeline_lib.settings import Setting
+from pipeline_lib.core.data import DataError, read_valuations, write_valuations
+from pipeline_lib.core.settings import Setting
+from pipeline_lib.vvca.evaluate import evaluate_baseline_file, run_baseline
 
 
 def _dataset(tmp_path, name: str, n: int, m: int, distribution: str, rows: int = 300):

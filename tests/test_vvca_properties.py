@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.mechanisms import dp_torch, subsets, vvca
+from pipeline_lib.vvca import dp_torch, subsets
+from pipeline_lib.vvca import mechanism as vvca
 
 BACKENDS = ["torch", "numba"]
 

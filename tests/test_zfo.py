@@ -13,12 +13,12 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from pipeline_lib.data import write_valuations
-from pipeline_lib.mechanisms.vvca import VVCAParams, evaluate_vvca
-from pipeline_lib.settings import Setting
-from pipeline_lib.training import zfo
-from pipeline_lib.training.checkpoint import checkpoint_file
+from pipeline_lib.core.checkpoint import checkpoint_file
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.settings import Setting
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
+from pipeline_lib.vvca import zfo
+from pipeline_lib.vvca.mechanism import VVCAParams, evaluate_vvca
 
 DT = torch.float64
 

@@ -1,6 +1,6 @@
 """One Optuna worker process for the storage concurrency tests (tests/test_optuna_storage.py and
 tests/integration/test_postgres_storage.py): loads an existing study, waits for the start signal so that all
-workers overlap, runs :func:`pipeline_lib.optuna_storage.run_worker` on a cheap objective, and appends one line
+workers overlap, runs :func:`pipeline_lib.core.optuna_storage.run_worker` on a cheap objective, and appends one line
 per objective evaluation to a shared record file (O_APPEND, one write per line: lines of concurrent writers do
 not interleave).
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import optuna
 
-from pipeline_lib.optuna_storage import StorageSpec, create_storage, run_worker
+from pipeline_lib.core.optuna_storage import StorageSpec, create_storage, run_worker
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from pipeline_lib.optuna_storage import StorageSpec, create_storage
+from pipeline_lib.core.optuna_storage import StorageSpec, create_storage
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.settings import SPLITS, all_settings, combinatorial_settings, single_item_settings
-from pipeline_lib.training.zfo import resolve_config as resolve_zfo_config
+from pipeline_lib.core.settings import SPLITS, all_settings, combinatorial_settings, single_item_settings
+from pipeline_lib.vvca.zfo import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -73,7 +73,7 @@ def si_seeds():
 
 def si_baselines(family):
     """Single-item baselines that apply to ``family`` (Myerson only for i.i.d. families with a known prior)."""
-    from pipeline_lib.mechanisms.classic import baseline_names
+    from pipeline_lib.single_item.auctions import baseline_names
 
     return baseline_names(
         config["single_item"]["families"][family], config["single_item"]["baselines"]

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pipeline_lib.provenance import atomic_path  # noqa: E402
+from pipeline_lib.core.provenance import atomic_path  # noqa: E402
 
 
 def _save(fig: Any, out_png: str, out_pdf: str) -> None:
@@ -122,10 +122,10 @@ def single_item_figures(
     out_response: Sequence[str],
 ) -> None:
     """Stage entry point: both figures from the sweep exports, one final model per family and the test sets."""
-    from pipeline_lib.data import read_valuations
-    from pipeline_lib.evaluation import known_optimum, misreport_upper
-    from pipeline_lib.mechanisms.classic import correct_baseline, prior_from_family
-    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
+    from pipeline_lib.core.data import read_valuations
+    from pipeline_lib.single_item.auctions import correct_baseline, prior_from_family
+    from pipeline_lib.single_item.nets import AsMechanism, load_model
+    from pipeline_lib.single_item.regret import known_optimum, misreport_upper
 
     specs: dict[str, dict[str, Any]] = {}
     optima: dict[str, float | None] = {}

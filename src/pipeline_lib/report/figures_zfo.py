@@ -28,10 +28,10 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from scipy.special import ndtr  # noqa: E402
 
-from pipeline_lib.data import read_valuations  # noqa: E402
-from pipeline_lib.mechanisms.vvca import evaluate_vvca, rev2_batched  # noqa: E402
-from pipeline_lib.provenance import atomic_path  # noqa: E402
-from pipeline_lib.training.zfo import (  # noqa: E402
+from pipeline_lib.core.data import read_valuations  # noqa: E402
+from pipeline_lib.core.provenance import atomic_path  # noqa: E402
+from pipeline_lib.vvca.mechanism import evaluate_vvca, rev2_batched  # noqa: E402
+from pipeline_lib.vvca.zfo import (  # noqa: E402
     BidSource,
     Parametrisation,
     TrainConfig,

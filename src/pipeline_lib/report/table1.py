@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline_lib.provenance import atomic_path
+from pipeline_lib.core.provenance import atomic_path
 
 # The report's Table 1 (n = 4, 10,000 evaluation samples): revenue, its regret metric (defective, spec Part B 2.5),
 # and its "efficiency" (winner accuracy, not a welfare ratio). Keyed by distribution, then by our mechanism name.
@@ -59,7 +59,7 @@ def _ci(m: Mapping[str, Any], key: str) -> tuple[float, float]:
 
 
 def row_from_report(payload: Mapping[str, Any], mechanism: str) -> dict[str, Any]:
-    """One table row from one evaluation payload (pipeline_lib.evaluation._report)."""
+    """One table row from one evaluation payload (pipeline_lib.single_item.regret._report)."""
     m = payload["metrics"]
     row: dict[str, Any] = {"mechanism": mechanism, "n_seeds": 1, "ci_method": "bootstrap over test profiles"}
     for key in ("revenue", "regret_mean", "regret_sum", "regret_p99", "welfare_ratio", "ir_violation_rate",

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_lib.provenance import atomic_path
+from pipeline_lib.core.provenance import atomic_path
 from pipeline_lib.report.paper_values import (
     APPROXIMATE_FOOTNOTE,
     ITEM_MYERSON_FOOTNOTE,

@@ -79,7 +79,7 @@ class AsMechanism:
 
 def save_model(net: SingleItemNet, path: str, extra: dict[str, Any] | None = None) -> None:
     """Atomic torch.save of {config, state_dict, extra}."""
-    from pipeline_lib.provenance import atomic_path
+    from pipeline_lib.core.provenance import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save({"config": net.config(), "state_dict": net.state_dict(), "extra": extra or {}}, tmp)

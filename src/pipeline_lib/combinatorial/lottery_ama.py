@@ -10,7 +10,7 @@ Parameters (shared/spec/zfo_vvca.md, Part A item 9 and Part B section 8):
 
 The mechanism is the AMA of :mod:`.affine_maximizer`: allocation Eq. 1 (argmax of the affine welfare
 sum_i w_i v_i(x_k) + lambda_k over the menu) and payments Eq. 2. It is trained on the softmax relaxation and
-evaluated with the hard argmax (:mod:`pipeline_lib.training.randomized`).
+evaluated with the hard argmax (:mod:`pipeline_lib.combinatorial.menus`).
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline_lib import __version__
-from pipeline_lib.provenance import atomic_path
-from pipeline_lib.settings import Setting, split_seed_sequence, tastes_seed_sequence
+from pipeline_lib.core.provenance import atomic_path
+from pipeline_lib.core.settings import Setting, split_seed_sequence, tastes_seed_sequence
 from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
 from pipeline_lib.valuations.single_item import draw_latent_tastes, sample_single_item
 

@@ -298,7 +298,7 @@ def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
 def search_for(values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
                extra_points: Sequence[float] = ()) -> RegretSearch:
     """The test-time search of a family: B from the prior's support (or 1.5 x the largest test value)."""
-    from pipeline_lib.mechanisms.classic import prior_from_family
+    from pipeline_lib.single_item.auctions import prior_from_family
 
     prior = prior_from_family(family_cfg)
     return RegretSearch(
@@ -317,14 +317,14 @@ def search_for(values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[st
 
 def known_optimum(family_cfg: dict[str, Any], n_bidders: int) -> float | None:
     """Myerson's optimal revenue where the family is i.i.d. with a known prior, else None."""
-    from pipeline_lib.mechanisms.classic import myerson_revenue, prior_from_family
+    from pipeline_lib.single_item.auctions import myerson_revenue, prior_from_family
 
     prior = prior_from_family(family_cfg)
     return None if prior is None else myerson_revenue(prior, n_bidders)
 
 
 def _test_values(test_path: str, family: str, eval_cfg: dict[str, Any]) -> np.ndarray:
-    from pipeline_lib.data import read_valuations
+    from pipeline_lib.core.data import read_valuations
 
     values = read_valuations(test_path, setting=family, split="test").values
     limit = eval_cfg.get("max_profiles")
@@ -333,8 +333,8 @@ def _test_values(test_path: str, family: str, eval_cfg: dict[str, Any]) -> np.nd
 
 def _report(mech: Any, values: np.ndarray, family: str, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
             device: torch.device, extra_points: Sequence[float] = ()) -> dict[str, Any]:
-    from pipeline_lib.device import describe_device
-    from pipeline_lib.provenance import package_versions
+    from pipeline_lib.core.device import describe_device
+    from pipeline_lib.core.provenance import package_versions
 
     t0 = time.perf_counter()
     search = search_for(values, family_cfg, eval_cfg, extra_points)
@@ -364,9 +364,9 @@ def _report(mech: Any, values: np.ndarray, family: str, family_cfg: dict[str, An
 def evaluate_learned(model_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
                      eval_cfg: dict[str, Any], seed_index: int, device: torch.device | None = None) -> dict:
     """Test-set report of one trained network (soft allocation as trained; optionally also the argmax variant)."""
-    from pipeline_lib.device import get_device
-    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
-    from pipeline_lib.provenance import write_json
+    from pipeline_lib.core.device import get_device
+    from pipeline_lib.core.provenance import write_json
+    from pipeline_lib.single_item.nets import AsMechanism, load_model
 
     device = device or get_device()
     values = _test_values(test_path, family, eval_cfg)
@@ -384,17 +384,17 @@ def evaluate_baseline(train_path: str, test_path: str, out_path: str, family: st
                       fitted_path: str | None = None) -> dict:
     """Fit (where it learns anything, on train) and evaluate one single-item baseline with the same evaluator.
 
-    ``vvca_zfo`` is trained by its own stage (:func:`pipeline_lib.training.single_item_vvca.train_one_item_vvca`)
+    ``vvca_zfo`` is trained by its own stage (:func:`pipeline_lib.single_item.one_item_vvca.train_one_item_vvca`)
     and loaded from ``fitted_path``.
     """
-    from pipeline_lib.data import read_valuations
-    from pipeline_lib.device import get_device
-    from pipeline_lib.mechanisms.classic import build_baseline
-    from pipeline_lib.provenance import write_json
+    from pipeline_lib.core.data import read_valuations
+    from pipeline_lib.core.device import get_device
+    from pipeline_lib.core.provenance import write_json
+    from pipeline_lib.single_item.auctions import build_baseline
 
     device = device or get_device()
     if baseline == "vvca_zfo":
-        from pipeline_lib.training.single_item_vvca import load_one_item_vvca
+        from pipeline_lib.single_item.one_item_vvca import load_one_item_vvca
 
         if fitted_path is None:
             raise ValueError("the vvca_zfo baseline needs the trained parameters (fitted_path)")

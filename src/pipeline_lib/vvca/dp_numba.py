@@ -1,6 +1,6 @@
 """Compiled CPU version of the VVCA dynamic program (Algorithm 1, Eq. 6) with shared prefix/suffix tables.
 
-Same algorithm, same additions and same tie-break as :mod:`pipeline_lib.mechanisms.dp_torch` (see its
+Same algorithm, same additions and same tie-break as :mod:`pipeline_lib.vvca.dp_torch` (see its
 docstring for the prefix tables P_k, the suffix tables Q_k with their free-disposal closures Qfd_k and the
 exclusion tables R_i), so both return identical allocations. The profiles are cut into blocks of ``block``
 columns; each block is solved by one thread (``prange``) in the layout (2^m, block), so that the innermost loop

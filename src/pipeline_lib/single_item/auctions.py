@@ -2,7 +2,7 @@
 
 A mechanism here is a callable ``bids (B, n) -> (alloc (B, n), pay (B, n))`` on torch tensors of any float dtype;
 ``alloc[:, i]`` is bidder i's probability of winning, ``pay[:, i]`` its (expected) payment. The learned network of
-:mod:`pipeline_lib.mechanisms.single_item` has the same signature, so one evaluator serves all.
+:mod:`pipeline_lib.single_item.nets` has the same signature, so one evaluator serves all.
 
 Virtual-value auctions
 ----------------------
@@ -447,7 +447,7 @@ BASELINES: dict[str, Callable[[Mapping[str, Any], np.ndarray], MechanismFn]] = {
     "vickrey_r1": lambda family, train: second_price_reserve(1.0, name="vickrey_r1"),
     "vickrey_fitted_reserve": _build_fitted_reserve,
 }
-TRAINED_BASELINES = ("vvca_zfo",)  # trained by their own stage (pipeline_lib.training.single_item_vvca)
+TRAINED_BASELINES = ("vvca_zfo",)  # trained by their own stage (pipeline_lib.single_item.one_item_vvca)
 
 
 def baseline_names(family: Mapping[str, Any], requested: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ For N test profiles with payments p_i(v) and allocations A_i(v) it reports (spec
   mechanisms; tol scales with the float precision of the evaluation).
 
 VCG is the VVCA with w = 1 and lambda = 0 (Part B section 8), evaluated by the exact dynamic program and
-Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.mechanisms.item_myerson`).
+Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.combinatorial.item_myerson`).
 The test set is streamed in blocks, so memory stays bounded (5x10 bundle values are 20 KiB per profile in float32).
 """
 
@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.data import iter_valuations, read_metadata
-from pipeline_lib.device import describe_device
-from pipeline_lib.mechanisms import vvca
-from pipeline_lib.mechanisms.item_myerson import item_myerson, item_priors
-from pipeline_lib.provenance import package_versions, write_json
+from pipeline_lib.combinatorial.item_myerson import item_myerson, item_priors
+from pipeline_lib.core.data import iter_valuations, read_metadata
+from pipeline_lib.core.device import describe_device
+from pipeline_lib.core.provenance import package_versions, write_json
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
+from pipeline_lib.vvca import mechanism as vvca
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ ZFO-VVCA paper with m = 1). The allocation maximises sum_i w_i b_i(A_i) + lambda
 allocations and the payment is the affine-maximiser payment of Eq. 2, so the mechanism is DSIC and ex-post IR for
 any parameters; a reserve price, a personalised reserve and bidder-specific weights are all special cases.
 
-The parameters are learned by the ZFO-VVCA optimizer (Algorithm 3, :mod:`pipeline_lib.training.zfo`) on the
+The parameters are learned by the ZFO-VVCA optimizer (Algorithm 3, :mod:`pipeline_lib.vvca.zfo`) on the
 family's training split, selected on its validation split, and then evaluated by the same single-item evaluator
 as every other mechanism (its measured regret is a check of the evaluator: it must be 0).
 """
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pipeline_lib.data import read_valuations
-from pipeline_lib.mechanisms.vvca import VVCAParams, evaluate_vvca
-from pipeline_lib.provenance import atomic_path, package_versions
-from pipeline_lib.training.zfo import (
+from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.provenance import atomic_path, package_versions
+from pipeline_lib.vvca.mechanism import VVCAParams, evaluate_vvca
+from pipeline_lib.vvca.zfo import (
     BidSource,
     Parametrisation,
     TrainConfig,

@@ -1,7 +1,7 @@
 """Training and evaluation of the randomized affine maximizers (Lottery AMA and AMenuNet), shared by both.
 
 Objective (shared/spec/zfo_vvca.md, Part B section 8): maximise the softmax-relaxed revenue
-E_b [ sum_i p_i^soft(b) ] of :func:`pipeline_lib.mechanisms.affine_maximizer.soft_payments` with temperature tau
+E_b [ sum_i p_i^soft(b) ] of :func:`pipeline_lib.combinatorial.affine_maximizer.soft_payments` with temperature tau
 (AMenuNet: 500, never annealed) by Adam on minibatches drawn from the fixed training split. Every
 ``eval_every`` steps the hard-argmax revenue (Eq. 1, Eq. 2) on the validation split is recorded; with
 ``select_best`` the parameters with the best validation revenue are kept (else the last ones). The test split is
@@ -28,13 +28,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pipeline_lib.data import read_valuations
-from pipeline_lib.device import describe_device
-from pipeline_lib.mechanisms.affine_maximizer import Menu, hard_outcome, soft_revenue
-from pipeline_lib.mechanisms.amenunet import AMenuNet
-from pipeline_lib.mechanisms.lottery_ama import LotteryAMA
-from pipeline_lib.provenance import atomic_path, package_versions, write_json
-from pipeline_lib.settings import stable_key
+from pipeline_lib.combinatorial.affine_maximizer import Menu, hard_outcome, soft_revenue
+from pipeline_lib.combinatorial.amenunet import AMenuNet
+from pipeline_lib.combinatorial.lottery_ama import LotteryAMA
+from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.device import describe_device
+from pipeline_lib.core.provenance import atomic_path, package_versions, write_json
+from pipeline_lib.core.settings import stable_key
 
 METHODS = ("lottery_ama", "amenunet")
 IR_TOLERANCE = 1e-6

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from pipeline_lib.provenance import atomic_path
+from pipeline_lib.core.provenance import atomic_path
 
 CHECKPOINT_NAME = "state.pt"
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.mechanisms.single_item import SingleItemNet
+from pipeline_lib.single_item.nets import SingleItemNet
 
 Tensor = torch.Tensor
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ def finite_or_nan(x: float) -> float:
 # --------------------------------------------------------------------------------------------------------------
 def run_seed(base_seed: int, family: str, stage: str, index: int = 0) -> int:
     """A 31-bit seed for (family, stage, index) derived from the config's base seed (independent streams)."""
-    from pipeline_lib.settings import stable_key
+    from pipeline_lib.core.settings import stable_key
 
     ss = np.random.SeedSequence(entropy=int(base_seed), spawn_key=(stable_key(family), stable_key(stage), int(index)))
     return int(ss.generate_state(1)[0] & 0x7FFFFFFF)
@@ -262,14 +262,14 @@ def run_seed(base_seed: int, family: str, stage: str, index: int = 0) -> int:
 
 def load_split(path: str, family: str, split: str) -> np.ndarray:
     """Values (N, n) float32 of one split, checked against its metadata."""
-    from pipeline_lib.data import read_valuations
+    from pipeline_lib.core.data import read_valuations
 
     return read_valuations(path, setting=family, split=split).values
 
 
 def _provenance(device: torch.device) -> dict[str, Any]:
-    from pipeline_lib.device import describe_device
-    from pipeline_lib.provenance import package_versions
+    from pipeline_lib.core.device import describe_device
+    from pipeline_lib.core.provenance import package_versions
 
     return {"versions": package_versions(), "device": describe_device(device)}
 
@@ -284,9 +284,9 @@ def warm_start(
     device: torch.device | None = None,
 ) -> dict[str, Any]:
     """Phase 1 for one family: imitate its correct baseline, save ``warmstart.pt`` (weights + provenance)."""
-    from pipeline_lib.device import get_device
-    from pipeline_lib.mechanisms.classic import correct_baseline
-    from pipeline_lib.mechanisms.single_item import save_model
+    from pipeline_lib.core.device import get_device
+    from pipeline_lib.single_item.auctions import correct_baseline
+    from pipeline_lib.single_item.nets import save_model
 
     device = device or get_device()
     cfg = TrainConfig.from_mapping(train_cfg)
@@ -328,10 +328,10 @@ def train_final(
 
     import pandas as pd
 
-    from pipeline_lib.device import get_device
-    from pipeline_lib.mechanisms.single_item import load_model, save_model
-    from pipeline_lib.provenance import atomic_path, write_json
-    from pipeline_lib.training.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
+    from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
+    from pipeline_lib.core.device import get_device
+    from pipeline_lib.core.provenance import atomic_path, write_json
+    from pipeline_lib.single_item.nets import load_model, save_model
 
     device = device or get_device()
     cfg = TrainConfig.from_mapping(train_cfg)

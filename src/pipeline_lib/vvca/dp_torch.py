@@ -16,7 +16,7 @@ the batch innermost: a gather of bundle rows then reads contiguous (CPU) or coal
 So the allocation and all n exclusions cost (n - 1) + (n - 2) + (n - 1) = 3n - 4 bidder steps instead of the
 (n + 1)(n - 1) of n + 1 independent dynamic programs.
 
-Tie-break (deterministic, shared with :mod:`pipeline_lib.mechanisms.dp_numba`): every maximum over bundles
+Tie-break (deterministic, shared with :mod:`pipeline_lib.vvca.dp_numba`): every maximum over bundles
 takes the smallest maximising bitmask; the free-disposal closure takes the smallest maximising T. Both
 versions perform the same floating-point additions in the same order, so they return identical allocations.
 """
@@ -28,7 +28,7 @@ import torch
 from .subsets import PairBlock, pair_blocks
 
 # Bundle sizes merged into padded blocks on a GPU (fewer kernel launches per step, up to 2x the pairs); the CPU
-# keeps one exact block per size. See :func:`pipeline_lib.mechanisms.subsets.size_groups`.
+# keeps one exact block per size. See :func:`pipeline_lib.vvca.subsets.size_groups`.
 CUDA_MAX_PADDING = 2.0
 
 

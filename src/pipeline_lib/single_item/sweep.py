@@ -5,10 +5,10 @@ Objective of a trial with weights (lambda_regret, lambda_mono), both sampled log
     J = validation revenue - kappa * validation regret
 
 where the network is phase-2 trained from the family's warm start and the regret is measured by the evaluator of
-:mod:`pipeline_lib.evaluation` (per-bidder ex-post regret with the correct utility, exhaustive grid) on the
+:mod:`pipeline_lib.single_item.regret` (per-bidder ex-post regret with the correct utility, exhaustive grid) on the
 validation split, never on the test split. The sampler is a seeded TPE sampler.
 
-Storage: :mod:`pipeline_lib.optuna_storage` (SQLite by default; a journal file or an RDB URL from an environment
+Storage: :mod:`pipeline_lib.core.optuna_storage` (SQLite by default; a journal file or an RDB URL from an environment
 variable through config). The storage file is never a declared Snakemake output; ``best_params.json``,
 ``trials.csv`` and ``trials.json`` are. Resume: a sweep killed midway leaves its running trial RUNNING; the next
 run marks it FAIL, keeps every COMPLETE trial, and runs only the trials still missing, so the study ends with
@@ -29,8 +29,8 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from pipeline_lib import optuna_storage as ostore
-from pipeline_lib.provenance import atomic_path, write_json
+from pipeline_lib.core import optuna_storage as ostore
+from pipeline_lib.core.provenance import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +148,13 @@ def single_item_sweep(
     device: torch.device | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the Optuna sweep of one family and export its trials and best weights."""
-    from pipeline_lib import evaluation as ev
-    from pipeline_lib.device import describe_device, get_device
-    from pipeline_lib.mechanisms.classic import prior_from_family
-    from pipeline_lib.mechanisms.single_item import AsMechanism, load_model
-    from pipeline_lib.provenance import package_versions
-    from pipeline_lib.training import single_item as tr
-    from pipeline_lib.training.checkpoint import fingerprint
+    from pipeline_lib.core.checkpoint import fingerprint
+    from pipeline_lib.core.device import describe_device, get_device
+    from pipeline_lib.core.provenance import package_versions
+    from pipeline_lib.single_item import regret as ev
+    from pipeline_lib.single_item import train as tr
+    from pipeline_lib.single_item.auctions import prior_from_family
+    from pipeline_lib.single_item.nets import AsMechanism, load_model
 
     device = device or get_device()
     cfg = tr.TrainConfig.from_mapping(train_cfg)

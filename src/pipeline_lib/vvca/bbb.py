@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline_lib.mechanisms.vvca import VVCAOutcome, VVCAParams, payments_from_allocations
+from pipeline_lib.vvca.mechanism import VVCAOutcome, VVCAParams, payments_from_allocations
 
 APPROXIMATE = True
 LABEL = "BBBVVCA (approx.)"

@@ -18,7 +18,7 @@ and the ascent direction of each method is
   q + 1 evaluations on the same minibatch; ``estimator: central`` uses [Rev2(phi + sigma u) - Rev2(phi - sigma
   u)] / (2 sigma) instead (2q dynamic programs);
 * ``fo_vvca``: g = grad Rev1 only (the ablation of the paper);
-* ``bbbvvca``: the per-bidder-bundle fixed-allocation direction of :mod:`pipeline_lib.training.bbb` (approximate).
+* ``bbbvvca``: the per-bidder-bundle fixed-allocation direction of :mod:`pipeline_lib.vvca.bbb` (approximate).
 
 The update is Adam ascent (``optimizer: adam``, the default) or plain gradient ascent (``optimizer: sgd``),
 initialised at VCG (phi = 0). Minibatches are drawn from a fixed training set; the validation revenue is recorded
@@ -41,28 +41,28 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from pipeline_lib.data import read_valuations
-from pipeline_lib.mechanisms.vvca import (
+from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
+from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.provenance import atomic_path, package_versions, write_json
+from pipeline_lib.core.runtime import set_cpu_threads  # noqa: F401 - re-exported for stage scripts and tests
+from pipeline_lib.core.settings import stable_key
+from pipeline_lib.valuations.combinatorial import additive_bundle_values
+from pipeline_lib.vvca.bbb import LABEL as BBB_LABEL
+from pipeline_lib.vvca.bbb import bbb_objective
+from pipeline_lib.vvca.mechanism import (
     VVCAParams,
     bundle_values_at,
     evaluate_vvca,
     rev1_surrogate,
     rev2_batched,
 )
-from pipeline_lib.provenance import atomic_path, package_versions, write_json
-from pipeline_lib.settings import stable_key
-from pipeline_lib.stage import set_cpu_threads  # noqa: F401 - re-exported for stage scripts and tests
-from pipeline_lib.training.bbb import LABEL as BBB_LABEL
-from pipeline_lib.training.bbb import bbb_objective
-from pipeline_lib.training.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
-from pipeline_lib.valuations.combinatorial import additive_bundle_values
 
 METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca")
 METHOD_LABELS = {"zfo_vvca": "ZFO-VVCA", "fo_vvca": "FO-VVCA", "bbbvvca": BBB_LABEL}
 ESTIMATORS = ("forward", "central")
 OPTIMIZERS = ("adam", "sgd")
 SELECTIONS = ("last", "best_val")
-RUN_STREAM = 7  # spawn-key slot of training runs (datasets use 0..2 and 99, see pipeline_lib.settings)
+RUN_STREAM = 7  # spawn-key slot of training runs (datasets use 0..2 and 99, see pipeline_lib.core.settings)
 HISTORY_COLUMNS = ("iteration", "train_revenue", "rev1", "rev2", "val_revenue")
 log = logging.getLogger(__name__)
 
