@@ -1,19 +1,12 @@
-"""Stage: Table 2(a) or 2(b) from run metrics and baseline files (thin adapter over pipeline_lib.report.table2)."""
-
-import logging
+"""Rule table2 (thin adapter over pipeline_lib.stages.report)."""
 
 from pipeline_lib.core.runtime import start_stage
-from pipeline_lib.report.table2 import write_table2
+from pipeline_lib.stages.report import TableFiles, table2_stage
 
 start_stage(snakemake.log[0])
-
-long = write_table2(
-    snakemake.wildcards.table,
-    snakemake.params.settings,
-    snakemake.input.runs,
-    snakemake.input.baselines,
-    snakemake.output.csv,
-    snakemake.output.md,
-    snakemake.output.tex,
+table2_stage(
+    list(snakemake.input),
+    TableFiles(**dict(snakemake.output.items())),
+    table=snakemake.wildcards.table,
+    **dict(snakemake.params.items()),
 )
-logging.info("wrote %s: %d (method, setting) rows\n%s", snakemake.wildcards.table, len(long), long.to_string())

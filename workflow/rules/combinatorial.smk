@@ -1,5 +1,7 @@
-# ZFO-VVCA, FO-VVCA and BBBVVCA (issue 4): one training run per (setting, method, seed), Algorithm 3 and variants.
-# Checkpoints go to results/_ckpt/... (a param, not an output): a killed run resumes from its last one.
+# Combinatorial study (shared/spec/zfo_vvca.md): one training run per (setting, method, seed) of the VVCA
+# optimizers (ZFO-VVCA, FO-VVCA, BBBVVCA) and of the randomized affine maximizers (Lottery AMA, AMenuNet), and the
+# deterministic baselines (VCG, Item-Myerson) on the test set. Methods and the settings they apply to come from
+# the registry (pipeline_lib.core.methods). Checkpoints sit under results/_ckpt (not declared outputs).
 
 
 rule zfo_run:
@@ -24,6 +26,50 @@ rule zfo_run:
         gpu=1,
     params:
         run=zfo_run_params,
-        ckpt_dir=zfo_ckpt_dir,
     script:
         "../../scripts/zfo_run.py"
+
+
+rule randomized_run:
+    input:
+        train="results/data/{setting}/train.parquet",
+        val="results/data/{setting}/val.parquet",
+        test="results/data/{setting}/test.parquet",
+    output:
+        params="results/combinatorial/{setting}/{method}/seed{seed}/params.pt",
+        history="results/combinatorial/{setting}/{method}/seed{seed}/history.parquet",
+        metrics="results/combinatorial/{setting}/{method}/seed{seed}/metrics.json",
+    log:
+        "logs/randomized_run/{setting}/{method}/seed{seed}.log",
+    benchmark:
+        "benchmarks/randomized_run/{setting}/{method}/seed{seed}.tsv"
+    wildcard_constraints:
+        method=alternation(RANDOMIZED_METHODS),
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        spec=randomized_params,
+    script:
+        "../../scripts/randomized_run.py"
+
+
+rule combinatorial_baseline:
+    input:
+        test="results/data/{setting}/test.parquet",
+    output:
+        "results/baselines/{setting}/{baseline}.json",
+    log:
+        "logs/combinatorial_baseline/{setting}/{baseline}.log",
+    benchmark:
+        "benchmarks/combinatorial_baseline/{setting}/{baseline}.tsv"
+    wildcard_constraints:
+        setting=alternation(COMBI_SETTINGS),
+        baseline=alternation(COMBI_BASELINES),
+    conda:
+        "../../environment.yml"
+    threads: 2
+    script:
+        "../../scripts/combinatorial_baseline.py"

@@ -1,19 +1,28 @@
-# Config validation, wildcard constraints and every Python helper of the workflow (rules live in the other files).
+# Config validation, global wildcard constraints and the target helpers (rules live in the study files).
+# Torch-free: only the config, settings, registry and hyperparameter modules are imported while the DAG parses.
 import re
 from dataclasses import asdict
-from pathlib import Path
 
 from snakemake.utils import validate
 
+from pipeline_lib.core import methods
+from pipeline_lib.core.settings import (
+    SPLITS,
+    all_settings,
+    combinatorial_settings,
+    single_item_settings,
+)
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.core.settings import SPLITS, all_settings, combinatorial_settings, single_item_settings
-from pipeline_lib.vvca.zfo import resolve_config as resolve_zfo_config
+from pipeline_lib.single_item.distributions import baseline_names
+from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 SETTINGS = all_settings(config)
 SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
 COMBI_SETTINGS = sorted(combinatorial_settings(config))
+SI = config["single_item"]
+COMBI = config["combinatorial"]
 
 
 def alternation(names):
@@ -21,12 +30,30 @@ def alternation(names):
     return "|".join(map(re.escape, names)) if names else "(?!x)x"
 
 
+def listed_methods(runner):
+    """Methods of one rule (registry), in the order `combinatorial.methods` lists them."""
+    return [m for m in COMBI["methods"] if methods.method(m).runner == runner]
+
+
+def settings_for(method):
+    """Active combinatorial settings the method applies to (registry: skip_distributions)."""
+    return [s for s in COMBI_SETTINGS if methods.applies_to(method, SETTINGS[s].distribution)]
+
+
+ZFO_METHODS = methods.keys(runner="zfo_run")
+RANDOMIZED_METHODS = methods.keys(runner="randomized_run")
+COMBI_BASELINES = methods.keys(runner="combinatorial_baseline")
+
+
 wildcard_constraints:
     setting=alternation(sorted(SETTINGS)),
+    family=alternation(SINGLE_ITEM_FAMILIES),
     split=alternation(SPLITS),
     seed=r"\d+",
+    table="table2a|table2b",
 
 
+# --- data ----------------------------------------------------------------------------------------------------
 def dataset_params(wildcards):
     """Everything the sampler needs for one (setting, split): plain values, no config access in the script."""
     setting = SETTINGS[wildcards.setting]
@@ -40,44 +67,22 @@ def dataset_params(wildcards):
 
 
 def dataset_targets():
-    """Every dataset: all settings, all splits."""
     return expand("results/data/{setting}/{split}.parquet", setting=sorted(SETTINGS), split=SPLITS)
 
 
-# --- targets of the later stages; each stage's owner fills in its own function -------------------------------
-def combinatorial_baseline_targets():
-    """results/baselines/{setting}/{baseline}.json of the combinatorial settings: VCG everywhere, Item-Myerson
-    for the additive settings (A, B, C; the paper reports "-" for (D))."""
-    additive = [s for s in COMBI_SETTINGS if SETTINGS[s].distribution != "D"]
-    return [
-        *expand("results/baselines/{setting}/vcg.json", setting=COMBI_SETTINGS),
-        *expand("results/baselines/{setting}/item_myerson.json", setting=additive),
-    ]
-
-
-# --- single-item neural mechanisms (issue 5): warm start -> sweep -> final seeds -> evaluation, Table 1 ---------
-def si_block(key):
-    """One block of the single_item config (schema defaults filled in)."""
-    return dict(config["single_item"].get(key, {}))
-
-
+# --- single-item study -----------------------------------------------------------------------------------------
 def si_family(wildcards):
     """The family's distribution parameters (plain dict)."""
-    return dict(config["single_item"]["families"][wildcards.family])
+    return dict(SI["families"][wildcards.family])
 
 
 def si_seeds():
-    """Seed indices of the final training runs."""
-    return [int(s) for s in si_block("final").get("seeds", [0])]
+    return [int(s) for s in SI["final"]["seeds"]]
 
 
 def si_baselines(family):
     """Single-item baselines that apply to ``family`` (Myerson only for i.i.d. families with a known prior)."""
-    from pipeline_lib.single_item.auctions import baseline_names
-
-    return baseline_names(
-        config["single_item"]["families"][family], config["single_item"]["baselines"]
-    )
+    return baseline_names(SI["families"][family], SI["baselines"])
 
 
 def si_baseline_inputs(wildcards):
@@ -89,21 +94,6 @@ def si_baseline_inputs(wildcards):
     if wildcards.baseline == "vvca_zfo":
         inputs["fitted"] = f"results/single_item/{wildcards.family}/vvca_zfo/params.pt"
     return inputs
-
-
-def si_vvca_ckpt_dir(wildcards):
-    """Checkpoints of the one-item VVCA training: not a declared output."""
-    return f"results/_ckpt/single_item/{wildcards.family}/vvca_zfo"
-
-
-def si_storage(wildcards):
-    """Optuna storage of a family's sweep: not a declared output (the suffix follows the storage kind)."""
-    return f"results/single_item/{wildcards.family}/sweep/study.sqlite3"
-
-
-def si_ckpt_dir(wildcards):
-    """Per-epoch checkpoints of a final run: not a declared output (Snakemake deletes outputs)."""
-    return f"results/_ckpt/single_item/{wildcards.family}/seed{wildcards.seed}"
 
 
 def si_learned_evals(family):
@@ -120,91 +110,61 @@ def si_baseline_files(family):
     )
 
 
-def si_table1_families(wildcards):
-    """Table 1 layout: per family its distribution, n and evaluation files (learned seeds, baselines)."""
-    return {
-        family: {
-            "distribution": config["single_item"]["families"][family]["distribution"],
-            "n_bidders": int(config["single_item"]["n_bidders"]),
-            "learned": si_learned_evals(family),
-            "baselines": si_baseline_files(family),
-        }
-        for family in SINGLE_ITEM_FAMILIES
-    }
-
-
-def si_table1_inputs(wildcards):
+def table1_inputs(wildcards):
     return [p for f in SINGLE_ITEM_FAMILIES for p in [*si_learned_evals(f), *si_baseline_files(f)]]
 
 
-def si_figure_trials(wildcards):
-    """Sweep exports of every family (figure: revenue against measured regret per trial)."""
-    return {f: f"results/single_item/{f}/sweep/trials.json" for f in SINGLE_ITEM_FAMILIES}
-
-
-def si_figure_models(wildcards):
-    """The first final seed's model of every family (figure: one bidder's allocation and payment)."""
+def table1_families(wildcards):
+    """Table 1 layout: per family its distribution and n (values; the records come through input)."""
     return {
-        f: f"results/single_item/{f}/final/seed{si_seeds()[0]}/model.pt"
+        f: {"distribution": SI["families"][f]["distribution"], "n_bidders": int(SI["n_bidders"])}
         for f in SINGLE_ITEM_FAMILIES
     }
 
 
-def si_figure_tests(wildcards):
-    return {f: f"results/data/{f}/test.parquet" for f in SINGLE_ITEM_FAMILIES}
-
-
 def si_figure_inputs(wildcards):
-    return [
-        p
-        for block in (
-            si_figure_trials(wildcards),
-            si_figure_models(wildcards),
-            si_figure_tests(wildcards),
-        )
-        for p in block.values()
-    ]
+    """Per family (in family order): sweep trials, the first final seed's model, the test set."""
+    return {
+        "trials": [f"results/single_item/{f}/sweep/trials.json" for f in SINGLE_ITEM_FAMILIES],
+        "models": [
+            f"results/single_item/{f}/final/seed{si_seeds()[0]}/model.pt"
+            for f in SINGLE_ITEM_FAMILIES
+        ],
+        "tests": [f"results/data/{f}/test.parquet" for f in SINGLE_ITEM_FAMILIES],
+    }
 
 
 def si_figure_families(wildcards):
-    return {f: dict(config["single_item"]["families"][f]) for f in SINGLE_ITEM_FAMILIES}
+    return {f: dict(SI["families"][f]) for f in SINGLE_ITEM_FAMILIES}
 
 
 def single_item_targets():
-    """Warm starts, sweeps, final models, single-item baselines, Table 1 and its figures."""
+    """Table 1 and the single-item figures (everything else of the study is upstream of them)."""
     if not SINGLE_ITEM_FAMILIES:
         return []
-    tables = expand("results/tables/table1.{ext}", ext=("csv", "md", "tex"))
-    figures = expand(
-        "results/figures/single_item_{fig}.{ext}", fig=("sweeps", "response"), ext=("png", "pdf")
-    )
-    return [*tables, *figures]
+    return [
+        *expand("results/tables/table1.{ext}", ext=("csv", "md", "tex")),
+        *expand(
+            "results/figures/single_item_{fig}.{ext}",
+            fig=("sweeps", "response"),
+            ext=("png", "pdf"),
+        ),
+    ]
 
 
-# --- ZFO-VVCA, FO-VVCA, BBBVVCA (issue 4) and Table 2 / Figures 1-3 ---------------------------------------
-ZFO_METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca")
-
-
+# --- combinatorial study ---------------------------------------------------------------------------------------
 def combinatorial_seeds():
-    """Seed indices 0..seeds-1 of every learned combinatorial mechanism."""
-    return list(range(int(config["combinatorial"].get("seeds", 1))))
-
-
-def zfo_methods():
-    """ZFO-VVCA / FO-VVCA / BBBVVCA, as far as `combinatorial.methods` lists them (default: all three)."""
-    listed = config["combinatorial"].get("methods", ZFO_METHODS)
-    return [method for method in ZFO_METHODS if method in listed]
+    return list(range(int(COMBI["seeds"])))
 
 
 def zfo_train_config(setting, method):
     """TrainConfig (as a dict) of one run: Table 3 < combinatorial.training < method_overrides, then tier caps."""
-    block = config["combinatorial"]
-    training = block.get("training", {})
+    training = COMBI["training"]
     cfg = resolve_zfo_config(
         method,
-        block["settings"][setting]["zfo"],
+        COMBI["settings"][setting]["zfo"],
         training,
-        block.get("method_overrides", {}).get(method),
+        COMBI["method_overrides"].get(method),
         training.get("max_iterations"),
         training.get("max_batch_size"),
     )
@@ -212,7 +172,6 @@ def zfo_train_config(setting, method):
 
 
 def zfo_run_params(wildcards):
-    """Everything one ZFO/FO/BBB run needs: sizes, base seed and the resolved hyperparameters."""
     setting = SETTINGS[wildcards.setting]
     return {
         "n": setting.n,
@@ -222,46 +181,14 @@ def zfo_run_params(wildcards):
     }
 
 
-def zfo_ckpt_dir(wildcards):
-    """Resumable checkpoints of one run: deliberately not a declared output (Snakemake deletes outputs)."""
-    return (
-        f"results/_ckpt/combinatorial/{wildcards.setting}/{wildcards.method}/seed{wildcards.seed}"
-    )
-
-
-def combinatorial_targets():
-    """metrics.json of every (active setting, ZFO/FO/BBB method, seed); params.pt and history come along."""
-    return expand(
-        "results/combinatorial/{setting}/{method}/seed{seed}/metrics.json",
-        setting=COMBI_SETTINGS,
-        method=zfo_methods(),
-        seed=combinatorial_seeds(),
-    )
-
-
-# --- randomized affine maximizers (issue 6): Lottery AMA and AMenuNet ---------------------------------------
-RANDOMIZED_METHODS = ("lottery_ama", "amenunet")
-
-
-def randomized_settings():
-    """Active additive combinatorial settings; the randomized baselines skip (D) (the paper reports "-")."""
-    return [name for name in COMBI_SETTINGS if SETTINGS[name].distribution != "D"]
-
-
-def randomized_methods():
-    """Lottery AMA / AMenuNet, as far as `combinatorial.methods` lists them (default: both)."""
-    listed = config["combinatorial"].get("methods", RANDOMIZED_METHODS)
-    return [method for method in RANDOMIZED_METHODS if method in listed]
-
-
 def randomized_params(wildcards):
-    """Everything one randomized run needs: sizes, candidate size s, hyperparameters (with per-setting overrides)."""
-    block = config["combinatorial"]["randomized"]
+    """One randomized run: sizes, candidate size s, hyperparameters (with per-setting overrides), seeds."""
+    block = COMBI["randomized"]
     setting = SETTINGS[wildcards.setting]
-    menu_size = int(config["combinatorial"]["settings"][wildcards.setting]["menu_size"])
+    menu_size = int(COMBI["settings"][wildcards.setting]["menu_size"])
     if block.get("max_menu_size"):
         menu_size = min(menu_size, int(block["max_menu_size"]))
-    overrides = block.get("overrides", {}).get(wildcards.setting, {}).get(wildcards.method, {})
+    overrides = block["overrides"].get(wildcards.setting, {}).get(wildcards.method, {})
     return {
         "method": wildcards.method,
         "setting": wildcards.setting,
@@ -276,61 +203,56 @@ def randomized_params(wildcards):
     }
 
 
-def randomized_targets():
-    """metrics.json of every (additive setting, randomized method, seed); params.pt and history come along."""
-    return expand(
-        "results/combinatorial/{setting}/{method}/seed{seed}/metrics.json",
-        setting=randomized_settings(),
-        method=randomized_methods(),
-        seed=combinatorial_seeds(),
-    )
+def run_targets(runner):
+    """metrics.json of every (setting, method of ``runner``, seed); params and history come along."""
+    return [
+        f"results/combinatorial/{s}/{m}/seed{k}/metrics.json"
+        for m in listed_methods(runner)
+        for s in settings_for(m)
+        for k in combinatorial_seeds()
+    ]
 
 
+def combinatorial_baseline_targets():
+    return [f"results/baselines/{s}/{b}.json" for b in COMBI_BASELINES for s in settings_for(b)]
+
+
+# --- report ----------------------------------------------------------------------------------------------------
 def table2_settings(wildcards):
     """Active settings of Table 2(a) or 2(b), in the paper's column order."""
     return [s for s in PAPER_TABLES[wildcards.table] if s in COMBI_SETTINGS]
 
 
 def active_tables():
-    """table2a / table2b when at least one of their settings is active."""
     return [t for t, settings in PAPER_TABLES.items() if any(s in COMBI_SETTINGS for s in settings)]
 
 
 def table2_inputs(wildcards):
-    """Run metrics (every learned method) and baseline files of the table's active settings."""
+    """Run metrics (every learned method) and baseline records of the table's active settings."""
     settings = set(table2_settings(wildcards))
-
-    def in_table(path):
-        return Path(path).parts[2] in settings
-
-    return {
-        "runs": [p for p in [*combinatorial_targets(), *randomized_targets()] if in_table(p)],
-        "baselines": [
-            p
-            for p in combinatorial_baseline_targets()
-            if in_table(p) and Path(p).name in ("vcg.json", "item_myerson.json")
-        ],
-    }
+    paths = [
+        *run_targets("randomized_run"),
+        *combinatorial_baseline_targets(),
+        *run_targets("zfo_run"),
+    ]
+    return [p for p in paths if p.split("/")[2] in settings]
 
 
 def figures_block(key):
-    """One block of combinatorial.figures (schema defaults filled in)."""
-    return config["combinatorial"].get("figures", {}).get(key, {})
+    return COMBI["figures"][key]
 
 
 def fig1_settings():
     """Fig. 1 panels: the configured settings that are active (their runs feed the figure)."""
-    return [
-        s
-        for s in config["combinatorial"].get("figures", {}).get("fig1_settings", [])
-        if s in COMBI_SETTINGS
-    ]
+    return [s for s in COMBI["figures"]["fig1_settings"] if s in COMBI_SETTINGS]
 
 
 def fig1_runs():
-    """(setting, method, seed) of every history drawn in Fig. 1."""
     return [
-        (s, m, k) for s in fig1_settings() for m in zfo_methods() for k in combinatorial_seeds()
+        (s, m, k)
+        for s in fig1_settings()
+        for m in listed_methods("zfo_run")
+        for k in combinatorial_seeds()
     ]
 
 
@@ -344,7 +266,7 @@ def fig1_keys(wildcards):
 
 def active_figure_setting(key):
     """Setting of the Fig. 2 / Fig. 3 block; it must be active (its datasets are built)."""
-    setting = figures_block(key).get("setting", "2x2_A")
+    setting = figures_block(key)["setting"]
     if setting not in COMBI_SETTINGS:
         raise ValueError(
             f"combinatorial.figures.{key}.setting {setting!r} is not an active setting"
@@ -369,9 +291,9 @@ def case_study_spec(wildcards):
         "seed": 0,
         "base_seed": int(config["seed"]),
         "config": zfo_train_config(setting, "zfo_vvca"),
-        "grid_points": int(block.get("grid_points", 41)),
-        "extent": block.get("extent"),
-        "n_profiles": int(block.get("n_profiles", 2000)),
+        "grid_points": int(block["grid_points"]),
+        "extent": block["extent"],
+        "n_profiles": int(block["n_profiles"]),
     }
 
 
@@ -384,30 +306,23 @@ def smoothing_spec(wildcards):
     block = figures_block("smoothing")
     return {
         "setting": active_figure_setting("smoothing"),
-        "bidder": int(block.get("bidder", 0)),
-        "bundle": int(block.get("bundle", 3)),
-        "low": float(block.get("low", -1.0)),
-        "high": float(block.get("high", 1.0)),
-        "points": int(block.get("points", 801)),
-        "sigmas": [float(x) for x in block.get("sigmas", [0.01, 0.1, 0.3])],
-        "n_profiles": int(block.get("n_profiles", 30)),
+        **{k: v for k, v in block.items() if k != "setting"},
     }
 
 
 def zfo_figure_targets():
     """Figures 1-3 (PNG and PDF), each when its settings are active."""
     figures = []
-    if fig1_settings() and zfo_methods():
+    if fig1_settings() and listed_methods("zfo_run"):
         figures.append("fig1_training_curves")
-    if figures_block("case_study").get("setting", "2x2_A") in COMBI_SETTINGS:
+    if figures_block("case_study")["setting"] in COMBI_SETTINGS:
         figures.append("fig2_case_study")
-    if figures_block("smoothing").get("setting", "2x2_A") in COMBI_SETTINGS:
+    if figures_block("smoothing")["setting"] in COMBI_SETTINGS:
         figures.append("fig3_smoothing")
     return expand("results/figures/{fig}.{ext}", fig=figures, ext=("png", "pdf"))
 
 
 def report_targets():
-    """Table 2 and Figures 1 to 3."""
     tables = expand("results/tables/{table}.{ext}", table=active_tables(), ext=("csv", "md", "tex"))
     return [*tables, *zfo_figure_targets()]
 
@@ -418,7 +333,7 @@ def get_final_outputs():
         *dataset_targets(),
         *combinatorial_baseline_targets(),
         *single_item_targets(),
-        *combinatorial_targets(),
-        *randomized_targets(),
+        *run_targets("zfo_run"),
+        *run_targets("randomized_run"),
         *report_targets(),
     ]

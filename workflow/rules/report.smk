@@ -1,9 +1,66 @@
-# Table 2(a)/(b) and Figures 1-3 of the ZFO-VVCA paper (issue 4). Table 1 has its own rules in single_item.smk.
+# Every table and figure: Table 1 (single item), Table 2(a)/(b) and Figures 1-3 (ZFO-VVCA paper), the
+# single-item figures. Records come through input:, layouts (values only) through params:.
+
+
+rule table1:
+    input:
+        table1_inputs,
+    output:
+        csv=report(
+            "results/tables/table1.csv",
+            caption="../report/table1.rst",
+            category="Single-item auctions",
+            subcategory="Table 1",
+            labels={"table": "table1", "format": "csv"},
+        ),
+        md="results/tables/table1.md",
+        tex="results/tables/table1.tex",
+    log:
+        "logs/table1/table1.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        families=table1_families,
+    script:
+        "../../scripts/table1.py"
+
+
+rule single_item_figures:
+    input:
+        unpack(si_figure_inputs),
+    output:
+        sweep_png=report(
+            "results/figures/single_item_sweeps.png",
+            caption="../report/single_item_sweeps.rst",
+            category="Single-item auctions",
+            subcategory="Figures",
+            labels={"figure": "sweeps"},
+        ),
+        sweep_pdf="results/figures/single_item_sweeps.pdf",
+        response_png=report(
+            "results/figures/single_item_response.png",
+            caption="../report/single_item_response.rst",
+            category="Single-item auctions",
+            subcategory="Figures",
+            labels={"figure": "response"},
+        ),
+        response_pdf="results/figures/single_item_response.pdf",
+    log:
+        "logs/single_item_figures/figures.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    threads: 1
+    params:
+        families=si_figure_families,
+    script:
+        "../../scripts/single_item_figures.py"
 
 
 rule table2:
     input:
-        unpack(table2_inputs),
+        table2_inputs,
     output:
         csv=report(
             "results/tables/{table}.csv",
@@ -16,8 +73,6 @@ rule table2:
         tex="results/tables/{table}.tex",
     log:
         "logs/table2/{table}.log",
-    wildcard_constraints:
-        table="table2a|table2b",
     localrule: True
     conda:
         "../../environment.yml"
@@ -29,7 +84,7 @@ rule table2:
 
 rule figure1_zfo:
     input:
-        histories=fig1_histories,
+        fig1_histories,
     output:
         png=report(
             "results/figures/fig1_training_curves.png",

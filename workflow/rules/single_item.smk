@@ -1,6 +1,6 @@
-# Single-item neural mechanisms (issue 5; shared/spec/single_item.md): phase-1 warm start -> Optuna sweep of the
-# penalty weights -> final phase-2 training per seed -> test evaluation; baselines with the same evaluator;
-# Table 1 and figures. Optuna storage and checkpoints are params (undeclared paths), never outputs.
+# Single-item study (shared/spec/single_item.md): phase-1 warm start -> Optuna sweep of the penalty weights ->
+# final phase-2 training per seed -> test evaluation; baselines (incl. the one-item VVCA) with the same evaluator.
+# The Optuna storage and checkpoints sit beside the outputs they belong to (not declared outputs).
 
 
 rule single_item_warmstart:
@@ -12,19 +12,17 @@ rule single_item_warmstart:
         "logs/single_item_warmstart/{family}.log",
     benchmark:
         "benchmarks/single_item_warmstart/{family}.tsv"
-    wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
     params:
-        family=si_family,
-        training=si_block("training"),
+        family_cfg=si_family,
+        training=SI["training"],
         base_seed=int(config["seed"]),
     script:
-        "../../scripts/si_warmstart.py"
+        "../../scripts/single_item_warmstart.py"
 
 
 rule single_item_sweep:
@@ -40,21 +38,18 @@ rule single_item_sweep:
         "logs/single_item_sweep/{family}.log",
     benchmark:
         "benchmarks/single_item_sweep/{family}.tsv"
-    wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
     params:
-        family=si_family,
-        training=si_block("training"),
-        sweep=si_block("sweep"),
+        family_cfg=si_family,
+        training=SI["training"],
+        sweep=SI["sweep"],
         base_seed=int(config["seed"]),
-        storage=si_storage,
     script:
-        "../../scripts/si_sweep.py"
+        "../../scripts/single_item_sweep.py"
 
 
 rule single_item_train_final:
@@ -71,19 +66,16 @@ rule single_item_train_final:
         "logs/single_item_train_final/{family}/seed{seed}.log",
     benchmark:
         "benchmarks/single_item_train_final/{family}/seed{seed}.tsv"
-    wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
     params:
-        training=si_block("training"),
+        training=SI["training"],
         base_seed=int(config["seed"]),
-        ckpt_dir=si_ckpt_dir,
     script:
-        "../../scripts/si_train_final.py"
+        "../../scripts/single_item_train_final.py"
 
 
 rule single_item_evaluate:
@@ -96,16 +88,14 @@ rule single_item_evaluate:
         "logs/single_item_evaluate/{family}/seed{seed}.log",
     benchmark:
         "benchmarks/single_item_evaluate/{family}/seed{seed}.tsv"
-    wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
     conda:
         "../../environment.yml"
     threads: 1
     params:
-        family=si_family,
-        evaluation=si_block("evaluation"),
+        family_cfg=si_family,
+        evaluation=SI["evaluation"],
     script:
-        "../../scripts/si_evaluate.py"
+        "../../scripts/single_item_evaluate.py"
 
 
 rule single_item_vvca:
@@ -119,19 +109,16 @@ rule single_item_vvca:
         "logs/single_item_vvca/{family}.log",
     benchmark:
         "benchmarks/single_item_vvca/{family}.tsv"
-    wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
     conda:
         "../../environment.yml"
     threads: 1
     resources:
         gpu=1,
     params:
-        zfo=si_block("vvca"),
-        seed=config["seed"],
-        ckpt_dir=si_vvca_ckpt_dir,
+        zfo=SI["vvca"],
+        base_seed=int(config["seed"]),
     script:
-        "../../scripts/si_vvca.py"
+        "../../scripts/single_item_vvca.py"
 
 
 rule single_item_baseline:
@@ -144,72 +131,12 @@ rule single_item_baseline:
     benchmark:
         "benchmarks/single_item_baseline/{family}/{baseline}.tsv"
     wildcard_constraints:
-        family=alternation(SINGLE_ITEM_FAMILIES),
-        baseline=alternation(config["single_item"]["baselines"]),
+        baseline=alternation(SI["baselines"]),
     conda:
         "../../environment.yml"
     threads: 1
     params:
-        family=si_family,
-        evaluation=si_block("evaluation"),
+        family_cfg=si_family,
+        evaluation=SI["evaluation"],
     script:
-        "../../scripts/si_baseline.py"
-
-
-rule single_item_table1:
-    input:
-        si_table1_inputs,
-    output:
-        csv=report(
-            "results/tables/table1.csv",
-            caption="../report/table1.rst",
-            category="Single-item auctions",
-            subcategory="Table 1",
-            labels={"table": "table1", "format": "csv"},
-        ),
-        md="results/tables/table1.md",
-        tex="results/tables/table1.tex",
-    log:
-        "logs/single_item_table1/table1.log",
-    localrule: True
-    conda:
-        "../../environment.yml"
-    params:
-        families=si_table1_families,
-    script:
-        "../../scripts/si_table1.py"
-
-
-rule single_item_figures:
-    input:
-        si_figure_inputs,
-    output:
-        sweep_png=report(
-            "results/figures/single_item_sweeps.png",
-            caption="../report/single_item_sweeps.rst",
-            category="Single-item auctions",
-            subcategory="Figures",
-            labels={"figure": "sweeps"},
-        ),
-        sweep_pdf="results/figures/single_item_sweeps.pdf",
-        response_png=report(
-            "results/figures/single_item_response.png",
-            caption="../report/single_item_response.rst",
-            category="Single-item auctions",
-            subcategory="Figures",
-            labels={"figure": "response"},
-        ),
-        response_pdf="results/figures/single_item_response.pdf",
-    log:
-        "logs/single_item_figures/figures.log",
-    localrule: True
-    conda:
-        "../../environment.yml"
-    threads: 1
-    params:
-        trials=si_figure_trials,
-        models=si_figure_models,
-        tests=si_figure_tests,
-        families=si_figure_families,
-    script:
-        "../../scripts/si_figures.py"
+        "../../scripts/single_item_baseline.py"

@@ -39,9 +39,7 @@ class Transformer2D(nn.Module):
             d_out = d_output if layer == n_layer - 1 else d_hidden
             for stack in (self.rows, self.cols):
                 stack.append(
-                    nn.TransformerEncoderLayer(
-                        d_in, n_head, dim_feedforward=d_hidden, dropout=0.0, batch_first=True
-                    )
+                    nn.TransformerEncoderLayer(d_in, n_head, dim_feedforward=d_hidden, dropout=0.0, batch_first=True)
                 )
             self.mixers.append(nn.Sequential(nn.Linear(3 * d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out)))
             d_in = d_hidden

@@ -23,7 +23,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
+
+from pipeline_lib.vvca.evaluate import BlockFn
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -158,3 +161,16 @@ def item_myerson(items: torch.Tensor, priors: list[Prior]) -> ItemMyersonOutcome
     alloc = (onehot.long() * bits).sum(2)
     welfare = (onehot * items).sum((1, 2))
     return ItemMyersonOutcome(winners, alloc, payments, payments.sum(1), welfare)
+
+
+def item_myerson_block_fn(distribution: str, n: int, device: torch.device, dtype: torch.dtype) -> BlockFn:
+    """Block evaluator of Item-Myerson on additive item values (B, n, m)."""
+    priors = item_priors(distribution, n)
+
+    def run(values: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        items = torch.from_numpy(np.array(values, dtype=np.float64)).to(device=device, dtype=dtype)
+        out = item_myerson(items, priors)
+        bits = (out.alloc.unsqueeze(2) >> torch.arange(items.shape[2], device=device)) & 1
+        return out.payments, (items * bits.to(dtype)).sum(2)
+
+    return run

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -31,13 +30,10 @@ from torch import nn
 from pipeline_lib.combinatorial.affine_maximizer import Menu, hard_outcome, soft_revenue
 from pipeline_lib.combinatorial.amenunet import AMenuNet
 from pipeline_lib.combinatorial.lottery_ama import LotteryAMA
-from pipeline_lib.core.data import read_valuations
-from pipeline_lib.core.device import describe_device
-from pipeline_lib.core.provenance import atomic_path, package_versions, write_json
-from pipeline_lib.core.settings import stable_key
+from pipeline_lib.core.seeds import menu_run_seed
+from pipeline_lib.vvca.evaluate import IR_TOL, RevenueAccumulator
 
 METHODS = ("lottery_ama", "amenunet")
-IR_TOLERANCE = 1e-6
 TRAIN_KEYS = ("steps", "batch_size", "lr", "temperature", "warmup_steps", "lr_milestones", "grad_clip")
 MODEL_KEYS = {
     "lottery_ama": ("init_scale",),
@@ -104,25 +100,20 @@ def eval_chunk_size(menu_size: int, n: int, budget: int = 1 << 23) -> int:
 
 @torch.no_grad()
 def evaluate_menu(menu: Menu, values: torch.Tensor) -> dict[str, Any]:
-    """Hard-argmax AMA (Eq. 1, Eq. 2) in float64 on ``values`` (N, n, m): revenue, welfare and IR checks."""
+    """Hard-argmax AMA (Eq. 1, Eq. 2) in float64 on ``values`` (N, n, m): the summary of the one combinatorial
+    evaluator (:class:`pipeline_lib.vvca.evaluate.RevenueAccumulator`: revenue, welfare, IR) plus the number of
+    menu entries used."""
     menu64 = menu.detach().to(dtype=torch.float64)
     out = hard_outcome(values, menu64, chunk_size=eval_chunk_size(menu64.size, menu64.allocs.shape[1]))
-    revenue = out.revenue
-    count = revenue.numel()
-    se = float(revenue.std(unbiased=True) / math.sqrt(count)) if count > 1 else float("nan")
-    return {
-        "test_revenue": {"mean": float(revenue.mean()), "se": se, "n_profiles": int(count)},
-        "welfare": float(out.welfare.mean()),
-        "ir_violations": int((out.payments > out.values + IR_TOLERANCE).sum()),
-        "negative_payments": int((out.payments < -IR_TOLERANCE).sum()),
-        "menu_entries_used": int(torch.unique(out.choice).numel()),
-    }
+    acc = RevenueAccumulator()
+    acc.add(out.payments, out.values, IR_TOL[torch.float64])
+    return {**acc.summary(), "menu_entries_used": int(torch.unique(out.choice).numel())}
 
 
 @torch.no_grad()
 def hard_revenue(menu: Menu, values: torch.Tensor) -> float:
     """Mean hard-argmax revenue sum_i p_i (float64)."""
-    return evaluate_menu(menu, values)["test_revenue"]["mean"]
+    return evaluate_menu(menu, values)["revenue"]["mean"]
 
 
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -221,113 +212,62 @@ def train_menu(
     return TrainResult(history, best[2], best[1], best[0], elapsed)
 
 
-def run_seed_sequence(base_seed: int, setting: str, method: str, seed_index: int) -> np.random.SeedSequence:
-    """Seed of one run: entropy = base seed, spawn key = (crc32(setting), crc32(method), seed index)."""
-    return np.random.SeedSequence(
-        entropy=base_seed, spawn_key=(stable_key(setting), stable_key(method), int(seed_index))
-    )
+@dataclass(frozen=True)
+class RandomizedSpec:
+    """Everything one randomized run needs besides its data: which method on which setting, the candidate size s,
+    the hyperparameters (with per-setting overrides applied), validation cadence and seeds."""
+
+    method: str
+    setting: str
+    n: int
+    m: int
+    menu_size: int
+    hyperparameters: Mapping[str, Any]
+    eval_every: int
+    select_best: bool
+    base_seed: int
+    seed_index: int
 
 
-def _load(path: str | os.PathLike, setting: str, split: str, n: int, m: int, device: torch.device) -> torch.Tensor:
-    data = read_valuations(path, setting=setting, split=split, n=n, m=m, valuation="additive")
-    return torch.as_tensor(data.values, dtype=torch.float32, device=device)
+@dataclass
+class TrainedMenu:
+    """A finished run: the training result, the selected menu, the config as recorded, the run's seed."""
+
+    result: TrainResult
+    menu: Menu
+    config: dict[str, Any]
+    seed: np.random.SeedSequence
 
 
-def run_randomized(
-    *,
-    method: str,
-    setting: str,
-    n: int,
-    m: int,
-    menu_size: int,
-    hyperparameters: Mapping[str, Any],
-    eval_every: int,
-    select_best: bool,
-    base_seed: int,
-    seed_index: int,
-    train_path: str | os.PathLike,
-    val_path: str | os.PathLike,
-    test_path: str | os.PathLike,
-    out_params: str | os.PathLike,
-    out_history: str | os.PathLike,
-    out_metrics: str | os.PathLike,
-    device: torch.device,
-) -> dict[str, Any]:
-    """One run of a randomized AMA on one additive setting: train, select on val, test once, write the outputs.
+def train_randomized(spec: RandomizedSpec, train_values: torch.Tensor, val_values: torch.Tensor) -> TrainedMenu:
+    """Build the model from its run seed, train it (:func:`train_menu`) and return the selected menu.
 
-    Writes ``out_params`` (torch: method, model state dict, the selected menu, config), ``out_history`` (Parquet:
-    step, lr, train_soft_revenue, val_revenue, elapsed_s) and ``out_metrics`` (JSON, the Table 2 contract in
-    .agent_status/metrics_contract.txt), all atomically. Returns the metrics.
+    ``train_values`` / ``val_values`` (N, n, m) live on the device the model should use.
     """
+    method, hyperparameters = spec.method, spec.hyperparameters
     if method not in METHODS:
         raise ValueError(f"unknown randomized method {method!r}; expected one of {METHODS}")
     unknown = set(hyperparameters) - set(TRAIN_KEYS) - set(MODEL_KEYS[method])
     if unknown:
         raise ValueError(f"{method}: unknown hyperparameters {sorted(unknown)}")
-    start = time.perf_counter()
-    ss = run_seed_sequence(base_seed, setting, method, seed_index)
+    ss = menu_run_seed(spec.base_seed, spec.setting, method, spec.seed_index)
     init_seed, batch_seed = (int(x) for x in ss.generate_state(2))
     torch.manual_seed(init_seed)
     generator = torch.Generator().manual_seed(batch_seed)
-
-    cfg = TrainConfig.from_mapping(hyperparameters, eval_every=eval_every, select_best=select_best)
+    cfg = TrainConfig.from_mapping(hyperparameters, eval_every=spec.eval_every, select_best=spec.select_best)
     model_kwargs = {k: hyperparameters[k] for k in MODEL_KEYS[method] if k in hyperparameters}
-    model = build_model(method, n, m, menu_size, model_kwargs).to(device)
-    train = _load(train_path, setting, "train", n, m, device)
-    val = _load(val_path, setting, "val", n, m, device)
-    log.info("%s on %s (n=%d, m=%d, s=%d), %s, device %s", method, setting, n, m, menu_size, cfg, device)
-
-    result = train_menu(model, train, val, cfg, generator=generator)
+    model = build_model(method, spec.n, spec.m, spec.menu_size, model_kwargs).to(train_values.device)
+    log.info("%s on %s (n=%d, m=%d, s=%d), %s", method, spec.setting, spec.n, spec.m, spec.menu_size, cfg)
+    result = train_menu(model, train_values, val_values, cfg, generator=generator)
     model.load_state_dict(result.state_dict)
     model.eval()
     with torch.no_grad():
         menu = model.menu().detach()
-    del train, val
-    test = _load(test_path, setting, "test", n, m, device)
-    evaluation = evaluate_menu(menu, test)
-    wall = time.perf_counter() - start
-
     config = {**asdict(cfg), "lr_milestones": [list(x) for x in cfg.lr_milestones], **model_kwargs}
-    config.update({"menu_size": menu_size, "n": n, "m": m})
-    metrics: dict[str, Any] = {
-        "setting": setting,
-        "method": method,
-        "seed": int(seed_index),
-        "run_seed": {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)},
-        **evaluation,
-        "wall_time_s": wall,
-        "train_time_s": result.train_time_s,
-        "val_revenue": result.val_revenue,
-        "best_step": result.best_step,
-        "menu_size": menu_size,
-        "label": {"lottery_ama": "Lottery AMA", "amenunet": "AMenuNet"}[method],
-        "device": describe_device(device),
-        "config": config,
-        "versions": package_versions(),
-    }
-    with atomic_path(out_params) as tmp:
-        torch.save(
-            {
-                "method": method,
-                "state_dict": {k: v.cpu() for k, v in result.state_dict.items()},
-                "menu": {k: v.cpu() for k, v in menu.as_dict().items()},
-                "config": config,
-            },
-            tmp,
-        )
-    with atomic_path(out_history) as tmp:
-        result.history.to_parquet(tmp, index=False)
-    write_json(out_metrics, metrics)
-    log.info(
-        "%s on %s seed %d: test revenue %.4f +- %.4f, val %.4f at step %d, %.1f s",
-        method, setting, seed_index, evaluation["test_revenue"]["mean"], evaluation["test_revenue"]["se"],
-        result.val_revenue, result.best_step, wall,
-    )
-    return metrics
+    config.update({"menu_size": spec.menu_size, "n": spec.n, "m": spec.m})
+    return TrainedMenu(result, menu, config, ss)
 
 
-def load_menu(path: str | os.PathLike, device: torch.device | str = "cpu") -> Menu:
-    """The selected menu saved by :func:`run_randomized` (allocations, weights, boosts)."""
-    payload = torch.load(path, map_location=device, weights_only=True)
-    return Menu(**payload["menu"])
-
+def menu_from_payload(payload: Mapping[str, Any], device: torch.device | str = "cpu") -> Menu:
+    """The selected menu of a saved run (``params.pt`` of :func:`pipeline_lib.stages.combinatorial.randomized_run`)."""
+    return Menu(**{k: torch.as_tensor(v).to(device) for k, v in payload["menu"].items()})

@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 
-from pipeline_lib.core.provenance import atomic_path
+from pipeline_lib.core.io import atomic_path
 
 CHECKPOINT_NAME = "state.pt"
+CHECKPOINT_ROOT = "_ckpt"
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +34,18 @@ def fingerprint(config: dict[str, Any]) -> str:
     """A stable hash of a JSON-serialisable run configuration (key order does not matter)."""
     blob = json.dumps(config, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
+
+
+def checkpoint_dir_for(output: str | os.PathLike) -> Path:
+    """The checkpoint folder of the job that writes ``output``: ``results/X/.../file`` -> ``results/_ckpt/X/...``.
+
+    Derived from a declared output so that no path travels through ``params:``; outside ``results/`` the folder
+    ``_ckpt/<parent>`` next to the output's first path component is used.
+    """
+    parts = Path(output).parent.parts
+    if not parts:
+        return Path(CHECKPOINT_ROOT)
+    return Path(parts[0], CHECKPOINT_ROOT, *parts[1:])
 
 
 def checkpoint_file(ckpt_dir: str | os.PathLike) -> Path:

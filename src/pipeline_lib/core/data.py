@@ -29,8 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline_lib import __version__
-from pipeline_lib.core.provenance import atomic_path
-from pipeline_lib.core.settings import Setting, split_seed_sequence, tastes_seed_sequence
+from pipeline_lib.core.io import atomic_path
+from pipeline_lib.core.seeds import split_seed, tastes_seed
+from pipeline_lib.core.settings import Setting
 from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
 from pipeline_lib.valuations.single_item import draw_latent_tastes, sample_single_item
 
@@ -66,10 +67,10 @@ class ValuationSet:
 
 def dataset_metadata(setting: Setting, split: str, base_seed: int, num_rows: int, row_group_size: int) -> dict:
     """Everything needed to know what a dataset file holds and to reproduce it."""
-    ss = split_seed_sequence(base_seed, setting.name, split)
+    ss = split_seed(base_seed, setting.name, split)
     params = dict(setting.params)
     if setting.distribution == "latent" and params.get("w_mode", "fixed") == "fixed":
-        tss = tastes_seed_sequence(base_seed, setting.name)
+        tss = tastes_seed(base_seed, setting.name)
         tastes = draw_latent_tastes(np.random.default_rng(tss), setting.n, int(params.get("d", 1)))
         params["tastes"] = tastes.tolist()
         params["tastes_seed"] = {"entropy": tss.entropy, "spawn_key": list(tss.spawn_key)}
@@ -113,10 +114,11 @@ def write_valuations(
     width = int(np.prod(setting.value_shape))
     schema = pa.schema([pa.field(COLUMN, pa.list_(pa.float32(), width))], metadata={META_KEY: json.dumps(meta)})
     n_chunks = math.ceil(num_rows / row_group_size)
-    children = split_seed_sequence(base_seed, setting.name, split).spawn(n_chunks)
-    with atomic_path(path) as tmp, pq.ParquetWriter(
-        tmp, schema, compression="zstd", write_page_checksum=True
-    ) as writer:
+    children = split_seed(base_seed, setting.name, split).spawn(n_chunks)
+    with (
+        atomic_path(path) as tmp,
+        pq.ParquetWriter(tmp, schema, compression="zstd", write_page_checksum=True) as writer,
+    ):
         for k, child in enumerate(children):
             size = min(row_group_size, num_rows - k * row_group_size)
             chunk = _sample_chunk(setting, meta, np.random.default_rng(child), size).astype(np.float32)
@@ -168,9 +170,7 @@ def _check_column(path: Path, schema: pa.Schema, meta: Mapping[str, Any]) -> int
     return width
 
 
-def iter_valuations(
-    path: str | os.PathLike, batch_rows: int = 8192, **expected: Any
-) -> Iterator[np.ndarray]:
+def iter_valuations(path: str | os.PathLike, batch_rows: int = 8192, **expected: Any) -> Iterator[np.ndarray]:
     """Yield float32 blocks of at most ``batch_rows`` profiles, shaped ``(rows, *value_shape)``; memory-bounded."""
     path = Path(path)
     meta = read_metadata(path)

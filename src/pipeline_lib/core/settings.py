@@ -3,22 +3,18 @@
 A :class:`Setting` names one valuation distribution at one auction size. The single-item families
 (``uniform``, ``exponential``, ...) have ``m = 1`` and value shape ``(n,)``; the combinatorial settings
 (``2x2_A`` ... ``5x10_C``) have value shape ``(n, m)`` (additive A/B/C: item values) or ``(n, 2^m)`` (D: bundle
-values). Seeds for every (setting, split) are derived from the config's base seed with
-:class:`numpy.random.SeedSequence` so that they are independent, reproducible and recorded.
+values). Seeds for every (setting, split) are derived from the config's base seed in :mod:`pipeline_lib.core.seeds`.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from pipeline_lib.core.seeds import SPLITS
 
-SPLITS = ("train", "val", "test")
-SPLIT_INDEX = {name: i for i, name in enumerate(SPLITS)}
-TASTES_STREAM = 99  # spawn-key slot of the latent family's persistent tastes (shared by all splits)
+__all__ = ["SPLITS", "Setting", "all_settings", "combinatorial_settings", "single_item_settings", "split_size"]
 
 
 @dataclass(frozen=True)
@@ -47,21 +43,6 @@ class Setting:
         if self.valuation == "additive":
             return (self.n, self.m)
         return (self.n, 2**self.m)
-
-
-def stable_key(name: str) -> int:
-    """A platform-independent 32-bit integer for a setting name (Python's hash() is salted per process)."""
-    return zlib.crc32(name.encode("utf-8"))
-
-
-def split_seed_sequence(base_seed: int, setting: str, split: str) -> np.random.SeedSequence:
-    """Seed of one (setting, split): entropy = base seed, spawn key = (crc32(setting), split index)."""
-    return np.random.SeedSequence(entropy=base_seed, spawn_key=(stable_key(setting), SPLIT_INDEX[split]))
-
-
-def tastes_seed_sequence(base_seed: int, setting: str) -> np.random.SeedSequence:
-    """Seed of a dataset's persistent latent tastes: shared by the train, val and test splits."""
-    return np.random.SeedSequence(entropy=base_seed, spawn_key=(stable_key(setting), TASTES_STREAM))
 
 
 def _active(block: Mapping[str, Any], defined: Mapping[str, Any], key: str) -> list[str]:

@@ -11,10 +11,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
@@ -24,33 +22,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pipeline_lib.core.provenance import atomic_path  # noqa: E402
-
-
-def _save(fig: Any, out_png: str, out_pdf: str) -> None:
-    for path, fmt in ((out_png, "png"), (out_pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-
 
 def _panels(k: int, rows: int = 1) -> tuple[Any, np.ndarray]:
     fig, axes = plt.subplots(rows, k, figsize=(4.0 * k, 3.4 * rows), squeeze=False)
     return fig, axes
 
 
-def plot_sweeps(
-    trials_json: Mapping[str, str], optima: Mapping[str, float | None], out_png: str, out_pdf: str
-) -> None:
+def plot_sweeps(trials: Mapping[str, Mapping[str, Any]], optima: Mapping[str, float | None]) -> plt.Figure:
     """Revenue against measured regret of every complete sweep trial, per family."""
-    fams = list(trials_json)
+    fams = list(trials)
     cols = min(2, len(fams))
     rows = math.ceil(len(fams) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.2 * rows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(fams):]:
+    for ax in axes.flat[len(fams) :]:
         ax.set_visible(False)
     for ax, fam in zip(axes.flat, fams, strict=False):
-        blob = json.loads(Path(trials_json[fam]).read_text())
+        blob = trials[fam]
         stat = blob.get("objective", "val_regret_sum").split("val_")[-1]
         done = [t for t in blob["trials"] if t["state"] == "COMPLETE"]
         x = [t["user_attrs"].get(f"val_{stat}", math.nan) for t in done]
@@ -59,8 +46,15 @@ def plot_sweeps(
         sc = ax.scatter(x, y, c=c, cmap="viridis", s=22, label="trials")
         if done:
             best = max(done, key=lambda t: t["value"])
-            ax.scatter([best["user_attrs"].get(f"val_{stat}")], [best["user_attrs"].get("val_revenue")], s=120,
-                       facecolors="none", edgecolors="red", linewidths=1.5, label="selected")
+            ax.scatter(
+                [best["user_attrs"].get(f"val_{stat}")],
+                [best["user_attrs"].get("val_revenue")],
+                s=120,
+                facecolors="none",
+                edgecolors="red",
+                linewidths=1.5,
+                label="selected",
+            )
         opt = optima.get(fam)
         if opt is not None:
             ax.axhline(opt, ls="--", c="k", lw=1, label=f"Myerson optimum {opt:.4f}")
@@ -70,7 +64,7 @@ def plot_sweeps(
         ax.legend(fontsize=7, loc="lower right")
         fig.colorbar(sc, ax=ax, label="log lambda_regret")
     fig.suptitle("Optuna trials: revenue against honestly measured regret")
-    _save(fig, out_png, out_pdf)
+    return fig
 
 
 def response_curves(mech: Any, others: np.ndarray, grid: np.ndarray, bidder: int = 0) -> tuple[np.ndarray, ...]:
@@ -84,9 +78,7 @@ def response_curves(mech: Any, others: np.ndarray, grid: np.ndarray, bidder: int
     return a[:, bidder].numpy(), p[:, bidder].numpy()
 
 
-def plot_responses(
-    families: Mapping[str, Mapping[str, Any]], out_png: str, out_pdf: str, points: int = 501
-) -> None:
+def plot_responses(families: Mapping[str, Mapping[str, Any]], points: int = 501) -> plt.Figure:
     """``families``: name -> {"learned": mechanism, "reference": mechanism, "reference_name", "values": test}."""
     fams = list(families)
     fig, axes = _panels(len(fams), rows=2)
@@ -110,34 +102,4 @@ def plot_responses(
         axes[1, j].set_xlabel("bid b_1")
         axes[0, j].legend(fontsize=7)
     fig.suptitle("One bidder's allocation and payment as its bid varies, others fixed")
-    _save(fig, out_png, out_pdf)
-
-
-def single_item_figures(
-    trials_json: Mapping[str, str],
-    models: Mapping[str, str],
-    tests: Mapping[str, str],
-    family_cfgs: Mapping[str, Mapping[str, Any]],
-    out_sweep: Sequence[str],
-    out_response: Sequence[str],
-) -> None:
-    """Stage entry point: both figures from the sweep exports, one final model per family and the test sets."""
-    from pipeline_lib.core.data import read_valuations
-    from pipeline_lib.single_item.auctions import correct_baseline, prior_from_family
-    from pipeline_lib.single_item.nets import AsMechanism, load_model
-    from pipeline_lib.single_item.regret import known_optimum, misreport_upper
-
-    specs: dict[str, dict[str, Any]] = {}
-    optima: dict[str, float | None] = {}
-    for fam, path in models.items():
-        values = read_valuations(tests[fam], setting=fam, split="test").values
-        prior = prior_from_family(family_cfgs[fam])
-        ref = correct_baseline(family_cfgs[fam])
-        net, _ = load_model(path)
-        specs[fam] = {
-            "learned": AsMechanism(net), "reference": ref, "reference_name": ref.name, "values": values,
-            "upper": misreport_upper(values, prior.upper if prior is not None else math.inf, 1.0),
-        }
-        optima[fam] = known_optimum(dict(family_cfgs[fam]), values.shape[1])
-    plot_sweeps(trials_json, optima, *out_sweep)
-    plot_responses(specs, *out_response)
+    return fig

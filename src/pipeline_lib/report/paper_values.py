@@ -11,16 +11,6 @@ TABLE2A_SETTINGS = ("2x2_A", "2x2_D", "2x5_A", "2x5_C", "5x3_C", "5x3_B")
 TABLE2B_SETTINGS = ("3x10_A", "3x10_D", "5x10_A", "3x10_B", "5x10_B", "5x10_C")
 TABLES = {"table2a": TABLE2A_SETTINGS, "table2b": TABLE2B_SETTINGS}
 
-# method key -> (display name, category); the row order of Table 2
-METHODS: dict[str, tuple[str, str]] = {
-    "lottery_ama": ("Lottery AMA", "Randomized"),
-    "amenunet": ("AMenuNet", "Randomized"),
-    "vcg": ("VCG", "Deterministic"),
-    "item_myerson": ("Item-Myerson", "Deterministic"),
-    "bbbvvca": ("BBBVVCA (approx.)", "Deterministic"),
-    "fo_vvca": ("FO-VVCA", "Deterministic"),
-    "zfo_vvca": ("ZFO-VVCA", "Deterministic"),
-}
 BASELINES = ("vcg", "item_myerson")
 
 _ROWS_A = {  # 2x2_A, 2x2_D, 2x5_A, 2x5_C, 5x3_C, 5x3_B

@@ -13,39 +13,27 @@ over test profiles (sampling variance of the test set); with one seed it is the 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline_lib.core.provenance import atomic_path
+from pipeline_lib.core import methods
+from pipeline_lib.core.records import read_record
 
 # The report's Table 1 (n = 4, 10,000 evaluation samples): revenue, its regret metric (defective, spec Part B 2.5),
 # and its "efficiency" (winner accuracy, not a welfare ratio). Keyed by distribution, then by our mechanism name.
 REPORT_TABLE1: dict[str, dict[str, tuple[float, float, float | None]]] = {
     "uniform": {"learned": (0.628, 0.021, 96.5), "vickrey": (0.599, 0.198, 92.1), "myerson": (0.643, 0.000, None)},
-    "exponential": {"learned": (1.527, 0.032, 88.1), "vickrey": (1.084, 0.502, 73.4),
-                    "myerson": (1.286, 0.000, None)},
+    "exponential": {"learned": (1.527, 0.032, 88.1), "vickrey": (1.084, 0.502, 73.4), "myerson": (1.286, 0.000, None)},
     "latent": {"learned": (0.521, 0.011, 54.8), "vickrey": (0.106, 0.085, 17.1), "vickrey_r1": (0.293, 0.000, None)},
     "hetero": {"learned": (0.855, 0.014, 96.4), "vickrey": (0.696, 0.264, 78.2), "vickrey_r1": (0.445, 0.000, None)},
 }
 REPORT_N_BIDDERS = 4
 
-LABELS = {
-    "learned": "Learned (soft, as trained)",
-    "learned_hard": "Learned (argmax allocation)",
-    "myerson": "Myerson (correct, ironed where needed)",
-    "vickrey": "Vickrey",
-    "vickrey_fitted_reserve": "Vickrey + fitted anonymous reserve",
-    "vickrey_r1": "Vickrey + reserve r = 1 (report's)",
-    "vvca_zfo": "VVCA, one item (ZFO)",
-}
-ORDER = ["learned", "learned_hard", "myerson", "vvca_zfo", "vickrey_fitted_reserve", "vickrey", "vickrey_r1"]
 FLAG = "not incentive compatible"
 
 
@@ -60,16 +48,25 @@ def _ci(m: Mapping[str, Any], key: str) -> tuple[float, float]:
 
 def row_from_report(payload: Mapping[str, Any], mechanism: str) -> dict[str, Any]:
     """One table row from one evaluation payload (pipeline_lib.single_item.regret._report)."""
+    record = read_record(payload, f"evaluation of {mechanism}")
     m = payload["metrics"]
     row: dict[str, Any] = {"mechanism": mechanism, "n_seeds": 1, "ci_method": "bootstrap over test profiles"}
-    for key in ("revenue", "regret_mean", "regret_sum", "regret_p99", "welfare_ratio", "ir_violation_rate",
-                "winner_accuracy", "regret_share"):
+    for key in (
+        "regret_mean",
+        "regret_sum",
+        "regret_p99",
+        "welfare_ratio",
+        "ir_violation_rate",
+        "winner_accuracy",
+        "regret_share",
+    ):
         row[key] = _value(m, key)
     for key in ("revenue", "regret_mean", "welfare_ratio", "regret_p99"):
         row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = _ci(m, key)
+    row["revenue"] = record.revenue
     row["regret_max"] = _value(m, "regret_max")
-    row["revenue_se"] = float(m["revenue"]["se"])
-    row["n_profiles"] = int(payload["n_profiles"])
+    row["revenue_se"] = record.revenue_se
+    row["n_profiles"] = record.n_profiles
     row["flag"] = payload.get("flag", "")
     return row
 
@@ -118,32 +115,56 @@ def family_rows(
     report = REPORT_TABLE1.get(distribution, {}) if n_bidders == REPORT_N_BIDDERS else {}
     for row in rows:
         row["family"] = family
-        row["label"] = LABELS.get(row["mechanism"], row["mechanism"])
+        row["label"] = methods.label(row["mechanism"])
         row["optimum"] = optimum
         row["share_of_optimum"] = row["revenue"] / optimum if optimum else None
         rep = report.get(row["mechanism"])
         row["report_revenue"], row["report_regret"], row["report_efficiency"] = rep if rep else (None, None, None)
         if not row["mechanism"].startswith("learned"):
             row["flag"] = ""  # truthful baselines: the ceiling check is for learned mechanisms
-    rank = {name: i for i, name in enumerate(ORDER)}
-    return sorted(rows, key=lambda r: rank.get(r["mechanism"], len(ORDER)))
+    rank = methods.order("single_item")
+    return sorted(rows, key=lambda r: rank.get(r["mechanism"], len(rank)))
 
 
 COLUMNS = [
-    "family", "mechanism", "label", "n_seeds", "n_profiles", "revenue", "revenue_ci_lo", "revenue_ci_hi", "revenue_se",
-    "optimum", "share_of_optimum", "regret_mean", "regret_mean_ci_lo", "regret_mean_ci_hi", "regret_sum",
-    "regret_p99", "regret_p99_ci_lo", "regret_p99_ci_hi", "regret_max", "regret_share", "ir_violation_rate",
-    "welfare_ratio", "welfare_ratio_ci_lo", "welfare_ratio_ci_hi", "winner_accuracy", "flag", "ci_method",
-    "report_revenue", "report_regret", "report_efficiency",
+    "family",
+    "mechanism",
+    "label",
+    "n_seeds",
+    "n_profiles",
+    "revenue",
+    "revenue_ci_lo",
+    "revenue_ci_hi",
+    "revenue_se",
+    "optimum",
+    "share_of_optimum",
+    "regret_mean",
+    "regret_mean_ci_lo",
+    "regret_mean_ci_hi",
+    "regret_sum",
+    "regret_p99",
+    "regret_p99_ci_lo",
+    "regret_p99_ci_hi",
+    "regret_max",
+    "regret_share",
+    "ir_violation_rate",
+    "welfare_ratio",
+    "welfare_ratio_ci_lo",
+    "welfare_ratio_ci_hi",
+    "winner_accuracy",
+    "flag",
+    "ci_method",
+    "report_revenue",
+    "report_regret",
+    "report_efficiency",
 ]
 
 
 def build_table(families: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """``families``: name -> {"distribution", "n_bidders", "learned": [paths], "baselines": [paths]}."""
+    """``families``: name -> {"distribution", "n_bidders", "learned": [records], "baselines": [records]}."""
     rows: list[dict[str, Any]] = []
     for family, spec in families.items():
-        learned = [json.loads(Path(p).read_text()) for p in spec.get("learned", [])]
-        baselines = [json.loads(Path(p).read_text()) for p in spec.get("baselines", [])]
+        learned, baselines = spec.get("learned", []), spec.get("baselines", [])
         rows += family_rows(family, spec["distribution"], int(spec["n_bidders"]), learned, baselines)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -176,16 +197,34 @@ def _report_cell(r: pd.Series) -> str:
     return f"{r['report_revenue']:.3f} / {r['report_regret']:.3f} / {eff_s}"
 
 
-HEADERS = ["Mechanism", "Revenue [95% CI]", "Optimum", "Share of opt.", "Regret mean [95% CI]", "Regret p99",
-           "Regret max", "IR viol.", "Welfare ratio [95% CI]", "Report: rev / regret / eff.", "Note"]
+HEADERS = [
+    "Mechanism",
+    "Revenue [95% CI]",
+    "Optimum",
+    "Share of opt.",
+    "Regret mean [95% CI]",
+    "Regret p99",
+    "Regret max",
+    "IR viol.",
+    "Welfare ratio [95% CI]",
+    "Report: rev / regret / eff.",
+    "Note",
+]
 
 
 def _cells(r: pd.Series) -> list[str]:
     return [
         str(r["label"]) + (f" ({int(r['n_seeds'])} seeds)" if int(r["n_seeds"]) > 1 else ""),
-        _with_ci(r, "revenue"), _f(r["optimum"]), _pct(r["share_of_optimum"]), _with_ci(r, "regret_mean", 5),
-        _f(r["regret_p99"], 5), _f(r["regret_max"], 5), _pct(r["ir_violation_rate"]), _with_ci(r, "welfare_ratio"),
-        _report_cell(r), str(r["flag"] or ""),
+        _with_ci(r, "revenue"),
+        _f(r["optimum"]),
+        _pct(r["share_of_optimum"]),
+        _with_ci(r, "regret_mean", 5),
+        _f(r["regret_p99"], 5),
+        _f(r["regret_max"], 5),
+        _pct(r["ir_violation_rate"]),
+        _with_ci(r, "welfare_ratio"),
+        _report_cell(r),
+        str(r["flag"] or ""),
     ]
 
 
@@ -202,8 +241,12 @@ def to_markdown(table: pd.DataFrame, title: str = "Table 1: single-item mechanis
     lines = [f"# {title}", ""]
     for family, block in table.groupby("family", sort=False):
         n_prof = int(block["n_profiles"].max())
-        lines += [f"## {family} ({n_prof} test profiles)", "", "| " + " | ".join(HEADERS) + " |",
-                  "|" + "|".join(["---"] * len(HEADERS)) + "|"]
+        lines += [
+            f"## {family} ({n_prof} test profiles)",
+            "",
+            "| " + " | ".join(HEADERS) + " |",
+            "|" + "|".join(["---"] * len(HEADERS)) + "|",
+        ]
         lines += ["| " + " | ".join(_cells(r)) + " |" for _, r in block.iterrows()]
         lines.append("")
     lines += [NOTES, ""]
@@ -226,24 +269,29 @@ def to_latex(table: pd.DataFrame) -> str:
         for _, r in block.iterrows():
             ci = f"[{_f(r['revenue_ci_lo'])}, {_f(r['revenue_ci_hi'])}]"
             rep = "-" if r["report_revenue"] is None or pd.isna(r["report_revenue"]) else f"{r['report_revenue']:.3f}"
-            out.append(" & ".join([
-                _tex(str(r["label"])), _f(r["revenue"]), ci, _tex(_pct(r["share_of_optimum"])),
-                _f(r["regret_mean"], 5), _f(r["regret_p99"], 5), _f(r["regret_max"], 5), _f(r["welfare_ratio"]),
-                rep, _tex(str(r["flag"] or "")),
-            ]) + r" \\")
+            out.append(
+                " & ".join(
+                    [
+                        _tex(str(r["label"])),
+                        _f(r["revenue"]),
+                        ci,
+                        _tex(_pct(r["share_of_optimum"])),
+                        _f(r["regret_mean"], 5),
+                        _f(r["regret_p99"], 5),
+                        _f(r["regret_max"], 5),
+                        _f(r["welfare_ratio"]),
+                        rep,
+                        _tex(str(r["flag"] or "")),
+                    ]
+                )
+                + r" \\"
+            )
         out.append(r"\midrule")
     out[-1] = r"\bottomrule"
     out.append(r"\end{tabular}")
     return "\n".join(out) + "\n"
 
 
-def write_table1(families: Mapping[str, Mapping[str, Any]], out_csv: str, out_md: str, out_tex: str) -> pd.DataFrame:
-    """Build Table 1 from evaluation files and write CSV, Markdown and LaTeX atomically."""
-    table = build_table(families)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(table))
-    with atomic_path(out_tex) as tmp:
-        tmp.write_text(to_latex(table))
-    return table
+def render(table: pd.DataFrame) -> tuple[str, str, str]:
+    """Table 1 as CSV, Markdown and LaTeX text."""
+    return table.to_csv(index=False), to_markdown(table), to_latex(table)

@@ -9,20 +9,17 @@ revenue over seeds, the number of seeds, and the paper's value beside it (spec P
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from pipeline_lib.core.provenance import atomic_path
+from pipeline_lib.core import methods
+from pipeline_lib.core.records import read_record
 from pipeline_lib.report.paper_values import (
     APPROXIMATE_FOOTNOTE,
     ITEM_MYERSON_FOOTNOTE,
-    METHODS,
     paper_value,
 )
 
@@ -33,44 +30,29 @@ LONG_COLUMNS = (
 FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b"}
 
 
-def revenue_of(record: dict[str, Any]) -> float:
-    """Mean test revenue of a metrics/baseline record: ``test_revenue.mean``, or a plain ``test_revenue`` /
-    ``revenue`` number (baseline files written before the contract)."""
-    for key in ("test_revenue", "revenue"):
-        value = record.get(key)
-        if isinstance(value, dict) and "mean" in value:
-            return float(value["mean"])
-        if isinstance(value, int | float):
-            return float(value)
-    raise KeyError(f"no test_revenue.mean / revenue in record with keys {sorted(record)}")
+def records_frame(payloads: Iterable[tuple[str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """One row per metrics record (:mod:`pipeline_lib.core.records`): setting, method, seed, revenue, approximate.
 
-
-def read_records(run_paths: Iterable[str | os.PathLike], baseline_paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per file: setting, method, seed, revenue, approximate (baselines: seed 0, method = file stem)."""
+    ``payloads`` are (source name, record) pairs; the source names the file in errors.
+    """
     rows = []
-    for path in run_paths:
-        rec = json.loads(Path(path).read_text())
+    for source, payload in payloads:
+        rec = read_record(payload, source)
         rows.append({
-            "setting": rec["setting"], "method": rec["method"], "seed": int(rec["seed"]),
-            "revenue": revenue_of(rec), "approximate": bool(rec.get("approximate", False)),
-        })  # fmt: skip
-    for path in baseline_paths:
-        path = Path(path)
-        rec = json.loads(path.read_text())
-        rows.append({
-            "setting": rec.get("setting", path.parent.name), "method": rec.get("baseline", path.stem), "seed": 0,
-            "revenue": revenue_of(rec), "approximate": False,
+            "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
+            "approximate": rec.approximate,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=["setting", "method", "seed", "revenue", "approximate"])
 
 
 def _label(method: str) -> tuple[str, str]:
-    return METHODS.get(method, (method, "Other"))
+    entry = methods.METHODS.get(method)
+    return (entry.label, entry.category) if entry else (method, "Other")
 
 
 def summarise(records: pd.DataFrame, table: str, settings: Sequence[str]) -> pd.DataFrame:
     """Long table: one row per (method, setting) of ``settings`` with mean, std over seeds, seeds, paper value."""
-    order = {m: k for k, m in enumerate(METHODS)}
+    order = methods.order("combinatorial")
     rows = []
     subset = records[records["setting"].isin(settings)]
     for (method, setting), group in subset.groupby(["method", "setting"], sort=False):
@@ -193,22 +175,8 @@ TITLES = {
 }
 
 
-def write_table2(
-    table: str,
-    settings: Sequence[str],
-    run_paths: Iterable[str | os.PathLike],
-    baseline_paths: Iterable[str | os.PathLike],
-    out_csv: str | os.PathLike,
-    out_md: str | os.PathLike,
-    out_tex: str | os.PathLike,
-) -> pd.DataFrame:
-    """Build one of Table 2(a)/(b) from result files and write CSV (long), Markdown and LaTeX (wide) atomically."""
-    long = summarise(read_records(run_paths, baseline_paths), table, settings)
-    with atomic_path(out_csv) as tmp:
-        long.to_csv(tmp, index=False, float_format="%.6f")
+def render(long: pd.DataFrame, table: str, settings: Sequence[str]) -> tuple[str, str, str]:
+    """One of Table 2(a)/(b) as CSV (long), Markdown and LaTeX (wide) text."""
     title = TITLES.get(table, table)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(long, settings, title))
-    with atomic_path(out_tex) as tmp:
-        tmp.write_text(to_latex(long, settings, title, f"tab:{table}"))
-    return long
+    csv = long.to_csv(index=False, float_format="%.6f")
+    return csv, to_markdown(long, settings, title), to_latex(long, settings, title, f"tab:{table}")

@@ -77,17 +77,15 @@ class AsMechanism:
         return self.net(bids, hard=self.hard)
 
 
-def save_model(net: SingleItemNet, path: str, extra: dict[str, Any] | None = None) -> None:
-    """Atomic torch.save of {config, state_dict, extra}."""
-    from pipeline_lib.core.provenance import atomic_path
-
-    with atomic_path(path) as tmp:
-        torch.save({"config": net.config(), "state_dict": net.state_dict(), "extra": extra or {}}, tmp)
+def model_payload(net: SingleItemNet, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a saved network holds: {config, state_dict, extra} (plain tensors, numbers and strings)."""
+    return {"config": net.config(), "state_dict": net.state_dict(), "extra": extra or {}}
 
 
-def load_model(path: str, map_location: str | torch.device = "cpu") -> tuple[SingleItemNet, dict[str, Any]]:
-    """Inverse of :func:`save_model`: the network (float32, on ``map_location``) and the extra payload."""
-    blob = torch.load(path, map_location=map_location, weights_only=True)
+def model_from_payload(
+    blob: dict[str, Any], map_location: str | torch.device = "cpu"
+) -> tuple[SingleItemNet, dict[str, Any]]:
+    """Inverse of :func:`model_payload`: the network (float32, on ``map_location``) and the extra payload."""
     net = SingleItemNet(**blob["config"])
     net.load_state_dict(blob["state_dict"])
     return net.to(map_location), blob.get("extra", {})

@@ -18,22 +18,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
-from pipeline_lib.core.data import read_valuations
-from pipeline_lib.core.provenance import atomic_path, package_versions
+from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.core.seeds import seed_record, vvca_run_seed
+from pipeline_lib.vvca.bids import BidSource
+from pipeline_lib.vvca.config import TrainConfig
+from pipeline_lib.vvca.evaluate import evaluate_on
 from pipeline_lib.vvca.mechanism import VVCAParams, evaluate_vvca
-from pipeline_lib.vvca.zfo import (
-    BidSource,
-    Parametrisation,
-    TrainConfig,
-    evaluate_on,
-    history_frame,
-    run_seed_sequence,
-    seed_record,
-    train,
-)
+from pipeline_lib.vvca.parametrisation import Parametrisation
+from pipeline_lib.vvca.zfo import history_frame, train
 
 NAME = "vvca_zfo"
 log = logging.getLogger(__name__)
@@ -65,24 +61,23 @@ class OneItemVVCA:
 def train_one_item_vvca(
     *,
     family: str,
-    train_path: str,
-    val_path: str,
-    out_params: str,
-    out_history: str,
+    train_values: np.ndarray,
+    val_values: np.ndarray,
     zfo_cfg: Mapping[str, Any],
     base_seed: int,
     ckpt_dir: str | None,
     device: torch.device,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Train the one-item VVCA of ``family`` by ZFO-VVCA from VCG and write ``params.pt`` and ``history.parquet``."""
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Train the one-item VVCA of ``family`` by ZFO-VVCA from VCG on bids (N, n); returns the parameters payload
+    (plain tensors and values, what ``params.pt`` holds) and the history table."""
     cfg = TrainConfig(method="zfo_vvca", selection="best_val", **dict(zfo_cfg))
-    sources = {}
-    for split, path in (("train", train_path), ("val", val_path)):
-        values = read_valuations(path, setting=family, split=split).values
-        sources[split] = BidSource(values[:, :, None], additive=True, device=device)
+    sources = {
+        split: BidSource(values[:, :, None], additive=True, device=device)
+        for split, values in (("train", train_values), ("val", val_values))
+    }
     n = sources["train"].values.shape[1]
-    seq = run_seed_sequence(base_seed, family, 0)
+    seq = vvca_run_seed(base_seed, family, 0)
     parametrisation = Parametrisation.full(n, 1)
     log.info("training the one-item VVCA of %s (n = %d) by ZFO-VVCA: %s", family, n, cfg)
     result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, progress)
@@ -96,19 +91,14 @@ def train_one_item_vvca(
         "m": 1,
         "config": {k: getattr(cfg, k) for k in ("lr", "q", "sigma", "iterations", "batch_size", "selection")},
         "run_seed": seed_record(seq),
-        "val_revenue": val["mean"],
+        "val_revenue": val["revenue"]["mean"],
         "versions": package_versions(),
     }
-    with atomic_path(out_params) as tmp:
-        torch.save(payload, tmp)
-    with atomic_path(out_history) as tmp:
-        history_frame(result.history).to_parquet(tmp, index=False)
-    return payload
+    return payload, history_frame(result.history)
 
 
-def load_one_item_vvca(path: str) -> OneItemVVCA:
-    """The mechanism saved by :func:`train_one_item_vvca`."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+def one_item_vvca_from_payload(payload: Mapping[str, Any]) -> OneItemVVCA:
+    """The mechanism of a saved :func:`train_one_item_vvca` payload."""
     alpha = torch.as_tensor(payload["alpha"], dtype=torch.float64)
     boosts = torch.as_tensor(payload["boosts"], dtype=torch.float64)
     return OneItemVVCA(VVCAParams(alpha, boosts))

@@ -30,6 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline_lib.core.device import describe_device
+from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.single_item.auctions import myerson_revenue, prior_from_family
+
 Tensor = torch.Tensor
 MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
 
@@ -101,8 +105,9 @@ def _candidates(values: Tensor, bidder: int, search: RegretSearch) -> Tensor:
     return torch.cat(parts, dim=1).clamp(0.0, search.upper)
 
 
-def _refine(mech: MechanismFn, values: Tensor, bidder: int, starts: Tensor, search: RegretSearch,
-            gen: torch.Generator) -> Tensor:
+def _refine(
+    mech: MechanismFn, values: Tensor, bidder: int, starts: Tensor, search: RegretSearch, gen: torch.Generator
+) -> Tensor:
     """Adam ascent on u_i from ``starts`` (P, S) plus random draws; returns the best utility seen per profile."""
     if search.refine_random:
         rnd = torch.rand(starts.shape[0], search.refine_random, generator=gen, dtype=values.dtype)
@@ -227,9 +232,7 @@ def summarise(result: RegretResult, values: Tensor, bootstrap: Bootstrap) -> dic
         "welfare": to_np((result.alloc * values).sum(1)),
         "max_value": to_np(values.amax(1)),
         "ir_violations": to_np((result.utility < -IR_TOL).sum(1).double()),
-        "winner_ok": to_np(
-            ((result.alloc.argmax(1) == values.argmax(1)) & (result.alloc.sum(1) > 0.5)).double()
-        ),
+        "winner_ok": to_np(((result.alloc.argmax(1) == values.argmax(1)) & (result.alloc.sum(1) > 0.5)).double()),
         "n_bidders": n,
     }
     point = {k: float(v[0]) for k, v in _summaries(cols, None).items()}
@@ -278,7 +281,7 @@ def evaluate_mechanism(
 
 
 def revenue_flag(revenue: float, se: float, optimum: float | None, z: float = 3.0) -> str:
-    """"not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
+    """ "not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
     (spec Part B section 5.7); "" otherwise or when no optimum is known."""
     if optimum is None or not math.isfinite(optimum):
         return ""
@@ -293,17 +296,17 @@ def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Stage entry points (scripts/si_evaluate.py and scripts/si_baseline.py): same search for every mechanism
+# The test-time search and report of a family: the same for every mechanism
 # --------------------------------------------------------------------------------------------------------------
-def search_for(values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
-               extra_points: Sequence[float] = ()) -> RegretSearch:
+def search_for(
+    values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any], extra_points: Sequence[float] = ()
+) -> RegretSearch:
     """The test-time search of a family: B from the prior's support (or 1.5 x the largest test value)."""
-    from pipeline_lib.single_item.auctions import prior_from_family
-
     prior = prior_from_family(family_cfg)
     return RegretSearch(
-        upper=misreport_upper(values, prior.upper if prior is not None else math.inf,
-                              float(eval_cfg.get("upper_factor", 1.5))),
+        upper=misreport_upper(
+            values, prior.upper if prior is not None else math.inf, float(eval_cfg.get("upper_factor", 1.5))
+        ),
         grid=int(eval_cfg.get("grid", 1001)),
         eps=float(eval_cfg.get("eps", 1e-6)),
         extra_points=tuple(float(x) for x in extra_points),
@@ -317,25 +320,20 @@ def search_for(values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[st
 
 def known_optimum(family_cfg: dict[str, Any], n_bidders: int) -> float | None:
     """Myerson's optimal revenue where the family is i.i.d. with a known prior, else None."""
-    from pipeline_lib.single_item.auctions import myerson_revenue, prior_from_family
-
     prior = prior_from_family(family_cfg)
     return None if prior is None else myerson_revenue(prior, n_bidders)
 
 
-def _test_values(test_path: str, family: str, eval_cfg: dict[str, Any]) -> np.ndarray:
-    from pipeline_lib.core.data import read_valuations
-
-    values = read_valuations(test_path, setting=family, split="test").values
-    limit = eval_cfg.get("max_profiles")
-    return values[: int(limit)] if limit else values
-
-
-def _report(mech: Any, values: np.ndarray, family: str, family_cfg: dict[str, Any], eval_cfg: dict[str, Any],
-            device: torch.device, extra_points: Sequence[float] = ()) -> dict[str, Any]:
-    from pipeline_lib.core.device import describe_device
-    from pipeline_lib.core.provenance import package_versions
-
+def report(
+    mech: Any,
+    values: np.ndarray,
+    family: str,
+    family_cfg: dict[str, Any],
+    eval_cfg: dict[str, Any],
+    device: torch.device,
+    extra_points: Sequence[float] = (),
+) -> dict[str, Any]:
+    """The evaluation payload of one mechanism on test values (N, n): metrics, optimum, share, flag, search."""
     t0 = time.perf_counter()
     search = search_for(values, family_cfg, eval_cfg, extra_points)
     boot = Bootstrap(n_boot=int(eval_cfg.get("bootstrap", 1000)), seed=int(eval_cfg.get("seed", 0)))
@@ -359,51 +357,3 @@ def _report(mech: Any, values: np.ndarray, family: str, family_cfg: dict[str, An
         "versions": package_versions(),
         "device": describe_device(device),
     }
-
-
-def evaluate_learned(model_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
-                     eval_cfg: dict[str, Any], seed_index: int, device: torch.device | None = None) -> dict:
-    """Test-set report of one trained network (soft allocation as trained; optionally also the argmax variant)."""
-    from pipeline_lib.core.device import get_device
-    from pipeline_lib.core.provenance import write_json
-    from pipeline_lib.single_item.nets import AsMechanism, load_model
-
-    device = device or get_device()
-    values = _test_values(test_path, family, eval_cfg)
-    net, extra = load_model(model_path, map_location=device)
-    payload = _report(AsMechanism(net), values, family, family_cfg, eval_cfg, device)
-    payload.update({"seed": int(seed_index), "training": extra})
-    if eval_cfg.get("hardened", False):
-        payload["hardened"] = _report(AsMechanism(net, hard=True), values, family, family_cfg, eval_cfg, device)
-    write_json(out_path, payload)
-    return payload
-
-
-def evaluate_baseline(train_path: str, test_path: str, out_path: str, family: str, family_cfg: dict[str, Any],
-                      baseline: str, eval_cfg: dict[str, Any], device: torch.device | None = None,
-                      fitted_path: str | None = None) -> dict:
-    """Fit (where it learns anything, on train) and evaluate one single-item baseline with the same evaluator.
-
-    ``vvca_zfo`` is trained by its own stage (:func:`pipeline_lib.single_item.one_item_vvca.train_one_item_vvca`)
-    and loaded from ``fitted_path``.
-    """
-    from pipeline_lib.core.data import read_valuations
-    from pipeline_lib.core.device import get_device
-    from pipeline_lib.core.provenance import write_json
-    from pipeline_lib.single_item.auctions import build_baseline
-
-    device = device or get_device()
-    if baseline == "vvca_zfo":
-        from pipeline_lib.single_item.one_item_vvca import load_one_item_vvca
-
-        if fitted_path is None:
-            raise ValueError("the vvca_zfo baseline needs the trained parameters (fitted_path)")
-        mech = load_one_item_vvca(fitted_path)
-    else:
-        train = read_valuations(train_path, setting=family, split="train").values
-        mech = build_baseline(baseline, family_cfg, train)
-    values = _test_values(test_path, family, eval_cfg)
-    payload = _report(mech, values, family, family_cfg, eval_cfg, device, extra_reserve_points(mech.params))
-    payload.update({"baseline": baseline, "setting": family})
-    write_json(out_path, payload)
-    return payload

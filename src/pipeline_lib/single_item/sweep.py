@@ -18,19 +18,28 @@ changed config starts a new study in the same storage instead of mixing incompat
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
+import pandas as pd
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
-from pipeline_lib.core.provenance import atomic_path, write_json
+from pipeline_lib.core.checkpoint import fingerprint
+from pipeline_lib.core.device import describe_device
+from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.core.seeds import stage_seed
+from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item import train as tr
+from pipeline_lib.single_item.auctions import prior_from_family
+from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +91,12 @@ def resume_and_run(
         study.enqueue_trial(dict(enqueue))
     before = ostore.count_trials(study)
     ran = ostore.run_worker(study, objective, n_trials, owner=OWNER)
-    return {"stale_failed": len(stale), "complete_before": before, "ran": ran,
-            "complete": ostore.count_trials(study, (TrialState.COMPLETE,))}
+    return {
+        "stale_failed": len(stale),
+        "complete_before": before,
+        "ran": ran,
+        "complete": ostore.count_trials(study, (TrialState.COMPLETE,)),
+    }
 
 
 def trial_record(t: FrozenTrial) -> dict[str, Any]:
@@ -100,10 +113,9 @@ def trial_record(t: FrozenTrial) -> dict[str, Any]:
     }
 
 
-def export_trials(study: optuna.Study, out_csv: str, out_json: str, header: Mapping[str, Any]) -> list[dict]:
-    """Every trial of ``study`` to CSV (one row per trial) and JSON (header + trials)."""
-    import pandas as pd
-
+def trial_exports(study: optuna.Study, header: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every trial of ``study`` as a table (one row per trial, the header's scalars as leading columns) and as a
+    JSON document (header + trials)."""
     records = [trial_record(t) for t in study.get_trials(deepcopy=False)]
     rows = []
     for r in records:
@@ -116,10 +128,7 @@ def export_trials(study: optuna.Study, out_csv: str, out_json: str, header: Mapp
     for key, value in header.items():
         if not isinstance(value, dict | list):
             frame.insert(0, key, value)
-    with atomic_path(out_csv) as tmp:
-        frame.to_csv(tmp, index=False)
-    write_json(out_json, {**header, "trials": records})
-    return records
+    return frame, {**header, "trials": records}
 
 
 def best_complete(study: optuna.Study) -> FrozenTrial:
@@ -132,34 +141,30 @@ def best_complete(study: optuna.Study) -> FrozenTrial:
 # --------------------------------------------------------------------------------------------------------------
 # The single-item sweep stage
 # --------------------------------------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """A finished sweep: the best trial's payload (``best_params.json``), the trial table and document."""
+
+    best: dict[str, Any]
+    table: pd.DataFrame
+    document: dict[str, Any]
+
+
 def single_item_sweep(
-    train_path: str,
-    val_path: str,
-    warm_path: str,
-    out_best: str,
-    out_csv: str,
-    out_json: str,
+    train: np.ndarray,
+    val: np.ndarray,
+    warm: Mapping[str, Any],
     storage_path: str,
     family: str,
     family_cfg: Mapping[str, Any],
     train_cfg: Mapping[str, Any],
     sweep_cfg: Mapping[str, Any],
     base_seed: int,
-    device: torch.device | None = None,
-) -> dict[str, Any]:
-    """Run (or resume) the Optuna sweep of one family and export its trials and best weights."""
-    from pipeline_lib.core.checkpoint import fingerprint
-    from pipeline_lib.core.device import describe_device, get_device
-    from pipeline_lib.core.provenance import package_versions
-    from pipeline_lib.single_item import regret as ev
-    from pipeline_lib.single_item import train as tr
-    from pipeline_lib.single_item.auctions import prior_from_family
-    from pipeline_lib.single_item.nets import AsMechanism, load_model
-
-    device = device or get_device()
+    device: torch.device,
+) -> SweepResult:
+    """Run (or resume) the Optuna sweep of one family on its train / val values from the warm start ``warm`` (a
+    :func:`pipeline_lib.single_item.nets.model_payload`); the study lives in ``storage_path`` (core storage)."""
     cfg = tr.TrainConfig.from_mapping(train_cfg)
-    train = tr.load_split(train_path, family, "train")
-    val = tr.load_split(val_path, family, "val")
     val_eval = val[: int(sweep_cfg.get("val_profiles", len(val)))]
     stats = tr.ValueStats.from_train(train, cfg.regret_grid)
     prior = prior_from_family(family_cfg)
@@ -171,8 +176,8 @@ def single_item_sweep(
     statistic = str(sweep_cfg.get("regret_statistic", "regret_sum"))
     lr_lo, lr_hi = (float(x) for x in sweep_cfg.get("lambda_regret", (0.1, 5.0)))
     lm_lo, lm_hi = (float(x) for x in sweep_cfg.get("lambda_mono", (0.1, 2.0)))
-    seed = tr.run_seed(base_seed, family, "sweep")
-    warm_state = {k: v.clone() for k, v in load_model(warm_path, map_location=device)[0].state_dict().items()}
+    seed = stage_seed(base_seed, family, "sweep")
+    warm_state = {k: v.clone() for k, v in model_from_payload(warm, map_location=device)[0].state_dict().items()}
     x_train, x_val = tr.to_tensor(train, device), tr.to_tensor(val, device)
 
     def objective(trial: Trial) -> float:
@@ -182,7 +187,7 @@ def single_item_sweep(
         )
         t0 = time.perf_counter()
         gen = tr.seed_everything(seed)  # every trial: same data order, so trials differ only by the weights
-        net, _ = load_model(warm_path, map_location=device)
+        net, _ = model_from_payload(warm, map_location=device)
         net.load_state_dict(warm_state)
         state = tr.RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.lr), gen)
         try:
@@ -193,23 +198,42 @@ def single_item_sweep(
             return math.nan
         m = ev.evaluate_mechanism(AsMechanism(net), val_eval, search, ev.Bootstrap(n_boot=1), device=device).metrics
         attrs = {
-            "val_revenue": m["revenue"]["value"], "val_regret_mean": m["regret_mean"]["value"],
-            "val_regret_sum": m["regret_sum"]["value"], "val_regret_p99": m["regret_p99"]["value"],
-            "val_regret_max": m["regret_max"]["value"], "val_welfare_ratio": m["welfare_ratio"]["value"],
-            "train_revenue": row["revenue"], "train_regret": row["regret"], "train_mono": row["mono"],
+            "val_revenue": m["revenue"]["value"],
+            "val_regret_mean": m["regret_mean"]["value"],
+            "val_regret_sum": m["regret_sum"]["value"],
+            "val_regret_p99": m["regret_p99"]["value"],
+            "val_regret_max": m["regret_max"]["value"],
+            "val_welfare_ratio": m["welfare_ratio"]["value"],
+            "train_revenue": row["revenue"],
+            "train_regret": row["regret"],
+            "train_mono": row["mono"],
             "seconds": time.perf_counter() - t0,
         }
         for k, v in attrs.items():
             trial.set_user_attr(k, float(v))
         value = m["revenue"]["value"] - kappa * m[statistic]["value"]
-        log.info("trial %d %s -> J=%.5f (rev %.4f, %s %.5f)", trial.number, trial.params, value,
-                 attrs["val_revenue"], statistic, m[statistic]["value"])
+        log.info(
+            "trial %d %s -> J=%.5f (rev %.4f, %s %.5f)",
+            trial.number,
+            trial.params,
+            value,
+            attrs["val_revenue"],
+            statistic,
+            m[statistic]["value"],
+        )
         return value
 
     identity = {
-        "family": family, "family_cfg": dict(family_cfg), "train": tr.config_dict(cfg), "seed": seed,
-        "kappa": kappa, "statistic": statistic, "bounds": [lr_lo, lr_hi, lm_lo, lm_hi],
-        "val_grid": search.grid, "val_profiles": len(val_eval), "n_bidders": int(train.shape[1]),
+        "family": family,
+        "family_cfg": dict(family_cfg),
+        "train": tr.config_dict(cfg),
+        "seed": seed,
+        "kappa": kappa,
+        "statistic": statistic,
+        "bounds": [lr_lo, lr_hi, lm_lo, lm_hi],
+        "val_grid": search.grid,
+        "val_profiles": len(val_eval),
+        "n_bidders": int(train.shape[1]),
         "data": {"train": len(train), "val": len(val)},
     }
     fp = fingerprint(identity)
@@ -217,27 +241,34 @@ def single_item_sweep(
     study, spec = open_study(name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity})
     enqueue = REPORT_LAMBDAS.get(family_cfg["distribution"]) if sweep_cfg.get("enqueue_report_lambdas", True) else None
     if enqueue is not None:
-        enqueue = {k: min(max(v, lo), hi) for (k, v), (lo, hi) in
-                   zip(enqueue.items(), [(lr_lo, lr_hi), (lm_lo, lm_hi)], strict=True)}
+        enqueue = {
+            k: min(max(v, lo), hi)
+            for (k, v), (lo, hi) in zip(enqueue.items(), [(lr_lo, lr_hi), (lm_lo, lm_hi)], strict=True)
+        }
     n_trials = int(sweep_cfg.get("n_trials", 50))
     t0 = time.perf_counter()
     progress = resume_and_run(study, spec, objective, n_trials, enqueue)
     header = {
-        "family": family, "study_name": name, "storage": spec.describe(storage_path), "n_trials": n_trials,
-        "objective": f"val_revenue - {kappa} * val_{statistic}", "kappa": kappa,
+        "family": family,
+        "study_name": name,
+        "storage": spec.describe(storage_path),
+        "n_trials": n_trials,
+        "objective": f"val_revenue - {kappa} * val_{statistic}",
+        "kappa": kappa,
     }
-    export_trials(study, out_csv, out_json, header)
+    table, document = trial_exports(study, header)
     best = best_complete(study)
     payload = {
-        **header, "params": dict(best.params), "objective_value": best.value, "trial_number": best.number,
-        "val_revenue": best.user_attrs.get("val_revenue"), "val_regret": best.user_attrs.get(f"val_{statistic}"),
-        "progress": progress, "wall_time_s": time.perf_counter() - t0, "config": identity,
-        "versions": package_versions(), "device": describe_device(device),
+        **header,
+        "params": dict(best.params),
+        "objective_value": best.value,
+        "trial_number": best.number,
+        "val_revenue": best.user_attrs.get("val_revenue"),
+        "val_regret": best.user_attrs.get(f"val_{statistic}"),
+        "progress": progress,
+        "wall_time_s": time.perf_counter() - t0,
+        "config": identity,
+        "versions": package_versions(),
+        "device": describe_device(device),
     }
-    write_json(out_best, payload)
-    return payload
-
-
-def read_best_params(path: str) -> dict[str, float]:
-    """The tuned weights from a ``best_params.json``."""
-    return dict(json.loads(open(path).read())["params"])
+    return SweepResult(payload, table, document)

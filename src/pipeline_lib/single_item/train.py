@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from pipeline_lib.single_item.nets import SingleItemNet
 
 Tensor = torch.Tensor
@@ -93,8 +95,9 @@ def seed_everything(seed: int) -> torch.Generator:
 # --------------------------------------------------------------------------------------------------------------
 # Losses
 # --------------------------------------------------------------------------------------------------------------
-def own_terms(net: Callable[[Tensor], tuple[Tensor, Tensor]], values: Tensor, misreports: Tensor
-              ) -> tuple[Tensor, Tensor]:
+def own_terms(
+    net: Callable[[Tensor], tuple[Tensor, Tensor]], values: Tensor, misreports: Tensor
+) -> tuple[Tensor, Tensor]:
     """a_i(b', v_-i) and p_i(b', v_-i) for misreports (B, n, K) of each bidder i; both returned as (B, n, K)."""
     b, n, k = misreports.shape
     eye = torch.eye(n, dtype=values.dtype, device=values.device)[None, :, None, :]  # (1, i, 1, j)
@@ -203,8 +206,9 @@ def run_phase1(state: RunState, train: Tensor, target, cfg: TrainConfig, epochs:
         log.info("phase 1 epoch %d: imitation loss %.5f", epoch, total / count)
 
 
-def run_phase2_epoch(state: RunState, train: Tensor, val: Tensor, stats: ValueStats, cfg: TrainConfig,
-                     pen: Penalties) -> dict[str, Any]:
+def run_phase2_epoch(
+    state: RunState, train: Tensor, val: Tensor, stats: ValueStats, cfg: TrainConfig, pen: Penalties
+) -> dict[str, Any]:
     """One epoch of phase 2, then revenue and training-estimator regret on a validation subset."""
     t0 = time.perf_counter()
     sums = {"loss": 0.0, "revenue": 0.0, "regret": 0.0, "mono": 0.0}
@@ -227,11 +231,25 @@ def run_phase2_epoch(state: RunState, train: Tensor, val: Tensor, stats: ValueSt
     with torch.no_grad():
         val_reg = float(training_regret(state.net, monitor, stats, cfg.regret_steps, cfg.regret_lr).mean())
     epoch = sum(1 for h in state.history if h["phase"] == 2) + 1
-    row = {"phase": 2, "epoch": epoch, **{k: v / count for k, v in sums.items()},
-           "val_revenue": val_rev, "val_regret": val_reg, "seconds": time.perf_counter() - t0}
+    row = {
+        "phase": 2,
+        "epoch": epoch,
+        **{k: v / count for k, v in sums.items()},
+        "val_revenue": val_rev,
+        "val_regret": val_reg,
+        "seconds": time.perf_counter() - t0,
+    }
     state.history.append(row)
-    log.info("phase 2 epoch %d: loss %.4f rev %.4f regret %.5f mono %.5f | val rev %.4f regret %.5f",
-             epoch, row["loss"], row["revenue"], row["regret"], row["mono"], val_rev, val_reg)
+    log.info(
+        "phase 2 epoch %d: loss %.4f rev %.4f regret %.5f mono %.5f | val rev %.4f regret %.5f",
+        epoch,
+        row["loss"],
+        row["revenue"],
+        row["regret"],
+        row["mono"],
+        val_rev,
+        val_reg,
+    )
     return row
 
 
@@ -250,101 +268,42 @@ def finite_or_nan(x: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Stage entry points (called by scripts/si_warmstart.py and scripts/si_train_final.py)
+# Runs on values (the stages of pipeline_lib.stages.single_item read and write the files)
 # --------------------------------------------------------------------------------------------------------------
-def run_seed(base_seed: int, family: str, stage: str, index: int = 0) -> int:
-    """A 31-bit seed for (family, stage, index) derived from the config's base seed (independent streams)."""
-    from pipeline_lib.core.settings import stable_key
-
-    ss = np.random.SeedSequence(entropy=int(base_seed), spawn_key=(stable_key(family), stable_key(stage), int(index)))
-    return int(ss.generate_state(1)[0] & 0x7FFFFFFF)
-
-
-def load_split(path: str, family: str, split: str) -> np.ndarray:
-    """Values (N, n) float32 of one split, checked against its metadata."""
-    from pipeline_lib.core.data import read_valuations
-
-    return read_valuations(path, setting=family, split=split).values
-
-
-def _provenance(device: torch.device) -> dict[str, Any]:
-    from pipeline_lib.core.device import describe_device
-    from pipeline_lib.core.provenance import package_versions
-
-    return {"versions": package_versions(), "device": describe_device(device)}
-
-
 def warm_start(
-    train_path: str,
-    out_path: str,
-    family: str,
-    family_cfg: Mapping[str, Any],
-    train_cfg: Mapping[str, Any],
-    base_seed: int,
-    device: torch.device | None = None,
-) -> dict[str, Any]:
-    """Phase 1 for one family: imitate its correct baseline, save ``warmstart.pt`` (weights + provenance)."""
-    from pipeline_lib.core.device import get_device
-    from pipeline_lib.single_item.auctions import correct_baseline
-    from pipeline_lib.single_item.nets import save_model
-
-    device = device or get_device()
-    cfg = TrainConfig.from_mapping(train_cfg)
-    seed = run_seed(base_seed, family, "warmstart")
+    values: np.ndarray,
+    target: Callable[[Tensor], tuple[Tensor, Tensor]],
+    cfg: TrainConfig,
+    seed: int,
+    device: torch.device,
+) -> tuple[SingleItemNet, list[dict[str, Any]]]:
+    """Phase 1: a fresh network imitating ``target`` (the family's correct baseline) on ``values`` (N, n)."""
     gen = seed_everything(seed)
-    values = load_split(train_path, family, "train")
     stats = ValueStats.from_train(values, cfg.regret_grid)
     net = build_net(values.shape[1], cfg, stats, device)
     state = RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.phase1_lr), gen)
-    target = correct_baseline(family_cfg)
-    t0 = time.perf_counter()
     run_phase1(state, to_tensor(values, device), target, cfg, cfg.phase1_epochs)
-    info = {
-        "family": family, "seed": seed, "target": target.name, "config": config_dict(cfg),
-        "history": state.history, "wall_time_s": time.perf_counter() - t0, **_provenance(device),
-    }
-    save_model(net, out_path, extra=info)
-    return info
+    return net, state.history
 
 
-def train_final(
-    train_path: str,
-    val_path: str,
-    warm_path: str,
-    best_params_path: str,
-    out_model: str,
-    out_history: str,
-    out_metrics: str,
-    family: str,
-    seed_index: int,
-    train_cfg: Mapping[str, Any],
-    base_seed: int,
-    ckpt_dir: str | None = None,
-    device: torch.device | None = None,
-) -> dict[str, Any]:
-    """Phase 2 from the warm start with the sweep's best (lambda_regret, lambda_mono) for one seed; resumable
-    per epoch from ``ckpt_dir`` (not a declared output). Writes model.pt, history.parquet and metrics.json."""
-    import json
-
-    import pandas as pd
-
-    from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, remove_checkpoint, save_checkpoint
-    from pipeline_lib.core.device import get_device
-    from pipeline_lib.core.provenance import atomic_path, write_json
-    from pipeline_lib.single_item.nets import load_model, save_model
-
-    device = device or get_device()
-    cfg = TrainConfig.from_mapping(train_cfg)
-    best = json.loads(open(best_params_path).read())
-    pen = Penalties(float(best["params"]["lambda_regret"]), float(best["params"]["lambda_mono"]))
-    seed = run_seed(base_seed, family, "final", seed_index)
+def train_phase2(
+    net: SingleItemNet,
+    train: np.ndarray,
+    val: np.ndarray,
+    cfg: TrainConfig,
+    pen: Penalties,
+    seed: int,
+    ckpt_dir: str | os.PathLike | None,
+    device: torch.device,
+    identity: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Phase 2 from ``net`` (the warm start, trained in place) for ``cfg.phase2_epochs`` epochs; resumable per
+    epoch from ``ckpt_dir`` when it holds a checkpoint of the same run (``identity`` + config + penalties + seed).
+    Returns the phase-2 history rows."""
     gen = seed_everything(seed)
-    train = load_split(train_path, family, "train")
-    val = load_split(val_path, family, "val")
     stats = ValueStats.from_train(train, cfg.regret_grid)
-    net, warm_info = load_model(warm_path, map_location=device)
     state = RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.lr), gen)
-    fp = fingerprint({"cfg": config_dict(cfg), "pen": asdict(pen), "seed": seed, "family": family})
+    fp = fingerprint({"cfg": config_dict(cfg), "pen": asdict(pen), "seed": seed, **identity})
     saved = load_checkpoint(ckpt_dir, fp)
     if saved is not None:
         net.load_state_dict(saved["net"])
@@ -354,24 +313,18 @@ def train_final(
         state.history = saved["history"]
         log.info("resumed from checkpoint after %d epochs", len(state.history))
     t_train, x_val = to_tensor(train, device), to_tensor(val, device)
-    t0 = time.perf_counter()
     while len(state.history) < cfg.phase2_epochs:
         run_phase2_epoch(state, t_train, x_val, stats, cfg, pen)
         if ckpt_dir is not None:
-            save_checkpoint(ckpt_dir, {
-                "fingerprint": fp, "net": net.state_dict(), "optimizer": state.optimizer.state_dict(),
-                "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "history": state.history,
-            })
-    metrics = {
-        "family": family, "seed": seed_index, "run_seed": seed, "penalties": asdict(pen),
-        "sweep_objective": best.get("objective_value"), "config": config_dict(cfg),
-        "final_epoch": state.history[-1] if state.history else None,
-        "wall_time_s": time.perf_counter() - t0, **_provenance(device),
-    }
-    save_model(net, out_model, extra={"family": family, "seed": seed_index, "penalties": asdict(pen)})
-    with atomic_path(out_history) as tmp:
-        rows = [*warm_info.get("history", []), *state.history]  # phase 1 (shared warm start), then phase 2
-        pd.DataFrame(rows).assign(family=family, seed=seed_index).to_parquet(tmp, index=False)
-    write_json(out_metrics, metrics)
-    remove_checkpoint(ckpt_dir)
-    return metrics
+            save_checkpoint(
+                ckpt_dir,
+                {
+                    "fingerprint": fp,
+                    "net": net.state_dict(),
+                    "optimizer": state.optimizer.state_dict(),
+                    "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": state.history,
+                },
+            )
+    return state.history

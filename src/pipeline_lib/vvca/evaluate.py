@@ -9,16 +9,15 @@ For N test profiles with payments p_i(v) and allocations A_i(v) it reports (spec
   mechanisms; tol scales with the float precision of the evaluation).
 
 VCG is the VVCA with w = 1 and lambda = 0 (Part B section 8), evaluated by the exact dynamic program and
-Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.combinatorial.item_myerson`).
+Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.combinatorial.item_myerson`), and
+the randomized affine maximizers (:mod:`pipeline_lib.combinatorial.menus`) feed their exact hard-argmax payments
+into the same accumulator, so every Table 2 number comes from one summary with one IR rule.
 The test set is streamed in blocks, so memory stays bounded (5x10 bundle values are 20 KiB per profile in float32).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.combinatorial.item_myerson import item_myerson, item_priors
-from pipeline_lib.core.data import iter_valuations, read_metadata
-from pipeline_lib.core.device import describe_device
-from pipeline_lib.core.provenance import package_versions, write_json
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
 from pipeline_lib.vvca import mechanism as vvca
+from pipeline_lib.vvca.bids import BidSource
 
-log = logging.getLogger(__name__)
-
-BASELINES = ("vcg", "item_myerson")
 # Absolute IR tolerance per unit of value scale, by evaluation dtype.
 IR_TOL = {torch.float32: 1e-4, torch.float64: 1e-9}
 
@@ -73,7 +66,7 @@ class RevenueAccumulator:
         se = std / math.sqrt(self.count)
         mean = float(revenue.mean())
         return {
-            "test_revenue": {
+            "revenue": {
                 "mean": mean,
                 "std": std,
                 "se": se,
@@ -108,19 +101,6 @@ def vvca_block_fn(
     return run
 
 
-def item_myerson_block_fn(distribution: str, n: int, device: torch.device, dtype: torch.dtype) -> BlockFn:
-    """Block evaluator of Item-Myerson on additive item values (B, n, m)."""
-    priors = item_priors(distribution, n)
-
-    def run(values: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        items = torch.from_numpy(np.array(values, dtype=np.float64)).to(device=device, dtype=dtype)
-        out = item_myerson(items, priors)
-        bits = (out.alloc.unsqueeze(2) >> torch.arange(items.shape[2], device=device)) & 1
-        return out.payments, (items * bits.to(dtype)).sum(2)
-
-    return run
-
-
 def evaluate_blocks(blocks: Iterable[np.ndarray], block_fn: BlockFn, dtype: torch.dtype) -> dict[str, Any]:
     """Run ``block_fn`` on every block of stored values and summarise (revenue, payments, welfare, IR)."""
     acc = RevenueAccumulator()
@@ -130,84 +110,16 @@ def evaluate_blocks(blocks: Iterable[np.ndarray], block_fn: BlockFn, dtype: torc
     return acc.summary()
 
 
-def evaluate_baseline_file(
-    test_path: str | os.PathLike,
-    baseline: str,
-    *,
-    setting: str | None = None,
-    device: torch.device | None = None,
-    dtype: torch.dtype = torch.float64,
-    block_rows: int = 4096,
-) -> dict[str, Any]:
-    """Evaluate a baseline (``vcg`` or ``item_myerson``) on a combinatorial test set (Parquet).
+def evaluate_on(source: BidSource, params: vvca.VVCAParams, chunk_size: int = 8192) -> dict[str, Any]:
+    """Exact evaluation of a VVCA (DP argmax, Algorithm 2) on a :class:`BidSource`, in the source's dtype.
 
-    The setting (n, m, distribution) is read from the dataset's metadata; ``setting``, when given, must match it.
-    Returns the JSON record: setting, baseline, sizes, dataset seed and summary statistics (no provenance).
+    The same summary as every other evaluation here (:meth:`RevenueAccumulator.summary`); the training loop reads
+    ``["revenue"]["mean"]`` for its validation revenue.
     """
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
-    device = device or torch.device("cpu")
-    meta = read_metadata(test_path)
-    expected = {"kind": "combinatorial", **({"setting": setting} if setting else {})}
-    n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
-    if baseline == "vcg":
-        block_fn = vvca_block_fn(vvca.VVCAParams.vcg(n, m), layout, device, dtype)
-    else:
-        if layout != "additive":
-            raise ValueError(f"Item-Myerson needs additive valuations; {meta['setting']} is {layout!r}")
-        block_fn = item_myerson_block_fn(distribution, n, device, dtype)
-    start = time.perf_counter()
-    blocks = iter_valuations(test_path, batch_rows=block_rows, **expected)
-    stats = evaluate_blocks(blocks, block_fn, dtype)
-    seconds = time.perf_counter() - start
-    rev = stats["test_revenue"]
-    log.info(
-        "%s on %s: revenue %.4f +- %.4f (%d profiles, %.1f s)",
-        baseline, meta["setting"], rev["mean"], rev["se"], rev["n_profiles"], seconds,
-    )  # fmt: skip
-    return {
-        "setting": meta["setting"],
-        "baseline": baseline,
-        "method": baseline,
-        "n": n,
-        "m": m,
-        "distribution": distribution,
-        "split": meta["split"],
-        "seed": meta["seed"],
-        **stats,
-        "dtype": str(dtype).removeprefix("torch."),
-        "seconds": seconds,
-    }
-
-
-def set_threads(threads: int) -> None:
-    """Use ``threads`` CPU threads in torch and in the numba kernels (Snakemake's ``threads:``)."""
-    torch.set_num_threads(max(1, threads))
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    except ImportError:  # pragma: no cover - numba is a declared dependency
-        pass
-
-
-def run_baseline(
-    test_path: str | os.PathLike,
-    out_path: str | os.PathLike,
-    baseline: str,
-    *,
-    setting: str,
-    device: torch.device,
-    threads: int = 1,
-) -> dict[str, Any]:
-    """Stage entry point: evaluate ``baseline`` on the test set and write the record with provenance (atomic).
-
-    Output ``results/baselines/{setting}/{baseline}.json``: setting, baseline, n, m, distribution, dataset seed,
-    test_revenue {mean, std, se, ci95, n_profiles}, payments_per_bidder, welfare, ir, package versions, device.
-    """
-    set_threads(threads)
-    record = evaluate_baseline_file(test_path, baseline, setting=setting, device=device)
-    record["versions"] = package_versions()
-    record["device"] = describe_device(device)
-    write_json(out_path, record)
-    return record
+    params = params.detach()
+    acc = RevenueAccumulator()
+    with torch.no_grad():
+        for bids in source.chunks(chunk_size):
+            out = vvca.evaluate_vvca(bids, params)
+            acc.add(out.payments, vvca.bundle_values_at(bids, out.alloc), IR_TOL[bids.dtype])
+    return acc.summary()

@@ -1,0 +1,222 @@
+"""Stages of the combinatorial study: one function per rule of ``workflow/rules/combinatorial.smk``.
+
+Each reads its inputs (datasets, checked against their metadata), calls the library, and writes its outputs
+atomically; nothing else in the package opens a result file. Metrics follow the one record of
+:mod:`pipeline_lib.core.records`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
+from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
+from pipeline_lib.core import io
+from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
+from pipeline_lib.core.data import iter_valuations, read_metadata, read_valuations
+from pipeline_lib.core.device import describe_device, get_device
+from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.core.records import make_record
+from pipeline_lib.core.seeds import seed_record, vvca_run_seed
+from pipeline_lib.vvca.bids import BidSource
+from pipeline_lib.vvca.config import TrainConfig
+from pipeline_lib.vvca.evaluate import evaluate_blocks, evaluate_on, vvca_block_fn
+from pipeline_lib.vvca.mechanism import VVCAParams
+from pipeline_lib.vvca.parametrisation import Parametrisation
+from pipeline_lib.vvca.zfo import history_frame, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Inputs (the three splits) and outputs (parameters, history, metrics) of one training run."""
+
+    train: str
+    val: str
+    test: str
+    params: str
+    history: str
+    metrics: str
+
+
+def _sources(files: RunFiles, setting: str, n: int, m: int, device: torch.device) -> dict[str, BidSource]:
+    out = {}
+    for split in ("train", "val", "test"):
+        vs = read_valuations(getattr(files, split), setting=setting, split=split, n=n, m=m)
+        out[split] = BidSource.from_valuation_set(vs, device)
+    return out
+
+
+def zfo_run(
+    files: RunFiles, *, setting: str, method: str, seed_index: int, n: int, m: int, base_seed: int, config: Mapping
+) -> dict[str, Any]:
+    """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG), evaluate it exactly on the test
+    set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and ``metrics.json``.
+
+    Checkpoints go to :func:`checkpoint_dir_for` of the parameters file and are removed on completion.
+    """
+    cfg = TrainConfig(**config)
+    if method != cfg.method:
+        raise ValueError(f"method {method!r} but config for {cfg.method!r}")
+    device = get_device()
+    wall0 = time.perf_counter()
+    sources = _sources(files, setting, n, m, device)
+    seq = vvca_run_seed(base_seed, setting, seed_index)
+    parametrisation = Parametrisation.full(n, m)
+    ckpt_dir = checkpoint_dir_for(files.params)
+    log.info("training %s on %s seed %d: %s on %s", method, setting, seed_index, asdict(cfg), describe_device(device))
+    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir)
+    params = parametrisation.params(result.phi)
+    test = evaluate_on(sources["test"], params)
+    test_last = test
+    if result.last_phi is not None and not torch.equal(result.last_phi, result.phi):
+        test_last = evaluate_on(sources["test"], parametrisation.params(result.last_phi))
+    payload = {
+        "alpha": params.alpha.detach().cpu(),
+        "boosts": params.boosts.detach().cpu(),
+        "setting": setting,
+        "method": method,
+        "seed": seed_index,
+        "n": n,
+        "m": m,
+    }
+    val_revenues = [r["val_revenue"] for r in result.history if not math.isnan(r["val_revenue"])]
+    metrics = make_record(
+        setting=setting,
+        method=method,
+        seed=seed_index,
+        test_revenue=test["revenue"],
+        welfare=test["welfare"],
+        ir=test["ir"],
+        payments_per_bidder=test["payments_per_bidder"],
+        test_revenue_last_iterate=test_last["revenue"],
+        run_seed=seed_record(seq),
+        val_revenue=val_revenues[-1] if val_revenues else None,
+        best_val_revenue=result.best_val,
+        train_seconds=result.train_seconds,
+        wall_time_s=time.perf_counter() - wall0,
+        resumed_from_iteration=result.resumed_from,
+        device=describe_device(device),
+        config=asdict(cfg),
+        data={split: len(source) for split, source in sources.items()},
+        base_seed=base_seed,
+        n=n,
+        m=m,
+        versions=package_versions(),
+    )
+    io.save_torch(payload, files.params)
+    io.write_parquet(history_frame(result.history), files.history)
+    io.write_json(files.metrics, metrics)
+    remove_checkpoint(ckpt_dir)
+    rev = test["revenue"]
+    log.info("test revenue %.4f +- %.4f (%d profiles)", rev["mean"], rev["se"], rev["n_profiles"])
+    return metrics
+
+
+def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
+    """Rule ``randomized_run``: train one Lottery AMA / AMenuNet, select on validation, test once (hard argmax,
+    exact payments), write ``params.pt`` (model state, the selected menu, config), ``history.parquet``,
+    ``metrics.json``."""
+    device = get_device()
+    start = time.perf_counter()
+    splits = {}
+    for split in ("train", "val"):
+        data = read_valuations(
+            getattr(files, split), setting=spec.setting, split=split, n=spec.n, m=spec.m, valuation="additive"
+        )
+        splits[split] = torch.as_tensor(data.values, dtype=torch.float32, device=device)
+    trained = train_randomized(spec, splits["train"], splits["val"])
+    del splits
+    test = read_valuations(files.test, setting=spec.setting, split="test", n=spec.n, m=spec.m, valuation="additive")
+    summary = evaluate_menu(trained.menu, torch.as_tensor(test.values, dtype=torch.float32, device=device))
+    metrics = make_record(
+        setting=spec.setting,
+        method=spec.method,
+        seed=spec.seed_index,
+        test_revenue=summary["revenue"],
+        welfare=summary["welfare"],
+        ir=summary["ir"],
+        payments_per_bidder=summary["payments_per_bidder"],
+        menu_entries_used=summary["menu_entries_used"],
+        run_seed=seed_record(trained.seed),
+        wall_time_s=time.perf_counter() - start,
+        train_time_s=trained.result.train_time_s,
+        val_revenue=trained.result.val_revenue,
+        best_step=trained.result.best_step,
+        menu_size=spec.menu_size,
+        device=describe_device(device),
+        config=trained.config,
+        versions=package_versions(),
+    )
+    io.save_torch(
+        {
+            "method": spec.method,
+            "state_dict": {k: v.cpu() for k, v in trained.result.state_dict.items()},
+            "menu": {k: v.cpu() for k, v in trained.menu.as_dict().items()},
+            "config": trained.config,
+        },
+        files.params,
+    )
+    io.write_parquet(trained.result.history, files.history)
+    io.write_json(files.metrics, metrics)
+    log.info(
+        "%s on %s seed %d: test revenue %.4f +- %.4f, val %.4f at step %d",
+        spec.method, spec.setting, spec.seed_index, summary["revenue"]["mean"], summary["revenue"]["se"],
+        trained.result.val_revenue, trained.result.best_step,
+    )  # fmt: skip
+    return metrics
+
+
+def combinatorial_baseline(
+    test_path: str, out_path: str, *, baseline: str, setting: str, block_rows: int = 4096
+) -> dict[str, Any]:
+    """Rule ``combinatorial_baseline``: evaluate VCG (the VVCA with w = 1, lambda = 0) or exact Item-Myerson on
+    the test set in float64 and write ``results/baselines/{setting}/{baseline}.json``."""
+    device, dtype = get_device(), torch.float64
+    meta = read_metadata(test_path)
+    n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
+    if baseline == "vcg":
+        block_fn = vvca_block_fn(VVCAParams.vcg(n, m), layout, device, dtype)
+    elif baseline == "item_myerson":
+        if layout != "additive":
+            raise ValueError(f"Item-Myerson needs additive valuations; {meta['setting']} is {layout!r}")
+        block_fn = item_myerson_block_fn(distribution, n, device, dtype)
+    else:
+        raise ValueError(f"unknown combinatorial baseline {baseline!r}; expected 'vcg' or 'item_myerson'")
+    start = time.perf_counter()
+    blocks = iter_valuations(test_path, batch_rows=block_rows, kind="combinatorial", setting=setting)
+    summary = evaluate_blocks(blocks, block_fn, dtype)
+    seconds = time.perf_counter() - start
+    record = make_record(
+        setting=setting,
+        method=baseline,
+        seed=0,
+        test_revenue=summary["revenue"],
+        welfare=summary["welfare"],
+        ir=summary["ir"],
+        payments_per_bidder=summary["payments_per_bidder"],
+        baseline=baseline,
+        n=n,
+        m=m,
+        distribution=distribution,
+        split=meta["split"],
+        data_seed=meta["seed"],
+        dtype=str(dtype).removeprefix("torch."),
+        seconds=seconds,
+        versions=package_versions(),
+        device=describe_device(device),
+    )
+    io.write_json(out_path, record)
+    rev = summary["revenue"]
+    log.info(
+        "%s on %s: revenue %.4f +- %.4f (%d profiles)", baseline, setting, rev["mean"], rev["se"], rev["n_profiles"]
+    )
+    return record
