@@ -210,9 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     run_info: dict[str, object] = {}
     if not args.no_run:
         cmd = [
-            sys.executable, "-m", "snakemake", *args.targets,
-            "-s", str(SNAKEFILE), "--directory", str(workdir), "--workflow-profile", "none",
-            "--cores", str(args.cores), "--resources", f"gpu={args.gpus}",
+            sys.executable,
+            "-m",
+            "snakemake",
+            *args.targets,
+            "-s",
+            str(SNAKEFILE),
+            "--directory",
+            str(workdir),
+            "--workflow-profile",
+            "none",
+            "--cores",
+            str(args.cores),
+            "--resources",
+            f"gpu={args.gpus}",
         ]
         if args.until:
             cmd += ["--until", *args.until]
@@ -234,8 +245,14 @@ def main(argv: list[str] | None = None) -> int:
 
     timings = read_benchmarks(workdir, since)
     jobs = [
-        {"rule": t.rule, "job": t.job, "seconds": t.seconds, "max_rss_mb": t.max_rss_mb,
-         "cpu_time_s": t.cpu_time_s, "mean_load": t.mean_load}
+        {
+            "rule": t.rule,
+            "job": t.job,
+            "seconds": t.seconds,
+            "max_rss_mb": t.max_rss_mb,
+            "cpu_time_s": t.cpu_time_s,
+            "mean_load": t.mean_load,
+        }
         for t in timings
     ]
     summary = by_rule(timings)
@@ -253,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(out.with_name(out.stem + "_by_rule.csv"), [{**s, "device": device, **run_info} for s in summary])
     print(f"\nwrote {out} and {out.with_name(out.stem + '_by_rule.csv')}")
     if not timings:
-        print("no benchmark files found" + (" written by this run (everything up to date? add -- -R RULE)"
-                                           if since is not None else ""), file=sys.stderr)
+        print(
+            "no benchmark files found"
+            + (" written by this run (everything up to date? add -- -R RULE)" if since is not None else ""),
+            file=sys.stderr,
+        )
     return int(run_info.get("returncode", 0) or 0)
 
 

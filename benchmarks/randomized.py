@@ -18,8 +18,13 @@ import torch
 
 from pipeline_lib.combinatorial.menus import build_model, evaluate_menu, make_optimizer, train_step
 
-SIZES = {"2x2_A": (2, 2, 32), "2x5_A": (2, 5, 128), "5x3_B": (5, 3, 128), "3x10_A": (3, 10, 1024),
-         "5x10_A": (5, 10, 4096)}
+SIZES = {
+    "2x2_A": (2, 2, 32),
+    "2x5_A": (2, 5, 128),
+    "5x3_B": (5, 3, 128),
+    "3x10_A": (3, 10, 1024),
+    "5x10_A": (5, 10, 4096),
+}
 MODEL_KWARGS = {
     "lottery_ama": {"init_scale": 1.0},
     "amenunet": {"d_emb": 10, "n_layer": 3, "n_head": 4, "d_hidden": 64, "alloc_temperature": 10.0},
@@ -80,8 +85,10 @@ def main() -> None:
     targets = [(torch.device("cpu"), t) for t in args.threads]
     if torch.cuda.is_available():
         targets.append((torch.device("cuda"), None))
-    header = (f"{'method':<12} {'setting':<7} {'s':>5} {'device':<12} {'batch':>5} {'ms/step':>9} "
-              f"{'train profiles/s':>17} {'eval profiles/s':>16}")
+    header = (
+        f"{'method':<12} {'setting':<7} {'s':>5} {'device':<12} {'batch':>5} {'ms/step':>9} "
+        f"{'train profiles/s':>17} {'eval profiles/s':>16}"
+    )
     print(header)
     print("-" * len(header))
     for device, threads in targets:
@@ -92,8 +99,11 @@ def main() -> None:
             for method in args.methods:
                 per_step, _ = train_rate(method, setting, device, args.batch, args.budget)
                 rate = eval_rate(method, setting, device, args.eval_profiles)
-                print(f"{method:<12} {setting:<7} {SIZES[setting][2]:>5} {label:<12} {args.batch:>5} "
-                      f"{1000 * per_step:>9.1f} {args.batch / per_step:>17,.0f} {rate:>16,.0f}", flush=True)
+                print(
+                    f"{method:<12} {setting:<7} {SIZES[setting][2]:>5} {label:<12} {args.batch:>5} "
+                    f"{1000 * per_step:>9.1f} {args.batch / per_step:>17,.0f} {rate:>16,.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

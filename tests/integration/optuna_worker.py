@@ -74,17 +74,41 @@ def main() -> None:
 
 
 def start_workers(
-    tmp: Path, storage_args: list[str], study: str, n_total: int, owners: list[str], *,
-    env: dict | None = None, extra: dict[str, list[str]] | None = None, sleep: float = 0.02,
+    tmp: Path,
+    storage_args: list[str],
+    study: str,
+    n_total: int,
+    owners: list[str],
+    *,
+    env: dict | None = None,
+    extra: dict[str, list[str]] | None = None,
+    sleep: float = 0.02,
 ) -> list[subprocess.Popen]:
     """Start one worker process per owner, wait until all have loaded the study, then let them go together."""
     go = tmp / f"go.{study}"
     procs = []
     for i, owner in enumerate(owners):
         cmd = [
-            sys.executable, __file__, *storage_args, "--study", study, "--n-total", str(n_total),
-            "--owner", owner, "--record", str(tmp / f"evals.{study}"), "--ready", str(tmp / f"ready.{owner}"),
-            "--go", str(go), "--sleep", str(sleep), "--seed", str(i), *(extra or {}).get(owner, []),
+            sys.executable,
+            __file__,
+            *storage_args,
+            "--study",
+            study,
+            "--n-total",
+            str(n_total),
+            "--owner",
+            owner,
+            "--record",
+            str(tmp / f"evals.{study}"),
+            "--ready",
+            str(tmp / f"ready.{owner}"),
+            "--go",
+            str(go),
+            "--sleep",
+            str(sleep),
+            "--seed",
+            str(i),
+            *(extra or {}).get(owner, []),
         ]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     deadline = time.monotonic() + 120

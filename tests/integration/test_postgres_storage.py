@@ -57,7 +57,9 @@ def postgres_url():
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
         subprocess.run(
             ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-            env=env, capture_output=True, timeout=600,
+            env=env,
+            capture_output=True,
+            timeout=600,
         )
         bindir = _pg_bindir()
     if bindir is None:
@@ -81,17 +83,30 @@ def postgres_url():
     started = False
     try:
         init = subprocess.run(
-            [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--no-sync"],
-            capture_output=True, text=True, timeout=120,
+            [
+                *as_user,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if init.returncode != 0:
             _skip_or_fail(f"initdb failed: {init.stderr.strip()[-500:]}")
         opts = f"-p {port} -k {data_root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
         start = subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60",
-             "start"],
-            capture_output=True, text=True, timeout=90,
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
         if start.returncode != 0:
             _skip_or_fail(f"PostgreSQL did not start: {start.stderr.strip()} {log.read_text()[-500:]}")
@@ -101,7 +116,8 @@ def postgres_url():
         if started:
             subprocess.run(
                 [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                capture_output=True, timeout=60,
+                capture_output=True,
+                timeout=60,
             )
         shutil.rmtree(data_root, ignore_errors=True)
 

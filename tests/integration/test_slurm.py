@@ -34,9 +34,7 @@ CLUSTER = Path(__file__).with_name("slurm_cluster.sh")
 SMOKE = REPO / "tests" / "config" / "smoke.yaml"
 SMOKE_SLURM = Path(__file__).with_name("slurm_smoke.yaml")
 # The rules the profile sends to the GPU partition with a GPU.
-GPU_RULES = tuple(
-    rule for rule, res in yaml.safe_load(PROFILE.read_text())["set-resources"].items() if res.get("gpu")
-)
+GPU_RULES = tuple(rule for rule, res in yaml.safe_load(PROFILE.read_text())["set-resources"].items() if res.get("gpu"))
 
 
 def _skip_or_fail(reason: str):
@@ -96,9 +94,7 @@ def node_overlay(dst: Path, cpus: int, mem_mb: int) -> Path:
 def slurm_jobs(env: dict) -> list[dict[str, str]]:
     """Every job the controller still knows (MinJobAge is an hour), as `scontrol show job` fields: JobId,
     Partition, JobState, Comment (the plugin's `rule_<name>...`), TresPerJob (what was asked: `gres:gpu:1`)."""
-    out = subprocess.run(
-        ["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run(["scontrol", "show", "job", "-o"], env=env, capture_output=True, text=True, check=True).stdout
     return [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]
 
 
@@ -147,8 +143,18 @@ def test_smoke_config_runs_to_completion_through_the_slurm_profile(slurm, tmp_pa
     shutil.copy(REPO / "config" / "config.yaml", wd / "config" / "config.yaml")
     prof = node_overlay(tmp_path / "profile", slurm["cpus"], slurm["mem_mb"])
     base = [
-        sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(wd),
-        "--workflow-profile", str(prof), "--configfile", str(SMOKE), str(SMOKE_SLURM),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(wd),
+        "--workflow-profile",
+        str(prof),
+        "--configfile",
+        str(SMOKE),
+        str(SMOKE_SLURM),
     ]
     plan = run([*base, "-n"], slurm["env"], wd, 120)
     assert plan.returncode == 0, (plan.stdout + plan.stderr)[-4000:]

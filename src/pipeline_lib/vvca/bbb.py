@@ -23,9 +23,6 @@ import torch
 
 from pipeline_lib.vvca.mechanism import VVCAOutcome, VVCAParams, payments_from_allocations
 
-APPROXIMATE = True
-LABEL = "BBBVVCA (approx.)"
-
 
 def class_weights(alloc: torch.Tensor, num_bundles: int) -> torch.Tensor:
     """1 / |class(i, A*_i)| for every (profile, bidder): the per-bidder-bundle normalisation (B, n).

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.data import read_valuations, write_valuations
 from pipeline_lib.core.device import get_device
 from pipeline_lib.core.settings import Setting
 from pipeline_lib.single_item.one_item_vvca import (
     OneItemVVCA,
-    load_one_item_vvca,
     one_item_bids,
+    one_item_vvca_from_payload,
     train_one_item_vvca,
     vvca_from_reserve,
 )
@@ -41,8 +41,10 @@ def test_random_vvca_has_zero_regret_and_no_ir_violation_under_the_shared_evalua
     gen = torch.Generator().manual_seed(1)
     from pipeline_lib.vvca.mechanism import VVCAParams
 
-    params = VVCAParams(0.3 * torch.randn(3, generator=gen, dtype=torch.float64),
-                        0.2 * torch.randn(3, 2, generator=gen, dtype=torch.float64))
+    params = VVCAParams(
+        0.3 * torch.randn(3, generator=gen, dtype=torch.float64),
+        0.2 * torch.randn(3, 2, generator=gen, dtype=torch.float64),
+    )
     values = np.random.default_rng(2).random((300, 3))
     ev = evaluate_mechanism(OneItemVVCA(params), values, RegretSearch(upper=1.0, grid=201, refine_steps=0))
     assert ev.metrics["regret_max"]["value"] < 1e-9
@@ -54,14 +56,18 @@ def test_zfo_training_raises_revenue_above_vickrey_on_uniform_bidders(tmp_path):
     setting = Setting("uniform", "single_item", 4, 1, "uniform", {"distribution": "uniform", "low": 0.0, "high": 1.0})
     for split, rows in (("train", 20_000), ("val", 20_000)):
         write_valuations(tmp_path / f"{split}.parquet", setting, split, base_seed=3, num_rows=rows, row_group_size=8192)
-    payload = train_one_item_vvca(
-        family="uniform", train_path=str(tmp_path / "train.parquet"), val_path=str(tmp_path / "val.parquet"),
-        out_params=str(tmp_path / "params.pt"), out_history=str(tmp_path / "history.parquet"),
+    payload, _ = train_one_item_vvca(
+        family="uniform",
+        train_values=read_valuations(tmp_path / "train.parquet").values,
+        val_values=read_valuations(tmp_path / "val.parquet").values,
         zfo_cfg={"lr": 0.05, "q": 8, "sigma": 0.01, "iterations": 300, "batch_size": 1024, "eval_every": 25},
-        base_seed=3, ckpt_dir=None, device=get_device(), progress=False,
+        base_seed=3,
+        ckpt_dir=None,
+        device=get_device(),
+        progress=False,
     )
     assert payload["val_revenue"] > 0.603
-    mech = load_one_item_vvca(str(tmp_path / "params.pt"))
+    mech = one_item_vvca_from_payload(payload)
     values = np.random.default_rng(4).random((20_000, 4))
     _, pay = mech(torch.as_tensor(values))
     revenue = float(pay.sum(1).mean())

@@ -22,9 +22,7 @@ from pipeline_lib.combinatorial.affine_maximizer import (
 def random_lottery_menu(rng: np.random.Generator, k: int, n: int, m: int, *, boost_scale: float = 0.5) -> Menu:
     """k random lotteries (Dirichlet over n bidders + nobody per item), random weights and boosts, plus empty."""
     probs = rng.dirichlet(np.ones(n + 1), size=(k, m)).transpose(0, 2, 1)[:, :n, :]  # (k, n, m)
-    allocs, boosts = with_empty_allocation(
-        torch.tensor(probs), torch.tensor(rng.normal(0.0, boost_scale, size=k))
-    )
+    allocs, boosts = with_empty_allocation(torch.tensor(probs), torch.tensor(rng.normal(0.0, boost_scale, size=k)))
     return Menu(allocs, torch.tensor(rng.uniform(0.3, 2.0, size=n)), boosts)
 
 

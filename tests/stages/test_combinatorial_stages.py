@@ -7,12 +7,13 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
-import torch
 
 from pipeline_lib.core.data import DataError, read_valuations, write_valuations
 from pipeline_lib.core.settings import Setting
-from pipeline_lib.vvca.evaluate import evaluate_baseline_file, run_baseline
+from pipeline_lib.stages.combinatorial import RunFiles, combinatorial_baseline, zfo_run
+from pipeline_lib.vvca.zfo import HISTORY_COLUMNS
 
 
 def _dataset(tmp_path, name: str, n: int, m: int, distribution: str, rows: int = 300):
@@ -21,6 +22,14 @@ def _dataset(tmp_path, name: str, n: int, m: int, distribution: str, rows: int =
     path = tmp_path / name / "test.parquet"
     write_valuations(path, setting, "test", base_seed=5, num_rows=rows, row_group_size=128)
     return path
+
+
+def evaluate_baseline_file(path, baseline: str, setting: str | None = None, **kwargs) -> dict:
+    """Run the stage into a scratch file next to the dataset and return the record."""
+    setting = setting or path.parent.name
+    return combinatorial_baseline(
+        str(path), str(path.with_name(f"{baseline}.json")), baseline=baseline, setting=setting, **kwargs
+    )
 
 
 def test_vcg_on_additive_values_is_the_per_item_second_price_auction(tmp_path):
@@ -57,10 +66,57 @@ def test_item_myerson_beats_vcg_and_rejects_bundle_values(tmp_path):
 def test_stage_writes_the_record_with_provenance(tmp_path):
     path = _dataset(tmp_path, "2x2_D", 2, 2, "D")
     out = tmp_path / "results" / "baselines" / "2x2_D" / "vcg.json"
-    run_baseline(path, out, "vcg", setting="2x2_D", device=torch.device("cpu"), threads=1)
+    combinatorial_baseline(str(path), str(out), baseline="vcg", setting="2x2_D")
     record = json.loads(out.read_text())
-    for key in ("setting", "baseline", "seed", "test_revenue", "payments_per_bidder", "welfare", "versions", "device"):
+    for key in (
+        "setting",
+        "method",
+        "baseline",
+        "seed",
+        "data_seed",
+        "test_revenue",
+        "payments_per_bidder",
+        "welfare",
+        "versions",
+        "device",
+    ):
         assert key in record
     assert record["ir"]["violations"] == 0
     with pytest.raises(DataError):
         evaluate_baseline_file(path, "vcg", setting="another_setting")
+
+
+def test_zfo_run_writes_the_three_outputs_of_the_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    setting = Setting("2x2_D", "combinatorial", 2, 2, "D", {"distribution": "D", "width_rule": "size_over_m"})
+    paths = {}
+    for split, rows in (("train", 256), ("val", 64), ("test", 128)):
+        paths[split] = str(tmp_path / "results" / f"{split}.parquet")
+        write_valuations(paths[split], setting, split, base_seed=3, num_rows=rows)
+    out = tmp_path / "results" / "run"
+    files = RunFiles(
+        **paths, params=str(out / "params.pt"), history=str(out / "history.parquet"), metrics=str(out / "metrics.json")
+    )
+    cfg = {
+        "lr": 0.05,
+        "q": 4,
+        "sigma": 0.01,
+        "iterations": 6,
+        "batch_size": 64,
+        "method": "fo_vvca",
+        "eval_every": 2,
+        "checkpoint_every": 2,
+    }
+    metrics = zfo_run(files, setting="2x2_D", method="fo_vvca", seed_index=0, n=2, m=2, base_seed=3, config=cfg)
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    for key in ("setting", "method", "seed", "label", "run_seed", "test_revenue", "welfare", "ir",
+                "wall_time_s", "device", "config", "versions"):  # fmt: skip
+        assert key in on_disk
+    assert on_disk["test_revenue"]["n_profiles"] == 128 and {"mean", "se", "ci95"} <= set(on_disk["test_revenue"])
+    assert on_disk["ir"]["violations"] == 0 and on_disk["config"]["iterations"] == 6
+    history = pd.read_parquet(out / "history.parquet")
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert history["iteration"].tolist() == list(range(7))
+    assert history["val_revenue"].notna().tolist() == [True, False, True, False, True, False, True]
+    assert not any((tmp_path / "results" / "_ckpt").rglob("state.pt"))  # removed on completion

@@ -4,7 +4,6 @@ Rev1, configuration precedence, reproducibility and resumption after a kill."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -14,11 +13,15 @@ import torch
 from scipy.stats import norm
 
 from pipeline_lib.core.checkpoint import checkpoint_file
-from pipeline_lib.core.data import write_valuations
-from pipeline_lib.core.settings import Setting
+from pipeline_lib.core.seeds import vvca_run_seed
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
 from pipeline_lib.vvca import zfo
+from pipeline_lib.vvca.bids import BidSource
+from pipeline_lib.vvca.config import TrainConfig, resolve_config
+from pipeline_lib.vvca.estimators import ascent_direction, zeroth_order_rev2_gradient
+from pipeline_lib.vvca.evaluate import evaluate_on
 from pipeline_lib.vvca.mechanism import VVCAParams, evaluate_vvca
+from pipeline_lib.vvca.parametrisation import Parametrisation
 
 DT = torch.float64
 
@@ -29,16 +32,16 @@ def single_item_bids(values: np.ndarray) -> torch.Tensor:
     return torch.stack([torch.zeros_like(v), v], dim=-1)
 
 
-def boosts_only(n: int, m: int) -> zfo.Parametrisation:
+def boosts_only(n: int, m: int) -> Parametrisation:
     """w = 1 fixed, phi = the boosts (n 2^m)."""
     size = 2**m
-    return zfo.Parametrisation(n, m, torch.full((n,), -1), torch.arange(n * size).reshape(n, size), n * size, "boosts")
+    return Parametrisation(n, m, torch.full((n,), -1), torch.arange(n * size).reshape(n, size), n * size, "boosts")
 
 
 # ---------------------------------------------------------------------------------------------- parametrisation
 def test_full_parametrisation_is_the_vector_layout_and_zero_is_vcg():
     n, m = 3, 2
-    par = zfo.Parametrisation.full(n, m)
+    par = Parametrisation.full(n, m)
     assert par.dim == n + n * 2**m
     phi = torch.randn(par.dim)
     params = par.params(phi)
@@ -49,7 +52,7 @@ def test_full_parametrisation_is_the_vector_layout_and_zero_is_vcg():
 
 
 def test_bundle_size_tying_shares_one_boost_per_bundle_size_and_fixes_w_to_one():
-    par = zfo.Parametrisation.by_bundle_size(2, 2)
+    par = Parametrisation.by_bundle_size(2, 2)
     params = par.params(torch.tensor([0.5, -1.0, 2.0]))
     assert torch.equal(params.alpha, torch.zeros(2))
     # bundles 0 = empty, 1 = {1}, 2 = {2}, 3 = {1, 2}
@@ -59,7 +62,7 @@ def test_bundle_size_tying_shares_one_boost_per_bundle_size_and_fixes_w_to_one()
 
 
 def test_parametrisation_is_differentiable():
-    par = zfo.Parametrisation.full(2, 1)
+    par = Parametrisation.full(2, 1)
     phi = torch.zeros(par.dim, requires_grad=True)
     params = par.params(phi)
     (params.weights.sum() + 2 * params.boosts[1, 1]).backward()
@@ -85,7 +88,7 @@ def test_zeroth_order_estimate_is_unbiased_for_the_smoothed_gradient(estimator):
     sigma, q = 0.1, 200_000
     gen = torch.Generator().manual_seed(0)
     directions = torch.randn(q, 2, generator=gen, dtype=DT)
-    est = zfo.zeroth_order_rev2_gradient(
+    est = zeroth_order_rev2_gradient(
         single_item_bids(values), boosts_only(1, 1), phi, directions, sigma, estimator=estimator
     )
     exact = smoothed_step_gradient(values[:, 0], phi.numpy(), sigma)
@@ -97,7 +100,7 @@ def test_forward_estimate_uses_the_shared_base_point():
     values = np.array([[0.5], [0.7]])
     phi = torch.zeros(2, dtype=DT)
     directions = torch.tensor([[1.0, 1.0], [-2.0, -2.0]], dtype=DT)  # equal shifts of both boosts: no effect
-    est = zfo.zeroth_order_rev2_gradient(single_item_bids(values), boosts_only(1, 1), phi, directions, 0.01)
+    est = zeroth_order_rev2_gradient(single_item_bids(values), boosts_only(1, 1), phi, directions, 0.01)
     assert torch.equal(est, torch.zeros(2, dtype=DT))
 
 
@@ -108,9 +111,9 @@ def test_fo_direction_is_the_gradient_of_rev1_by_finite_differences():
     rng = np.random.default_rng(3)
     n, m = 2, 2
     bids = additive_bundle_values(torch.as_tensor(rng.random((16, n, m)), dtype=DT))
-    par = zfo.Parametrisation.full(n, m)
+    par = Parametrisation.full(n, m)
     phi = torch.as_tensor(rng.normal(0, 0.2, par.dim), dtype=DT).requires_grad_(True)
-    step = zfo.ascent_direction("fo_vvca", bids, par, phi)
+    step = ascent_direction("fo_vvca", bids, par, phi)
 
     def rev1(x: torch.Tensor) -> float:
         return float(evaluate_vvca(bids, par.params(x)).rev1.mean())
@@ -127,54 +130,54 @@ def test_fo_direction_is_the_gradient_of_rev1_by_finite_differences():
 def test_zfo_direction_is_fo_direction_plus_the_zeroth_order_term():
     rng = np.random.default_rng(4)
     bids = additive_bundle_values(torch.as_tensor(rng.random((32, 2, 2)), dtype=DT))
-    par = zfo.Parametrisation.full(2, 2)
+    par = Parametrisation.full(2, 2)
     phi = torch.zeros(par.dim, dtype=DT, requires_grad=True)
     dirs = torch.randn(4, par.dim, dtype=DT, generator=torch.Generator().manual_seed(1))
-    fo = zfo.ascent_direction("fo_vvca", bids, par, phi).direction
-    zo = zfo.zeroth_order_rev2_gradient(bids, par, phi, dirs, 0.05)
-    both = zfo.ascent_direction("zfo_vvca", bids, par, phi, dirs, 0.05).direction
+    fo = ascent_direction("fo_vvca", bids, par, phi).direction
+    zo = zeroth_order_rev2_gradient(bids, par, phi, dirs, 0.05)
+    both = ascent_direction("zfo_vvca", bids, par, phi, dirs, 0.05).direction
     assert torch.allclose(both, fo + zo)
 
 
 # ---------------------------------------------------------------------------------------------- configuration
 def test_resolve_config_precedence_and_caps():
     table3 = {"lr": 0.01, "q": 8, "sigma": 0.01, "iterations": 2000, "batch_size": 1024}
-    cfg = zfo.resolve_config(
+    cfg = resolve_config(
         "bbbvvca", table3, {"optimizer": "sgd", "eval_every": 50, "max_iterations": None}, {"lr": 0.1},
         max_iterations=30, max_batch_size=64,
     )  # fmt: skip
     assert (cfg.lr, cfg.q, cfg.optimizer, cfg.eval_every, cfg.iterations, cfg.batch_size) == (0.1, 8, "sgd", 50, 30, 64)
-    assert zfo.resolve_config("zfo_vvca", table3).iterations == 2000
+    assert resolve_config("zfo_vvca", table3).iterations == 2000
     with pytest.raises(ValueError, match="unknown override"):
-        zfo.resolve_config("zfo_vvca", table3, overrides={"learning_rate": 1})
+        resolve_config("zfo_vvca", table3, overrides={"learning_rate": 1})
     with pytest.raises(ValueError, match="estimator"):
-        zfo.TrainConfig(lr=0.1, q=1, sigma=0.1, iterations=1, batch_size=1, estimator="backward")
+        TrainConfig(lr=0.1, q=1, sigma=0.1, iterations=1, batch_size=1, estimator="backward")
 
 
 def test_run_seeds_depend_on_setting_and_seed_index_only():
-    a = zfo.run_seed_sequence(1, "2x2_A", 0)
-    assert a.spawn_key == zfo.run_seed_sequence(1, "2x2_A", 0).spawn_key
-    assert a.spawn_key != zfo.run_seed_sequence(1, "2x2_A", 1).spawn_key
-    assert a.spawn_key != zfo.run_seed_sequence(1, "2x2_D", 0).spawn_key
+    a = vvca_run_seed(1, "2x2_A", 0)
+    assert a.spawn_key == vvca_run_seed(1, "2x2_A", 0).spawn_key
+    assert a.spawn_key != vvca_run_seed(1, "2x2_A", 1).spawn_key
+    assert a.spawn_key != vvca_run_seed(1, "2x2_D", 0).spawn_key
 
 
 # ---------------------------------------------------------------------------------------------- the loop
-def _source(n=2, m=2, rows=512, seed=0) -> zfo.BidSource:
-    return zfo.BidSource(np.random.default_rng(seed).random((rows, n, m)), additive=True)
+def _source(n=2, m=2, rows=512, seed=0) -> BidSource:
+    return BidSource(np.random.default_rng(seed).random((rows, n, m)), additive=True)
 
 
-def _cfg(**kw) -> zfo.TrainConfig:
+def _cfg(**kw) -> TrainConfig:
     base = dict(lr=0.02, q=4, sigma=0.01, iterations=10, batch_size=64, eval_every=5, checkpoint_every=3)
-    return zfo.TrainConfig(**{**base, **kw})
+    return TrainConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("method", ["zfo_vvca", "bbbvvca"])
 def test_same_seed_same_result_and_another_seed_differs(method):
-    src, val, par = _source(), _source(rows=64, seed=1), zfo.Parametrisation.full(2, 2)
+    src, val, par = _source(), _source(rows=64, seed=1), Parametrisation.full(2, 2)
     cfg = _cfg(method=method)
-    a = zfo.train(src, par, cfg, zfo.run_seed_sequence(5, "2x2_A", 0), val, progress=False)
-    b = zfo.train(src, par, cfg, zfo.run_seed_sequence(5, "2x2_A", 0), val, progress=False)
-    c = zfo.train(src, par, cfg, zfo.run_seed_sequence(5, "2x2_A", 1), val, progress=False)
+    a = zfo.train(src, par, cfg, vvca_run_seed(5, "2x2_A", 0), val, progress=False)
+    b = zfo.train(src, par, cfg, vvca_run_seed(5, "2x2_A", 0), val, progress=False)
+    c = zfo.train(src, par, cfg, vvca_run_seed(5, "2x2_A", 1), val, progress=False)
     assert torch.equal(a.phi, b.phi)
     pd.testing.assert_frame_equal(zfo.history_frame(a.history), zfo.history_frame(b.history))
     assert not torch.equal(a.phi, c.phi)
@@ -188,9 +191,9 @@ class Killed(Exception):
     ("method", "optimizer", "selection"), [("zfo_vvca", "adam", "last"), ("fo_vvca", "sgd", "best_val")]
 )
 def test_a_run_killed_midway_resumes_to_identical_final_parameters(tmp_path, method, optimizer, selection):
-    src, val, par = _source(), _source(rows=64, seed=1), zfo.Parametrisation.full(2, 2)
+    src, val, par = _source(), _source(rows=64, seed=1), Parametrisation.full(2, 2)
     cfg = _cfg(method=method, optimizer=optimizer, selection=selection, iterations=11)
-    seq = zfo.run_seed_sequence(5, "2x2_A", 0)
+    seq = vvca_run_seed(5, "2x2_A", 0)
     clean = zfo.train(src, par, cfg, seq, val, ckpt_dir=str(tmp_path / "clean"), progress=False)
 
     def kill_after_8(t, phi):
@@ -208,8 +211,8 @@ def test_a_run_killed_midway_resumes_to_identical_final_parameters(tmp_path, met
 
 
 def test_a_checkpoint_of_another_configuration_is_ignored(tmp_path):
-    src, par = _source(), zfo.Parametrisation.full(2, 2)
-    seq = zfo.run_seed_sequence(5, "2x2_A", 0)
+    src, par = _source(), Parametrisation.full(2, 2)
+    seq = vvca_run_seed(5, "2x2_A", 0)
 
     def kill(t, phi):
         if t == 4:
@@ -225,53 +228,23 @@ def test_a_checkpoint_of_another_configuration_is_ignored(tmp_path):
 def test_zfo_raises_revenue_above_vcg_in_2x2_uniform():
     """A short ZFO-VVCA run on 2x2(A) ends above VCG on held-out profiles (VCG = sum_j min(v_1j, v_2j))."""
     src, val = _source(rows=4096, seed=0), _source(rows=4096, seed=1)
-    par = zfo.Parametrisation.full(2, 2)
+    par = Parametrisation.full(2, 2)
     cfg = _cfg(lr=0.02, q=8, iterations=150, batch_size=512, eval_every=150, selection="last")
-    res = zfo.train(src, par, cfg, zfo.run_seed_sequence(0, "2x2_A", 0), progress=False)
+    res = zfo.train(src, par, cfg, vvca_run_seed(0, "2x2_A", 0), progress=False)
     items = val.values.numpy()
     vcg = float(np.minimum(items[:, 0], items[:, 1]).sum(-1).mean())
-    learned = zfo.evaluate_on(val, par.params(res.phi))["mean"]
+    learned = evaluate_on(val, par.params(res.phi))["revenue"]["mean"]
     assert learned > vcg + 0.03, (learned, vcg)
 
 
 # ---------------------------------------------------------------------------------------------- evaluation, files
 def test_evaluation_at_vcg_is_the_per_item_second_price_revenue():
     src = _source(n=3, m=2, rows=1000, seed=7)
-    res = zfo.evaluate_on(src, zfo.Parametrisation.full(3, 2).params(torch.zeros(3 + 12)), chunk_size=300)
+    res = evaluate_on(src, Parametrisation.full(3, 2).params(torch.zeros(3 + 12)), chunk_size=300)
     v = src.values.numpy().astype(np.float64)
     per_profile = np.sort(v, axis=1)[:, -2, :].sum(-1)  # second-highest value of every item
-    assert res["mean"] == pytest.approx(per_profile.mean(), abs=1e-5)
-    assert res["se"] == pytest.approx(per_profile.std(ddof=1) / math.sqrt(1000), rel=1e-3)
-    assert res["welfare"] == pytest.approx(v.max(axis=1).sum(-1).mean(), abs=1e-5)
-    assert res["n_profiles"] == 1000 and res["ir_violations"] == 0
-
-
-def test_run_training_writes_the_three_outputs_of_the_contract(tmp_path):
-    setting = Setting("2x2_D", "combinatorial", 2, 2, "D", {"distribution": "D", "width_rule": "size_over_m"})
-    paths = {}
-    for split, rows in (("train", 256), ("val", 64), ("test", 128)):
-        paths[split] = str(tmp_path / f"{split}.parquet")
-        write_valuations(paths[split], setting, split, base_seed=3, num_rows=rows)
-    out = tmp_path / "run"
-    cfg = _cfg(method="fo_vvca", iterations=6, eval_every=2, checkpoint_every=2)
-    metrics = zfo.run_training(
-        setting="2x2_D", n=2, m=2, method="fo_vvca", seed_index=0, base_seed=3, cfg=cfg,
-        train_path=paths["train"], val_path=paths["val"], test_path=paths["test"],
-        out_params=str(out / "params.pt"), out_history=str(out / "history.parquet"),
-        out_metrics=str(out / "metrics.json"), ckpt_dir=str(tmp_path / "ckpt"),
-        device=torch.device("cpu"), device_name="cpu", progress=False,
-    )  # fmt: skip
-    on_disk = json.loads((out / "metrics.json").read_text())
-    assert on_disk == json.loads(json.dumps(metrics))
-    for key in ("setting", "method", "seed", "run_seed", "test_revenue", "welfare", "ir_violations",
-                "wall_time_s", "device", "config", "versions"):  # fmt: skip
-        assert key in on_disk
-    assert set(on_disk["test_revenue"]) == {"mean", "se", "n_profiles"} and on_disk["test_revenue"]["n_profiles"] == 128
-    assert on_disk["ir_violations"] == 0 and on_disk["config"]["iterations"] == 6
-    history = pd.read_parquet(out / "history.parquet")
-    assert list(history.columns) == list(zfo.HISTORY_COLUMNS)
-    assert history["iteration"].tolist() == list(range(7))
-    assert history["val_revenue"].notna().tolist() == [True, False, True, False, True, False, True]
-    params = torch.load(out / "params.pt")
-    assert params["alpha"].shape == (2,) and params["boosts"].shape == (2, 4)
-    assert not checkpoint_file(tmp_path / "ckpt").exists()  # removed once the outputs exist
+    rev = res["revenue"]
+    assert rev["mean"] == pytest.approx(per_profile.mean(), abs=1e-5)
+    assert rev["se"] == pytest.approx(per_profile.std(ddof=1) / math.sqrt(1000), rel=1e-3)
+    assert res["welfare"]["mean"] == pytest.approx(v.max(axis=1).sum(-1).mean(), abs=1e-5)
+    assert rev["n_profiles"] == 1000 and res["ir"]["violations"] == 0

@@ -80,8 +80,13 @@ def test_every_caption_named_in_the_rules_exists_and_the_workflow_has_a_descript
         (smk.name, c) for smk in sorted(rules.glob("*.smk")) for c in re.findall(r'caption="([^"]+)"', smk.read_text())
     ]
     assert {Path(c).name for _, c in captions} >= {
-        "table1.rst", "table2.rst", "single_item_sweeps.rst", "single_item_response.rst",
-        "fig1.rst", "fig2.rst", "fig3.rst",
+        "table1.rst",
+        "table2.rst",
+        "single_item_sweeps.rst",
+        "single_item_response.rst",
+        "fig1.rst",
+        "fig2.rst",
+        "fig3.rst",
     }
     for smk, caption in captions:
         assert (rules / caption).resolve().is_file(), f"{smk}: caption {caption} missing"

@@ -59,9 +59,21 @@ def _start(workdir: Path, *targets: str) -> subprocess.Popen:
     """Snakemake in its own session (process group = its pid), output to ``workdir/snakemake.out``; the command is
     the one :func:`conftest.run_snakemake` runs."""
     cmd = [
-        *SNAKEMAKE, *targets, "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-        "--workflow-profile", "none", "--cores", "2", "--resources", "gpu=1",
-        "--configfile", str(SMOKE), str(workdir / "overlay.yaml"),
+        *SNAKEMAKE,
+        *targets,
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        "none",
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        "--configfile",
+        str(SMOKE),
+        str(workdir / "overlay.yaml"),
     ]
     with open(workdir / "snakemake.out", "w") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

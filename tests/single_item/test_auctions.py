@@ -59,7 +59,7 @@ def test_regular_priors_are_not_ironed_and_match_textbook_virtual_values():
 
 def test_hetero_is_ironed_on_the_interval_of_section_2_3():
     phi = c.ironed_virtual_value(HETERO)
-    (lo, hi, level), = c.ironed_intervals(phi)
+    ((lo, hi, level),) = c.ironed_intervals(phi)
     assert lo == pytest.approx(0.85585, abs=2e-3)
     assert hi == pytest.approx(1.56173, abs=2e-3)
     assert level == pytest.approx(0.56173, abs=1e-3)
@@ -117,7 +117,7 @@ def test_myerson_sells_only_above_the_monopoly_reserve():
 
 def test_myerson_ironed_ties_split_the_item_and_charge_threshold_payments():
     mech = c.myerson(HETERO)
-    (lo, hi, _), = c.ironed_intervals(mech.phi)
+    ((lo, hi, _),) = c.ironed_intervals(mech.phi)
     a, p = mech(t([[1.0, 1.2, 0.1, 0.1], [2.0, 1.2, 0.1, 0.1]]))
     # both bidders inside the ironed interval: equal ranks, each wins with probability 1/2 and pays lo / 2
     assert torch.allclose(a[0], t([0.5, 0.5, 0, 0])) and torch.allclose(p[0], t([lo / 2, lo / 2, 0, 0]))
@@ -128,7 +128,8 @@ def test_myerson_ironed_ties_split_the_item_and_charge_threshold_payments():
 
 
 @pytest.mark.parametrize(
-    "mech", [c.vickrey(), c.second_price_reserve(0.8), c.myerson(c.ExponentialPrior(1.0)), c.myerson(HETERO)],
+    "mech",
+    [c.vickrey(), c.second_price_reserve(0.8), c.myerson(c.ExponentialPrior(1.0)), c.myerson(HETERO)],
     ids=lambda m: m.name,
 )
 def test_payments_follow_myersons_payment_identity(mech):

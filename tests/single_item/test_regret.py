@@ -45,8 +45,9 @@ def hetero(size: int, seed: int) -> np.ndarray:
     """Each bidder's type uniform on {U[0.5,1], U[0,0.5], Exp(1)} (an independent re-implementation)."""
     rng = np.random.default_rng(seed)
     kind = rng.integers(0, 3, (size, N_BIDDERS))
-    return np.choose(kind, [rng.uniform(0.5, 1.0, kind.shape), rng.uniform(0.0, 0.5, kind.shape),
-                            rng.exponential(1.0, kind.shape)])
+    return np.choose(
+        kind, [rng.uniform(0.5, 1.0, kind.shape), rng.uniform(0.0, 0.5, kind.shape), rng.exponential(1.0, kind.shape)]
+    )
 
 
 class ArgmaxFraction:
@@ -94,8 +95,10 @@ def within_4_se(sample: np.ndarray, expected: float) -> bool:
 )
 def test_truthful_mechanisms_have_zero_regret(mech, sample):
     values = sample(150, seed=11)
-    search = ev.RegretSearch(upper=ev.misreport_upper(values, 1.0 if sample is uniform else math.inf),
-                             extra_points=ev.extra_reserve_points(mech.params))
+    search = ev.RegretSearch(
+        upper=ev.misreport_upper(values, 1.0 if sample is uniform else math.inf),
+        extra_points=ev.extra_reserve_points(mech.params),
+    )
     out = ev.evaluate_mechanism(mech, values, search, ev.Bootstrap(n_boot=50))
     assert out.metrics["regret_max"]["value"] <= 1e-9
     assert out.metrics["ir_violation_rate"]["value"] == 0.0

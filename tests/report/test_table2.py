@@ -8,7 +8,9 @@ import statistics
 import pandas as pd
 import pytest
 
+from pipeline_lib.core.records import RecordError
 from pipeline_lib.report import paper_values, table2
+from pipeline_lib.stages.report import TableFiles, table2_stage
 
 RUNS = {  # (setting, method) -> revenues of seeds 0, 1, 2
     ("2x2_A", "zfo_vvca"): [0.80, 0.85, 0.83],
@@ -35,9 +37,8 @@ def write_files(tmp_path):
     for (setting, baseline), value in BASELINES.items():
         path = tmp_path / "baselines" / setting / f"{baseline}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        # one file in the contract's form, one with a plain number: both are read
-        payload = {"test_revenue": {"mean": value}} if baseline == "vcg" else {"revenue": value}
-        path.write_text(json.dumps({"setting": setting, **payload}))
+        record = {"setting": setting, "method": baseline, "seed": 0, "test_revenue": {"mean": value}}
+        path.write_text(json.dumps(record))
         baselines.append(path)
     return runs, baselines
 
@@ -46,7 +47,7 @@ def write_files(tmp_path):
 def built(tmp_path):
     runs, baselines = write_files(tmp_path)
     out = {ext: tmp_path / f"table2a.{ext}" for ext in ("csv", "md", "tex")}
-    long = table2.write_table2("table2a", ["2x2_A", "2x2_D"], runs, baselines, out["csv"], out["md"], out["tex"])
+    long = table2_stage([*runs, *baselines], TableFiles(**out), table="table2a", settings=["2x2_A", "2x2_D"])
     return long, out
 
 
@@ -111,10 +112,15 @@ def test_latex_is_a_complete_booktabs_table_with_two_columns_per_setting(built):
 
 def test_settings_outside_the_table_are_left_out(tmp_path):
     runs, baselines = write_files(tmp_path)
-    long = table2.summarise(table2.read_records(runs, baselines), "table2a", ["2x2_D"])
+    frame = table2.records_frame((str(p), json.loads(p.read_text())) for p in [*runs, *baselines])
+    long = table2.summarise(frame, "table2a", ["2x2_D"])
     assert set(long["setting"]) == {"2x2_D"} and set(long["method"]) == {"zfo_vvca", "vcg"}
 
 
-def test_a_record_without_revenue_is_an_error():
-    with pytest.raises(KeyError, match="test_revenue"):
-        table2.revenue_of({"setting": "2x2_A"})
+def test_a_record_without_revenue_is_an_error_naming_the_file():
+    with pytest.raises(RecordError, match=r"run\.json.*test_revenue"):
+        table2.records_frame([("run.json", {"setting": "2x2_A", "method": "vcg", "seed": 0})])
+    with pytest.raises(RecordError, match="not finite"):
+        table2.records_frame(
+            [("run.json", {"setting": "2x2_A", "method": "vcg", "seed": 0, "test_revenue": {"mean": float("nan")}})]
+        )

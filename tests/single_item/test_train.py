@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import auctions as c
 from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, load_model, save_model
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -62,8 +63,8 @@ def test_no_sale_output_lets_the_network_keep_the_item():
 
 def test_save_and_load_round_trip(tmp_path):
     net = SingleItemNet(4, input_scale=2.5)
-    save_model(net, str(tmp_path / "m.pt"), extra={"family": "uniform"})
-    loaded, extra = load_model(str(tmp_path / "m.pt"))
+    torch.save(model_payload(net, extra={"family": "uniform"}), tmp_path / "m.pt")
+    loaded, extra = model_from_payload(torch.load(tmp_path / "m.pt", weights_only=True))
     bids = torch.rand(20, 4)
     assert extra == {"family": "uniform"} and float(loaded.input_scale) == 2.5
     assert all(torch.equal(x, y) for x, y in zip(net(bids), loaded(bids), strict=True))
@@ -149,7 +150,17 @@ def test_phase2_loss_decreases_on_a_tiny_set():
 
 
 def test_run_seeds_are_distinct_and_reproducible():
-    a = tr.run_seed(1, "uniform", "final", 0)
-    assert a == tr.run_seed(1, "uniform", "final", 0)
-    assert len({a, tr.run_seed(1, "uniform", "final", 1), tr.run_seed(1, "hetero", "final", 0),
-                tr.run_seed(2, "uniform", "final", 0), tr.run_seed(1, "uniform", "sweep", 0)}) == 5
+    a = stage_seed(1, "uniform", "final", 0)
+    assert a == stage_seed(1, "uniform", "final", 0)
+    assert (
+        len(
+            {
+                a,
+                stage_seed(1, "uniform", "final", 1),
+                stage_seed(1, "hetero", "final", 0),
+                stage_seed(2, "uniform", "final", 0),
+                stage_seed(1, "uniform", "sweep", 0),
+            }
+        )
+        == 5
+    )

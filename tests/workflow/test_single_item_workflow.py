@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 from conftest import job_counts, run_snakemake
 
-TARGETS = ("results/tables/table1.md", "results/figures/single_item_sweeps.png",
-           "results/figures/single_item_response.png")
+TARGETS = (
+    "results/tables/table1.md",
+    "results/figures/single_item_sweeps.png",
+    "results/figures/single_item_response.png",
+)
 
 
 def test_paper_tier_dag_has_one_sweep_per_family_and_three_final_seeds(tmp_path):

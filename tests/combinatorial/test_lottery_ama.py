@@ -3,6 +3,7 @@ trained mechanism at test time, and one end-to-end run writing the Table 2 metri
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -16,19 +17,30 @@ from menu_properties import assert_ir_and_dsic
 from pipeline_lib.combinatorial.affine_maximizer import soft_revenue
 from pipeline_lib.combinatorial.lottery_ama import LotteryAMA
 from pipeline_lib.combinatorial.menus import (
+    RandomizedSpec,
     TrainConfig,
     hard_revenue,
     learning_rate,
-    load_menu,
-    run_randomized,
+    menu_from_payload,
     train_menu,
 )
 from pipeline_lib.core.data import write_valuations
 from pipeline_lib.core.settings import Setting
+from pipeline_lib.stages.combinatorial import RunFiles, randomized_run
 
 CONTRACT_KEYS = {
-    "setting", "method", "seed", "run_seed", "test_revenue", "welfare", "ir_violations", "wall_time_s",
-    "device", "config", "versions",
+    "setting",
+    "method",
+    "seed",
+    "label",
+    "run_seed",
+    "test_revenue",
+    "welfare",
+    "ir",
+    "wall_time_s",
+    "device",
+    "config",
+    "versions",
 }
 
 
@@ -62,8 +74,9 @@ def test_every_parameter_gets_a_gradient_from_the_relaxed_revenue():
 
 
 def test_learning_rate_schedule_warms_up_then_follows_milestones():
-    cfg = TrainConfig(steps=100, batch_size=8, lr=1e-3, temperature=1.0, warmup_steps=10,
-                      lr_milestones=((50, 1e-4), (80, 1e-5)))
+    cfg = TrainConfig(
+        steps=100, batch_size=8, lr=1e-3, temperature=1.0, warmup_steps=10, lr_milestones=((50, 1e-4), (80, 1e-5))
+    )
     assert learning_rate(0, cfg) == pytest.approx(1e-4)
     assert learning_rate(9, cfg) == pytest.approx(1e-3)
     assert [learning_rate(s, cfg) for s in (49, 50, 79, 80)] == pytest.approx([1e-3, 1e-4, 1e-4, 1e-5])
@@ -106,30 +119,40 @@ def test_run_randomized_writes_params_history_and_the_metrics_contract(tmp_path)
         write_valuations(paths[split], setting, split, base_seed=7, num_rows=rows, row_group_size=128)
     out = tmp_path / "run"
     hp = {"steps": 20, "batch_size": 64, "lr": 0.01, "temperature": 100.0, "init_scale": 1.0}
-    metrics = run_randomized(
-        method="lottery_ama", setting="2x2_A", n=2, m=2, menu_size=8, hyperparameters=hp, eval_every=10,
-        select_best=True, base_seed=7, seed_index=1, train_path=paths["train"], val_path=paths["val"],
-        test_path=paths["test"], out_params=out / "params.pt", out_history=out / "history.parquet",
-        out_metrics=out / "metrics.json", device=torch.device("cpu"),
+    spec = RandomizedSpec(
+        method="lottery_ama",
+        setting="2x2_A",
+        n=2,
+        m=2,
+        menu_size=8,
+        hyperparameters=hp,
+        eval_every=10,
+        select_best=True,
+        base_seed=7,
+        seed_index=1,
     )
+    files = RunFiles(
+        train=paths["train"],
+        val=paths["val"],
+        test=paths["test"],
+        params=out / "params.pt",
+        history=out / "history.parquet",
+        metrics=out / "metrics.json",
+    )
+    metrics = randomized_run(files, spec)
     on_disk = json.loads((out / "metrics.json").read_text())
     assert CONTRACT_KEYS <= set(on_disk) and on_disk == json.loads(json.dumps(metrics))
-    assert on_disk["test_revenue"]["n_profiles"] == 300 and on_disk["ir_violations"] == 0
+    assert on_disk["test_revenue"]["n_profiles"] == 300 and on_disk["ir"]["violations"] == 0
     assert on_disk["seed"] == 1 and on_disk["run_seed"]["spawn_key"][-1] == 1
     assert on_disk["config"]["steps"] == 20 and on_disk["menu_size"] == 8
     history = pd.read_parquet(out / "history.parquet")
     assert list(history["step"]) == [0, 10, 20]
     assert on_disk["val_revenue"] == pytest.approx(history["val_revenue"].max())
-    menu = load_menu(out / "params.pt")
+    menu = menu_from_payload(torch.load(out / "params.pt", weights_only=True))
     test = torch.as_tensor(np.stack(pd.read_parquet(paths["test"])["values"])).reshape(-1, 2, 2)
     assert hard_revenue(menu, test) == pytest.approx(on_disk["test_revenue"]["mean"], rel=1e-6)
     with pytest.raises(ValueError, match="unknown hyperparameters"):
-        run_randomized(
-            method="lottery_ama", setting="2x2_A", n=2, m=2, menu_size=8, hyperparameters={**hp, "d_emb": 3},
-            eval_every=10, select_best=True, base_seed=7, seed_index=1, train_path=paths["train"],
-            val_path=paths["val"], test_path=paths["test"], out_params=out / "p.pt", out_history=out / "h.parquet",
-            out_metrics=out / "m.json", device=torch.device("cpu"),
-        )
+        randomized_run(files, dataclasses.replace(spec, hyperparameters={**hp, "d_emb": 3}))
 
 
 def test_workflow_schedules_randomized_runs_for_additive_settings_only(tmp_path):

@@ -16,7 +16,11 @@ from pipeline_lib.core.settings import Setting
 COMBI_D = Setting("2x3_D", "combinatorial", 2, 3, "D", {"distribution": "D", "width_rule": "size_over_m"})
 COMBI_B = Setting("3x4_B", "combinatorial", 3, 4, "B", {"distribution": "B"})
 LATENT = Setting(
-    "latent", "single_item", 4, 1, "latent",
+    "latent",
+    "single_item",
+    4,
+    1,
+    "latent",
     {"distribution": "latent", "d": 2, "sigma_z": 1.0, "sigma_eps": 0.05, "w_mode": "fixed"},
 )
 

@@ -10,9 +10,22 @@ import yaml
 from conftest import REPO, job_counts, run_snakemake
 
 PAPER_SETTINGS = {
-    "uniform", "exponential", "latent", "hetero",
-    "2x2_A", "2x2_D", "2x5_A", "2x5_C", "5x3_C", "5x3_B",
-    "3x10_A", "3x10_D", "5x10_A", "3x10_B", "5x10_B", "5x10_C",
+    "uniform",
+    "exponential",
+    "latent",
+    "hetero",
+    "2x2_A",
+    "2x2_D",
+    "2x5_A",
+    "2x5_C",
+    "5x3_C",
+    "5x3_B",
+    "3x10_A",
+    "3x10_D",
+    "5x10_A",
+    "3x10_B",
+    "5x10_B",
+    "5x10_C",
 }
 
 
@@ -20,7 +33,11 @@ def test_paper_tier_config_lists_every_setting_of_both_sources():
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     assert set(cfg["single_item"]["families"]) | set(cfg["combinatorial"]["settings"]) == PAPER_SETTINGS
     assert cfg["combinatorial"]["settings"]["5x10_A"]["zfo"] == {
-        "lr": 0.0003, "q": 8, "sigma": 0.001, "iterations": 2000, "batch_size": 1024,
+        "lr": 0.0003,
+        "q": 8,
+        "sigma": 0.001,
+        "iterations": 2000,
+        "batch_size": 1024,
     }
 
 
@@ -40,8 +57,11 @@ def test_paper_tier_dry_run_lists_a_dataset_job_for_all_16_settings(tmp_path):
     [
         ("seeed: 3\n", "seeed"),
         ("data: {single_item: {train: -5}}\n", "-5"),
-        ("combinatorial: {settings: {2x2_A: {n: 2, m: 2, distribution: E, zfo: {lr: 0.1, q: 1, sigma: 0.1, "
-         "iterations: 1, batch_size: 1}}}}\n", "'E'"),
+        (
+            "combinatorial: {settings: {2x2_A: {n: 2, m: 2, distribution: E, zfo: {lr: 0.1, q: 1, sigma: 0.1, "
+            "iterations: 1, batch_size: 1}}}}\n",
+            "'E'",
+        ),
         ("single_item: {families: {uniform: {distribution: uniform, hgh: 2}}}\n", "hgh"),
     ],
 )
@@ -68,6 +88,8 @@ def test_rebuilding_one_target_runs_only_its_upstream_and_a_second_run_has_nothi
 def test_lint_and_format_are_clean():
     lint = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--workflow-profile", "none"],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -31,7 +31,7 @@ from pipeline_lib.core.optuna_storage import (
 )
 
 _spec = importlib.util.spec_from_file_location(
-    "optuna_worker", Path(__file__).parent / "integration" / "optuna_worker.py"
+    "optuna_worker", Path(__file__).parents[1] / "integration" / "optuna_worker.py"
 )
 workers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(workers)

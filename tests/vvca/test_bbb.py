@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline_lib.core import methods
 from pipeline_lib.valuations.combinatorial import additive_bundle_values
-from pipeline_lib.vvca import bbb, zfo
+from pipeline_lib.vvca import bbb
+from pipeline_lib.vvca.estimators import ascent_direction
 from pipeline_lib.vvca.mechanism import evaluate_vvca, payments_from_allocations
+from pipeline_lib.vvca.parametrisation import Parametrisation
 
 DT = torch.float64
 
@@ -33,9 +36,9 @@ def test_bbb_direction_is_the_sum_over_classes_of_the_class_mean_payment_gradien
     """Independent oracle: loop over the observed (bidder, bundle) classes, average the payment of the class at
     frozen allocations, sum the classes, differentiate."""
     bids = _batch()
-    par = zfo.Parametrisation.full(2, 2)
+    par = Parametrisation.full(2, 2)
     phi = torch.as_tensor(np.random.default_rng(1).normal(0, 0.3, par.dim), dtype=DT).requires_grad_(True)
-    got = zfo.ascent_direction("bbbvvca", bids, par, phi).direction
+    got = ascent_direction("bbbvvca", bids, par, phi).direction
 
     params = par.params(phi)
     out = evaluate_vvca(bids, params)
@@ -53,13 +56,13 @@ def test_with_one_profile_bbb_and_fo_directions_coincide():
     """One profile: every class has one member, so J = sum_i p_i = revenue, whose fixed-allocation gradient is
     the gradient of Rev1 (Rev2 is constant when allocations are frozen)."""
     bids = _batch(rows=1, seed=2)
-    par = zfo.Parametrisation.full(2, 2)
+    par = Parametrisation.full(2, 2)
     phi = torch.as_tensor(np.random.default_rng(3).normal(0, 0.3, par.dim), dtype=DT).requires_grad_(True)
-    got = zfo.ascent_direction("bbbvvca", bids, par, phi).direction
-    fo = zfo.ascent_direction("fo_vvca", bids, par, phi).direction
+    got = ascent_direction("bbbvvca", bids, par, phi).direction
+    fo = ascent_direction("fo_vvca", bids, par, phi).direction
     assert torch.allclose(got, fo)
 
 
 def test_bbb_is_labelled_approximate():
-    assert bbb.APPROXIMATE is True and "approx" in bbb.LABEL
-    assert zfo.METHOD_LABELS["bbbvvca"] == bbb.LABEL
+    entry = methods.method("bbbvvca")
+    assert entry.approximate is True and "approx" in entry.label

@@ -1,0 +1,182 @@
+"""The single-item stages end to end (pipeline_lib.stages, no Snakemake): tiny data, every output written.
+
+Checks the contracts between stages: warm start -> sweep (resumable; exports) -> final training (resumes from
+its checkpoint) -> test evaluation -> baselines -> Table 1 -> figures, and the flags of Table 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from pipeline_lib.core.data import write_valuations
+from pipeline_lib.core.settings import Setting
+from pipeline_lib.report.table1 import FLAG
+from pipeline_lib.stages import single_item as st
+from pipeline_lib.stages.report import TableFiles, single_item_figures, table1_stage
+
+FAMILY = {"distribution": "uniform", "low": 0.0, "high": 1.0}
+TRAIN = {
+    "batch_size": 64,
+    "phase1_epochs": 1,
+    "phase2_epochs": 2,
+    "regret_grid": 4,
+    "regret_steps": 1,
+    "val_monitor_profiles": 32,
+}
+SWEEP = {"n_trials": 2, "val_grid": 51, "val_profiles": 32, "storage": {"kind": "sqlite"}}
+EVAL = {"grid": 101, "refine_steps": 2, "refine_top": 1, "bootstrap": 20, "max_profiles": 48, "hardened": True}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    setting = Setting("uniform", "single_item", 4, 1, "uniform", FAMILY)
+    paths = {}
+    for split, rows in (("train", 256), ("val", 64), ("test", 64)):
+        paths[split] = str(root / f"{split}.parquet")
+        write_valuations(paths[split], setting, split, base_seed=5, num_rows=rows, row_group_size=64)
+    return paths
+
+
+def test_stages_end_to_end(tmp_path, data, monkeypatch):
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    out = tmp_path
+    warm = str(out / "warmstart.pt")
+    st.single_item_warmstart(data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5)
+    sweep = st.SweepFiles(
+        train=data["train"],
+        val=data["val"],
+        warm=warm,
+        best=str(out / "sweep" / "best_params.json"),
+        csv=str(out / "sweep" / "trials.csv"),
+        json=str(out / "sweep" / "trials.json"),
+    )
+    kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": TRAIN, "sweep": SWEEP, "base_seed": 5}
+    best = st.single_item_sweep_stage(sweep, **kwargs)
+    assert best["progress"]["complete"] == 2 and set(best["params"]) == {"lambda_regret", "lambda_mono"}
+    assert (out / "sweep" / "study.db").exists()  # the storage: an undeclared file next to the outputs
+    assert st.single_item_sweep_stage(sweep, **kwargs)["progress"]["ran"] == 0  # rerun: the study is complete
+    assert len(pd.read_csv(sweep.csv)) == 2
+
+    final = st.FinalFiles(
+        train=data["train"],
+        val=data["val"],
+        warm=warm,
+        best=sweep.best,
+        model=str(out / "final" / "model.pt"),
+        history=str(out / "final" / "history.parquet"),
+        metrics=str(out / "final" / "metrics.json"),
+    )
+    metrics = st.single_item_train_final(final, family="uniform", seed_index=0, training=TRAIN, base_seed=5)
+    history = pd.read_parquet(final.history)
+    assert list(zip(history["phase"], history["epoch"], strict=True)) == [(1, 1), (2, 1), (2, 2)]
+    assert metrics["penalties"]["lambda_regret"] == best["params"]["lambda_regret"]
+    assert {"versions", "device", "config", "family", "seed"} <= set(json.loads(open(final.metrics).read()))
+    assert not any(out.rglob("state.pt"))  # the checkpoint is removed once the outputs exist
+
+    learned = st.single_item_evaluate(
+        final.model,
+        data["test"],
+        str(out / "eval.json"),
+        family="uniform",
+        family_cfg=FAMILY,
+        evaluation=EVAL,
+        seed_index=0,
+    )
+    assert learned["n_profiles"] == 48 and learned["optimum"] == pytest.approx(0.6125, abs=1e-6)
+    assert learned["metrics"]["ir_violation_rate"]["value"] == 0.0  # IR by construction
+    assert learned["method"] == "learned" and learned["hardened"]["method"] == "learned_hard"
+    base = {}
+    for name in ("myerson", "vickrey", "vickrey_fitted_reserve", "vickrey_r1"):
+        base[name] = str(out / f"{name}.json")
+        st.single_item_baseline(
+            data["train"],
+            data["test"],
+            base[name],
+            family="uniform",
+            family_cfg=FAMILY,
+            baseline=name,
+            evaluation=EVAL,
+        )
+        assert json.loads(open(base[name]).read())["metrics"]["regret_max"]["value"] <= 1e-9
+
+    families = {"uniform": {"distribution": "uniform", "n_bidders": 4}}
+    files = TableFiles(str(out / "t1.csv"), str(out / "t1.md"), str(out / "t1.tex"))
+    table = table1_stage([str(out / "eval.json"), *base.values()], files, families=families)
+    assert list(table["mechanism"]) == [
+        "learned",
+        "learned_hard",
+        "myerson",
+        "vickrey_fitted_reserve",
+        "vickrey",
+        "vickrey_r1",
+    ]
+    assert table.loc[table.mechanism == "vickrey", "report_revenue"].item() == 0.599
+    md = (out / "t1.md").read_text()
+    assert "| Vickrey |" in md and "0.6125" in md
+    assert (out / "t1.tex").read_text().startswith(r"\begin{tabular}")
+
+    figures = {
+        k: str(out / f)
+        for k, f in (
+            ("sweep_png", "s.png"),
+            ("sweep_pdf", "s.pdf"),
+            ("response_png", "r.png"),
+            ("response_pdf", "r.pdf"),
+        )
+    }
+    single_item_figures([sweep.json], [final.model], [data["test"]], figures, families={"uniform": FAMILY})
+    assert all((out / f).stat().st_size > 1000 for f in ("s.png", "s.pdf", "r.png", "r.pdf"))
+
+
+def test_table1_flags_learned_revenue_above_the_optimum(tmp_path):
+    def payload(revenue: float, se: float, flag: str) -> dict:
+        stat = {"value": 0.01, "ci": [0.0, 0.02]}
+        metrics = {
+            k: dict(stat)
+            for k in (
+                "regret_mean",
+                "regret_sum",
+                "regret_p99",
+                "welfare_ratio",
+                "ir_violation_rate",
+                "winner_accuracy",
+                "regret_share",
+                "regret_max",
+            )
+        }
+        metrics["revenue"] = {"value": revenue, "ci": [revenue - 2 * se, revenue + 2 * se], "se": se}
+        return {
+            "setting": "uniform",
+            "method": "learned",
+            "seed": 0,
+            "metrics": metrics,
+            "n_profiles": 100,
+            "test_revenue": {"mean": revenue, "se": se, "n_profiles": 100},
+            "optimum": 0.6125,
+            "flag": flag,
+        }
+
+    seeds = [payload(0.66, 0.002, FLAG), payload(0.61, 0.002, "")]
+    paths = []
+    for k, p in enumerate(seeds):
+        paths.append(tmp_path / f"s{k}.json")
+        paths[-1].write_text(json.dumps(p))
+    files = TableFiles(str(tmp_path / "a.csv"), str(tmp_path / "a.md"), str(tmp_path / "a.tex"))
+    table = table1_stage(paths, files, families={"uniform": {"distribution": "uniform", "n_bidders": 4}})
+    row = table.iloc[0]
+    assert row["flag"] == f"{FLAG} (1 of 2 seeds)" and row["n_seeds"] == 2
+    assert row["revenue"] == pytest.approx(0.635) and row["share_of_optimum"] == pytest.approx(0.635 / 0.6125)
+    assert row["revenue_ci_lo"] < 0.61 and row["revenue_ci_hi"] > 0.66  # t interval over two seeds is wide
