@@ -1,7 +1,21 @@
 """pipeline_lib: all logic of the auction-learning pipeline.
 
-Stage scripts in ``scripts/`` are thin adapters; everything testable lives here. Nothing in this package imports
-snakemake or reads the global config: functions take plain arguments.
+Rooms (imports flow one way, top to bottom):
+
+* ``core``: settings, seeds (every SeedSequence), data (Parquet), io (atomic writes), provenance, device,
+  checkpoint, optuna_storage, runtime (stage logging and threads), methods (THE registry), records (THE metrics
+  record);
+* ``valuations``: samplers of the single-item families and the combinatorial settings;
+* ``vvca``: the VVCA engine (mechanism, exact DP backends, bids), the ZFO/FO/BBB optimizers (config,
+  parametrisation, estimators, loop) and THE evaluator of deterministic combinatorial mechanisms, the case studies;
+* ``single_item``: distributions, auctions (Vickrey, Myerson, reserves), the report's net, training, sweeps, the
+  regret evaluator, the one-item VVCA;
+* ``combinatorial``: Item-Myerson and the randomized affine maximizers (Lottery AMA, AMenuNet) and their training;
+* ``report``: tables and figures from records (values in, text and figures out);
+* ``stages``: one function per Snakemake rule, the only code that reads or writes result files.
+
+Stage scripts in ``scripts/`` are thin adapters over ``stages``. Nothing in this package imports snakemake or reads
+the global config: functions take plain arguments.
 """
 
 from importlib.metadata import PackageNotFoundError, version

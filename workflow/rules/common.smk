@@ -23,6 +23,14 @@ SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
 COMBI_SETTINGS = sorted(combinatorial_settings(config))
 SI = config["single_item"]
 COMBI = config["combinatorial"]
+LEARNED_RUNNERS = ("zfo_run", "randomized_run")
+for _key in (*COMBI["methods"], *COMBI["method_overrides"]):
+    if _key not in methods.METHODS or methods.method(_key).runner not in LEARNED_RUNNERS:
+        raise ValueError(
+            f"config combinatorial.methods / method_overrides: {_key!r} is not a learned combinatorial method of "
+            f"the registry (pipeline_lib.core.methods); known: "
+            f"{[k for r in LEARNED_RUNNERS for k in methods.keys(runner=r)]}"
+        )
 
 
 def alternation(names):
