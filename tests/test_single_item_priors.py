@@ -17,7 +17,7 @@ from scipy import integrate, stats
 
 from pipeline_lib import evaluation as ev
 from pipeline_lib.mechanisms import classic as c
-from pipeline_lib.single_item import myerson as my
+from pipeline_lib.single_item import asymmetric_myerson as my
 from pipeline_lib.single_item import priors as pr
 from pipeline_lib.valuations.single_item import sample_single_item
 
