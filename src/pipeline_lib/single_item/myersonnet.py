@@ -25,8 +25,7 @@ temperature goes to 0 this is the revenue of the hard mechanism, except that tra
 the critical bid at 0: where phibar_i(0) > 0 the clamped price has no gradient; the unclamped one (a lower bound)
 pushes phibar_i(0) down until the reserve is positive, after which both agree. Each phibar_i starts with a
 positive reserve (``init_reserve``): at reserve 0 the expected revenue is stationary in the reserve. The
-parameters kept are those with the best
-validation revenue of the HARD mechanism (validation split, never test).
+parameters kept are those with the best validation revenue of the HARD mechanism (validation split, never test).
 """
 
 from __future__ import annotations
