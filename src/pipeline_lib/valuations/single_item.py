@@ -14,6 +14,12 @@ Families
                    marginal is F = 2/3 U[0,1] + 1/3 Exp(1) (spec Part B section 2.3).
 * ``lognormal``    multivariate log-normal (the report's "Option A"): v = exp(mu + sigma x), x ~ N(0, R) with the
                    equicorrelation matrix R = (1 - rho) I + rho 11^T.
+* ``mixture``      i.i.d. finite mixture F = sum_k w_k F_k of marginals (uniform, exponential, hetero, mixture):
+                   ``{"distribution": "mixture", "components": [spec, ...], "weights": [w, ...]}`` (spec beyond.md 5).
+* ``per_bidder``   independent, not identically distributed (asymmetric bidders): bidder i's value has its own
+                   marginal, ``{"distribution": "per_bidder", "bidders": [spec_1, ..., spec_n]}``.
+
+Adding the last two families left the bytes drawn for every earlier family unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-FAMILIES = ("uniform", "exponential", "latent", "hetero", "lognormal")
+FAMILIES = ("uniform", "exponential", "latent", "hetero", "lognormal", "mixture", "per_bidder")
+MARGINALS = ("uniform", "exponential", "hetero", "mixture")  # one-dimensional specs usable as components
 
 
 def sample_uniform(rng: np.random.Generator, size: int, n: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
@@ -85,6 +92,50 @@ def sample_lognormal(
     return np.exp(mu + sigma * x)
 
 
+def mixture_weights(weights: Any, n_components: int) -> np.ndarray:
+    """Validated mixture weights: one per component, non-negative, summing to 1 (to 1e-9; then renormalised)."""
+    w = np.asarray(weights, np.float64).reshape(-1)
+    if w.size != n_components or n_components == 0:
+        raise ValueError(f"a mixture needs one weight per component ({n_components}), got {w.size}")
+    if np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-9:
+        raise ValueError(f"mixture weights must be non-negative and sum to 1, got {w.tolist()}")
+    return w / w.sum()
+
+
+def sample_marginal(rng: np.random.Generator, shape: tuple[int, ...], spec: Mapping[str, Any]) -> np.ndarray:
+    """Draws of shape ``shape`` from one one-dimensional marginal ``spec`` (a member of :data:`MARGINALS`)."""
+    dist = spec["distribution"]
+    kw = {k: v for k, v in spec.items() if k != "distribution"}
+    if dist == "uniform":
+        return rng.uniform(float(kw.get("low", 0.0)), float(kw.get("high", 1.0)), size=shape)
+    if dist == "exponential":
+        return rng.exponential(float(kw.get("mean", 1.0)), size=shape)
+    if dist == "hetero":
+        return sample_hetero(rng, int(np.prod(shape)), 1).reshape(shape)
+    if dist == "mixture":
+        return sample_mixture(rng, shape, kw["components"], kw["weights"])
+    raise ValueError(f"unknown one-dimensional distribution {dist!r}; expected one of {MARGINALS}")
+
+
+def sample_mixture(rng: np.random.Generator, shape: tuple[int, ...], components: Any, weights: Any) -> np.ndarray:
+    """F = sum_k w_k F_k: a component index per draw (``rng.choice`` with p = w), then, component by component
+    in order, that component's draws for the positions holding its index."""
+    w = mixture_weights(weights, len(components))
+    kind = rng.choice(len(w), size=shape, p=w)
+    out = np.empty(shape, np.float64)
+    for k, comp in enumerate(components):
+        mask = kind == k
+        out[mask] = sample_marginal(rng, (int(mask.sum()),), comp)
+    return out
+
+
+def sample_per_bidder(rng: np.random.Generator, size: int, n: int, bidders: Any) -> np.ndarray:
+    """Independent asymmetric bidders: column i drawn from ``bidders[i]``, bidder by bidder in order."""
+    if len(bidders) != n:
+        raise ValueError(f"per_bidder family lists {len(bidders)} distributions for {n} bidders")
+    return np.stack([sample_marginal(rng, (size,), spec) for spec in bidders], axis=1)
+
+
 def sample_single_item(
     rng: np.random.Generator, size: int, n: int, params: Mapping[str, Any], tastes: np.ndarray | None = None
 ) -> np.ndarray:
@@ -101,4 +152,8 @@ def sample_single_item(
         return sample_hetero(rng, size, n)
     if dist == "lognormal":
         return sample_lognormal(rng, size, n, **kw)
+    if dist == "mixture":
+        return sample_mixture(rng, (size, n), kw["components"], kw["weights"])
+    if dist == "per_bidder":
+        return sample_per_bidder(rng, size, n, kw["bidders"])
     raise ValueError(f"unknown single-item distribution {dist!r}; expected one of {FAMILIES}")

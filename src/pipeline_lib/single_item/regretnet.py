@@ -1,0 +1,222 @@
+"""RegretNet training of the report's single-item network (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
+"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; spec beyond.md 3).
+
+Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP 64-32-16, softmax over n bidders plus
+"no sale", p_i = rho_i b_i a_i, ex-post IR by construction). Training solves
+
+    min_theta -rev(theta)  subject to  rgt_i(theta) = 0 for every bidder i
+
+by the augmented Lagrangian method of RegretNet, on minibatches of profiles v (B, n):
+
+    C(theta) = -rev + sum_i mu_i rgt_i + (rho / 2) sum_i rgt_i^2,
+    rev      = (1/B) sum_v sum_i p_i(v),
+    rgt_i    = (1/B) sum_v max(0, max_r u_i(m_ir; v) - u_i(v_i; v)),
+    u_i(b; v) = a_i(b, v_-i) v_i - p_i(b, v_-i)                      (bidder i's own utility).
+
+The misreports m_ir (R per profile and bidder) are found by an inner search: ``inner_steps`` steps of gradient
+ascent on u_i (step ``inner_lr`` x the value bound U, clipped to [0, U]) started from the misreports this profile
+ended with the last time it was drawn (warm start; initially R draws from bidder i's training values). The outer
+step is Adam on C with the misreports held fixed (Danskin: the gradient of a max is the gradient at the maximiser).
+Every ``mu_every`` (Q) iterations mu_i <- mu_i + rho * mean of rgt_i over those Q iterations, and every
+``rho_every`` iterations rho <- min(rho_max, rho + rho_increment) (RegretNet grows rho additively on a schedule).
+
+Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.nets.AsMechanism`) and with the
+argmax allocation (``hard=True``); both are scored by the one honest evaluator,
+:mod:`pipeline_lib.single_item.regret`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class RegretNetConfig:
+    """Hyperparameters of RegretNet training (defaults declared here only)."""
+
+    hidden: tuple[int, ...] = (64, 32, 16)
+    iterations: int = 3000
+    batch_size: int = 256
+    lr: float = 2e-3
+    n_misreports: int = 4
+    inner_steps: int = 5
+    inner_lr: float = 0.05
+    mu_init: float = 5.0
+    mu_every: int = 25
+    rho_init: float = 10.0
+    rho_increment: float = 10.0
+    rho_every: int = 200
+    rho_max: float = 100.0
+    eval_every: int = 500
+    val_profiles: int = 500
+    val_grid: int = 201
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:
+        known = {k: v for k, v in cfg.items() if k in cls.__dataclass_fields__}
+        if "hidden" in known:
+            known["hidden"] = tuple(int(h) for h in known["hidden"])
+        return cls(**known)
+
+
+def deviation_utilities(net: SingleItemNet, values: Tensor, misreports: Tensor) -> Tensor:
+    """u_i(m_ir; v) = a_i(m_ir, v_-i) v_i - p_i(m_ir, v_-i) for misreports (B, n, R); returns (B, n, R)."""
+    b, n, r = misreports.shape
+    eye = torch.eye(n, dtype=values.dtype, device=values.device)[None, :, None, :]  # (1, i, 1, j)
+    bids = values[:, None, None, :] * (1.0 - eye) + misreports[..., None] * eye  # (B, i, R, j)
+    alloc, pay = net(bids.reshape(-1, n))
+    idx = torch.arange(n, device=values.device)
+    a_own = alloc.reshape(b, n, r, n)[:, idx, :, idx].permute(1, 0, 2)  # (B, i, R): bidder i's own entries
+    p_own = pay.reshape(b, n, r, n)[:, idx, :, idx].permute(1, 0, 2)
+    return a_own * values[:, :, None] - p_own
+
+
+def inner_search(
+    net: SingleItemNet, values: Tensor, misreports: Tensor, steps: int, step_size: float, upper: float
+) -> Tensor:
+    """``steps`` steps of projected gradient ascent on each u_i from ``misreports`` (B, n, R); parameters get no
+    gradient. Returns the final misreports (detached)."""
+    m = misreports.detach().clone()
+    for _ in range(steps):
+        m.requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(deviation_utilities(net, values, m).sum(), m)
+        with torch.no_grad():
+            m = (m + step_size * grad).clamp_(0.0, upper)
+    return m.detach()
+
+
+def regret_per_bidder(net: SingleItemNet, values: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
+    """(rgt (n,), revenue ()) on one minibatch: rgt_i = mean_v max(0, max_r u_i(m_ir; v) - u_i(v_i; v)),
+    differentiable in the parameters at the given misreports."""
+    alloc, pay = net(values)
+    truthful = alloc * values - pay
+    gain = deviation_utilities(net, values, misreports).amax(dim=2) - truthful
+    return gain.clamp_min(0.0).mean(dim=0), pay.sum(dim=1).mean()
+
+
+@dataclass
+class LagrangeState:
+    """Multipliers mu (n,) and penalty rho of the augmented Lagrangian."""
+
+    mu: Tensor
+    rho: float
+
+    def loss(self, revenue: Tensor, rgt: Tensor) -> Tensor:
+        """C = -rev + sum_i mu_i rgt_i + (rho / 2) sum_i rgt_i^2."""
+        return -revenue + (self.mu * rgt).sum() + 0.5 * self.rho * (rgt**2).sum()
+
+
+def validation_metrics(
+    net: SingleItemNet, values_val: np.ndarray, search: ev.RegretSearch | None = None, hard: bool = False
+) -> dict[str, float]:
+    """Revenue and honest regret (the evaluator's mean per-bidder regret) of the soft or hard network."""
+    vals = np.asarray(values_val, np.float64)
+    search = search or ev.RegretSearch(upper=ev.misreport_upper(vals, math.inf, 1.0))
+    m = ev.evaluate_mechanism(AsMechanism(net, hard=hard), vals, search, ev.Bootstrap(n_boot=1)).metrics
+    return {
+        "revenue": m["revenue"]["value"],
+        "regret_mean": m["regret_mean"]["value"],
+        "regret_max": m["regret_max_bidder"]["value"],
+        "ir_violation_rate": m["ir_violation_rate"]["value"],
+    }
+
+
+def train_regretnet(
+    values_train: np.ndarray,
+    values_val: np.ndarray,
+    cfg: RegretNetConfig | None = None,
+    seed: int = 0,
+    init_net: SingleItemNet | None = None,
+) -> tuple[SingleItemNet, list[dict[str, Any]]]:
+    """Augmented-Lagrangian training (module docstring) from ``init_net`` (copied; e.g. a phase-1 warm start)
+    or a fresh network. Every ``eval_every`` iterations and at the end, revenue and honest regret of the soft
+    network on the first ``val_profiles`` validation profiles (grid of ``val_grid`` misreports over [0, U]) are
+    recorded. Returns the final network (float32, eval mode) and the history rows."""
+    cfg = cfg or RegretNetConfig()
+    gen = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))  # parameter initialisation of a fresh network
+    train = torch.as_tensor(np.asarray(values_train, np.float32))
+    n_rows, n = train.shape
+    upper = float(train.max())
+    if init_net is None:
+        net = SingleItemNet(n, cfg.hidden, input_scale=float(max(train.mean(), 1e-6)))
+    else:
+        net = copy.deepcopy(init_net).float()
+    bank = train[
+        torch.randint(0, n_rows, (n_rows, n, cfg.n_misreports), generator=gen),
+        torch.arange(n)[None, :, None].expand(n_rows, n, cfg.n_misreports),
+    ]  # bidder i's own draws
+    val = np.asarray(values_val, np.float64)[: cfg.val_profiles]
+    search = ev.RegretSearch(upper=ev.misreport_upper(val, math.inf, 1.0) if upper <= 0 else upper, grid=cfg.val_grid)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    lag = LagrangeState(torch.full((n,), float(cfg.mu_init)), float(cfg.rho_init))
+    rgt_sum, since_mu = torch.zeros(n), 0
+    history: list[dict[str, Any]] = []
+    window = {"revenue": 0.0, "regret": 0.0, "count": 0}
+    t0 = time.perf_counter()
+    perm, pos = torch.randperm(n_rows, generator=gen), 0
+    for it in range(1, cfg.iterations + 1):
+        if pos + cfg.batch_size > n_rows:
+            perm, pos = torch.randperm(n_rows, generator=gen), 0
+        idx = perm[pos : pos + cfg.batch_size]
+        pos += cfg.batch_size
+        v = train[idx]
+        net.train()
+        m = inner_search(net, v, bank[idx], cfg.inner_steps, cfg.inner_lr * upper, upper)
+        bank[idx] = m
+        rgt, revenue = regret_per_bidder(net, v, m)
+        loss = lag.loss(revenue, rgt)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"RegretNet loss is not finite at iteration {it}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        rgt_sum += rgt.detach()
+        since_mu += 1
+        window["revenue"] += float(revenue.detach())
+        window["regret"] += float(rgt.detach().mean())
+        window["count"] += 1
+        if it % cfg.mu_every == 0:
+            lag.mu = lag.mu + lag.rho * rgt_sum / since_mu
+            rgt_sum, since_mu = torch.zeros(n), 0
+        if it % cfg.rho_every == 0:
+            lag.rho = min(cfg.rho_max, lag.rho + cfg.rho_increment)
+        if it % cfg.eval_every == 0 or it == cfg.iterations:
+            net.eval()
+            vm = validation_metrics(net, val, search)
+            c = max(window["count"], 1)
+            history.append(
+                {
+                    "iteration": it,
+                    "train_revenue": window["revenue"] / c,
+                    "train_regret": window["regret"] / c,
+                    "val_revenue": vm["revenue"],
+                    "val_regret": vm["regret_mean"],
+                    "val_regret_max": vm["regret_max"],
+                    "mu": [float(x) for x in lag.mu],
+                    "rho": lag.rho,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
+            window = {"revenue": 0.0, "regret": 0.0, "count": 0}
+    return net.eval(), history
+
+
+def config_dict(cfg: RegretNetConfig) -> dict[str, Any]:
+    out = asdict(cfg)
+    out["hidden"] = list(cfg.hidden)
+    return out

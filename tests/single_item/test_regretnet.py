@@ -1,0 +1,138 @@
+"""RegretNet training of the single-item network (spec beyond.md 3) and its constrained Optuna sweep.
+
+Oracles: the evaluator's own deviation utilities (an independent implementation), the augmented Lagrangian by
+hand, the Myerson optimum 5/12 for two U[0,1] bidders, the honest evaluator's regret, and a synthetic sweep whose
+best feasible trial is known in closed form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item import regretnet as rn
+from pipeline_lib.single_item import regretnet_sweep as sw
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_deviation_utilities_agree_with_the_evaluator():
+    torch.manual_seed(0)
+    net = SingleItemNet(3).double()
+    values = torch.rand(20, 3, dtype=torch.float64)
+    mis = torch.rand(20, 3, 5, dtype=torch.float64)
+    got = rn.deviation_utilities(net, values, mis)
+    for i in range(3):
+        expected = ev.deviation_utility(net, values, i, mis[:, i, :])
+        assert torch.allclose(got[:, i, :], expected, atol=1e-12)
+
+
+def test_regret_is_the_best_misreport_gain_and_the_loss_is_the_augmented_lagrangian():
+    torch.manual_seed(1)
+    net = SingleItemNet(2).double()
+    values = torch.rand(50, 2, dtype=torch.float64)
+    mis = torch.rand(50, 2, 3, dtype=torch.float64)
+    rgt, rev = rn.regret_per_bidder(net, values, mis)
+    a, p = net(values)
+    u = a * values - p
+    best = torch.stack([ev.deviation_utility(net, values, i, mis[:, i]).amax(1) for i in range(2)], dim=1)
+    assert torch.allclose(rgt, (best - u).clamp_min(0).mean(0), atol=1e-12)
+    assert rev.item() == pytest.approx(p.sum(1).mean().item())
+    lag = rn.LagrangeState(torch.tensor([2.0, 3.0], dtype=torch.float64), rho=4.0)
+    r = torch.tensor([0.1, 0.2], dtype=torch.float64)
+    assert lag.loss(torch.tensor(0.5, dtype=torch.float64), r).item() == pytest.approx(
+        -0.5 + 2 * 0.1 + 3 * 0.2 + 0.5 * 4.0 * (0.01 + 0.04)
+    )
+
+
+def test_inner_search_stays_in_the_domain_and_does_not_lose_utility_on_average():
+    torch.manual_seed(2)
+    net = SingleItemNet(2).double()
+    values = torch.rand(200, 2, dtype=torch.float64)
+    start = torch.rand(200, 2, 4, dtype=torch.float64)
+    found = rn.inner_search(net, values, start, steps=20, step_size=0.01, upper=1.0)
+    assert found.min() >= 0.0 and found.max() <= 1.0 and not found.requires_grad
+    gain = rn.deviation_utilities(net, values, found) - rn.deviation_utilities(net, values, start)
+    assert gain.mean() > 0
+
+
+@pytest.fixture(scope="module")
+def two_uniform():
+    rng = np.random.default_rng(0)
+    train, val = rng.random((8000, 2)), rng.random((300, 2))
+    cfg = rn.RegretNetConfig(iterations=500, batch_size=128, eval_every=250, val_profiles=300, val_grid=101)
+    net, history = rn.train_regretnet(train, val, cfg, seed=1)
+    return net, history
+
+
+def test_short_training_is_near_optimal_with_small_honest_regret(two_uniform):
+    net, history = two_uniform
+    optimum = 5 / 12  # Myerson, two U[0,1] bidders
+    test = np.random.default_rng(1).random((500, 2))
+    search = ev.RegretSearch(upper=1.0, grid=1001)
+    soft = ev.evaluate_mechanism(AsMechanism(net), test, search, ev.Bootstrap(n_boot=50)).metrics
+    assert soft["revenue"]["value"] >= 0.9 * optimum
+    assert soft["regret_mean"]["value"] <= 0.01
+    assert soft["ir_violation_rate"]["value"] == 0.0  # p_i = rho_i b_i a_i <= b_i a_i
+    hard = ev.evaluate_mechanism(AsMechanism(net, hard=True), test, search, ev.Bootstrap(n_boot=50)).metrics
+    assert hard["ir_violation_rate"]["value"] == 0.0 and math.isfinite(hard["regret_mean"]["value"])
+    assert [h["iteration"] for h in history] == [250, 500]
+    assert history[-1]["mu"][0] > 5.0 and history[-1]["rho"] == 30.0  # multipliers and rho grew on schedule
+
+
+def test_training_is_seed_reproducible():
+    rng = np.random.default_rng(3)
+    train, val = rng.random((500, 2)), rng.random((50, 2))
+    cfg = rn.RegretNetConfig(iterations=8, batch_size=64, eval_every=4, val_profiles=50, val_grid=11)
+    a, ha = rn.train_regretnet(train, val, cfg, seed=5)
+    b, hb = rn.train_regretnet(train, val, cfg, seed=5)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert [h["val_revenue"] for h in ha] == [h["val_revenue"] for h in hb]
+
+
+# --- constrained sweeps ---------------------------------------------------------------------------------------
+def test_constrained_study_picks_the_best_feasible_trial():
+    """Revenue x, regret x^2 / 100, budget 0.0025: feasible iff x <= 0.5, so the best feasible x is the largest
+    sampled x <= 0.5, while the unconstrained best is infeasible."""
+    study = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=4))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        sw.record_trial(trial, revenue=x, regret=x * x / 100, budget=0.0025)
+        return x
+
+    study.optimize(objective, n_trials=25)
+    best = sw.best_feasible_trial(study)
+    xs = [t.params["x"] for t in study.trials]
+    assert best.params["x"] == max(x for x in xs if x <= 0.5)
+    assert max(xs) > 0.5  # the sampler did try infeasible points; they are not selected
+    assert sw.constraints_func(best)[0] == pytest.approx(best.params["x"] ** 2 / 100 - 0.0025)
+    assert list(study.trials[0].constraints.values()) == list(sw.constraints_func(study.trials[0]))  # what TPE sees
+    late = xs[15:]
+    assert sum(x <= 0.5 for x in late) >= len(late) // 2  # TPE with constraints concentrates on the feasible side
+
+
+def test_a_real_regretnet_trial_records_revenue_regret_and_constraint(tmp_path):
+    rng = np.random.default_rng(6)
+    train, val = rng.random((400, 2)), rng.random((40, 2))
+    base = rn.RegretNetConfig(iterations=6, batch_size=64, eval_every=6, val_profiles=40, val_grid=11)
+    study, _ = sw.open_constrained_study("rn", None, str(tmp_path / "s.sqlite3"), seed=2, user_attrs={"k": 1})
+    study.optimize(sw.make_objective(train, val, base, seed=0, search=ev.RegretSearch(upper=1.0, grid=51)), 2)
+    for t in study.trials:
+        assert t.value == pytest.approx(t.user_attrs["val_revenue"])
+        assert t.user_attrs["constraint"] == [pytest.approx(t.user_attrs["val_regret"] - sw.REGRET_BUDGET)]
+        assert set(sw.DEFAULT_SPACE) <= set(t.params)
+    again, _ = sw.open_constrained_study("rn", None, str(tmp_path / "s.sqlite3"), seed=2)
+    assert len(again.trials) == 2 and again.user_attrs["k"] == 1
