@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from pipeline_lib.single_item import auctions as c
+from pipeline_lib.single_item import baselines
 
 HETERO = c.hetero_prior()
 
@@ -189,9 +190,24 @@ def test_baseline_registry_builds_every_baseline_of_part_a_item_6():
     train = np.random.default_rng(0).random((200, 4))
     uniform = {"distribution": "uniform", "low": 0.0, "high": 1.0}
     latent = {"distribution": "latent", "d": 1}
-    assert c.baseline_names(latent, ["vickrey", "myerson", "vickrey_r1"]) == ["vickrey", "vickrey_r1"]
-    for name in c.baseline_names(uniform, ["vickrey", "myerson", "vickrey_r1", "vickrey_fitted_reserve"]):
-        a, p = c.build_baseline(name, uniform, train)(t(train))
+    assert baselines.baseline_names(latent, 4, ["vickrey", "myerson", "vickrey_r1"]) == ["vickrey", "vickrey_r1"]
+    for name in baselines.baseline_names(uniform, 4, ["vickrey", "myerson", "vickrey_r1", "vickrey_fitted_reserve"]):
+        a, p = baselines.build_baseline(name, uniform, train)(t(train))
         assert a.shape == p.shape == (200, 4)
     with pytest.raises(ValueError):
-        c.build_baseline("myerson", latent, train)
+        baselines.build_baseline("myerson", latent, train)
+
+
+def test_myerson_of_an_asymmetric_family_is_its_own_optimum_and_truthful_baselines_apply():
+    """U[0,1] and U[0,2]: the asymmetric Myerson auction, whose quadrature optimum is 31/48 (a closed form)."""
+    family = {
+        "distribution": "per_bidder",
+        "bidders": [{"distribution": "uniform"}, {"distribution": "uniform", "high": 2.0}],
+    }
+    assert baselines.baseline_names(family, 2, ["myerson", "vickrey"]) == ["myerson", "vickrey"]
+    assert baselines.known_optimum(family, 2) == pytest.approx(31 / 48, abs=1e-7)
+    assert baselines.support_upper(family, 2) == 2.0
+    values = np.random.default_rng(3).random((40000, 2)) * np.array([1.0, 2.0])
+    _, pay = baselines.build_baseline("myerson", family, values[:10])(t(values))
+    revenue = pay.sum(1)
+    assert float(revenue.mean()) == pytest.approx(31 / 48, abs=4 * float(revenue.std()) / 200)

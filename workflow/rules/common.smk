@@ -13,7 +13,7 @@ from pipeline_lib.core.settings import (
     single_item_settings,
 )
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.single_item.distributions import baseline_names
+from pipeline_lib.single_item.priors import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -90,7 +90,7 @@ def si_seeds():
 
 def si_baselines(family):
     """Single-item baselines that apply to ``family`` (Myerson only for i.i.d. families with a known prior)."""
-    return baseline_names(SI["families"][family], SI["baselines"])
+    return baseline_names(SI["families"][family], SETTINGS[family].n, SI["baselines"])
 
 
 def si_baseline_inputs(wildcards):

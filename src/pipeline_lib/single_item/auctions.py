@@ -38,7 +38,6 @@ from pipeline_lib.single_item.distributions import (  # noqa: F401 - re-exported
     MixturePrior,
     Prior,
     UniformPrior,
-    baseline_names,
     hetero_prior,
     prior_from_family,
     prior_quantile,
@@ -316,41 +315,3 @@ def fit_anonymous_reserve(values: np.ndarray) -> float:
     n_v2 = len(v2s) - idx2  # #{v2 >= r}
     revenue = suffix[idx2] + cand * (n_v1 - n_v2)
     return float(cand[int(np.argmax(revenue))])
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The baselines of spec Part A item 6, by name
-# --------------------------------------------------------------------------------------------------------------
-def correct_baseline(family: Mapping[str, Any]) -> VirtualValueAuction:
-    """The truthful mechanism phase 1 imitates: Myerson for i.i.d. families (ironed for hetero), else Vickrey."""
-    prior = prior_from_family(family)
-    return myerson(prior) if prior is not None else vickrey()
-
-
-def _build_myerson(family: Mapping[str, Any], train: np.ndarray) -> VirtualValueAuction:
-    prior = prior_from_family(family)
-    if prior is None:
-        raise ValueError(f"Myerson needs an i.i.d. family with a known prior, not {family['distribution']!r}")
-    return myerson(prior)
-
-
-def _build_fitted_reserve(family: Mapping[str, Any], train: np.ndarray) -> VirtualValueAuction:
-    return second_price_reserve(fit_anonymous_reserve(train), name="vickrey_fitted_reserve")
-
-
-BASELINES: dict[str, Callable[[Mapping[str, Any], np.ndarray], MechanismFn]] = {
-    "vickrey": lambda family, train: vickrey(),
-    "myerson": _build_myerson,
-    "vickrey_r1": lambda family, train: second_price_reserve(1.0, name="vickrey_r1"),
-    "vickrey_fitted_reserve": _build_fitted_reserve,
-}
-TRAINED_BASELINES = ("vvca_zfo",)  # trained by their own stage (pipeline_lib.single_item.one_item_vvca)
-
-
-def build_baseline(name: str, family: Mapping[str, Any], train: np.ndarray) -> MechanismFn:
-    """Construct baseline ``name`` for ``family``, fitting on training values ``train`` where it learns anything."""
-    if name in TRAINED_BASELINES:
-        raise KeyError(f"baseline {name!r} is trained by its own stage; load it from its parameters file")
-    if name not in BASELINES:
-        raise KeyError(f"unknown single-item baseline {name!r}; known: {sorted(BASELINES)}")
-    return BASELINES[name](family, train)

@@ -7,7 +7,7 @@ A prior has a cdf F, pdf f, support [lower, upper] and a sampler; its virtual va
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,8 +123,3 @@ def prior_quantile(prior: Prior, q: float) -> float:
         while prior.cdf(np.array(hi)) < q:
             hi *= 2.0
     return float(optimize.brentq(lambda v: float(prior.cdf(np.array(v))) - q, lo, hi, xtol=1e-12))
-
-
-def baseline_names(family: Mapping[str, Any], requested: Sequence[str]) -> list[str]:
-    """The requested baselines that apply to ``family`` (Myerson only where the prior is i.i.d. and known)."""
-    return [b for b in requested if b != "myerson" or prior_from_family(family) is not None]

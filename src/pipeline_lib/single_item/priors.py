@@ -19,7 +19,7 @@ virtual values of Myerson (1981) apply to each bidder unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline_lib.single_item.distributions import ExponentialPrior, MixturePrior, Prior, UniformPrior, hetero_prior
@@ -73,3 +73,14 @@ def is_symmetric(priors: list[Prior]) -> bool:
 def support_upper(priors: list[Prior]) -> float:
     """max_i of the support maxima (inf when some bidder's support is unbounded)."""
     return max(p.upper for p in priors)
+
+
+def family_priors(family: Mapping[str, Any], n_bidders: int) -> list[Prior] | None:
+    """:func:`bidder_priors`, the name the rest of the package uses: None where values are correlated."""
+    return bidder_priors(family, n_bidders)
+
+
+def baseline_names(family: Mapping[str, Any], n_bidders: int, requested: Sequence[str]) -> list[str]:
+    """The requested baselines that apply to ``family`` (Myerson only where the bidders' priors are independent
+    and known)."""
+    return [b for b in requested if b != "myerson" or bidder_priors(family, n_bidders) is not None]

@@ -32,7 +32,7 @@ import torch
 
 from pipeline_lib.core.device import describe_device
 from pipeline_lib.core.provenance import package_versions
-from pipeline_lib.single_item.auctions import myerson_revenue, prior_from_family
+from pipeline_lib.single_item.baselines import known_optimum, support_upper
 
 Tensor = torch.Tensor
 MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -290,9 +290,11 @@ def revenue_flag(revenue: float, se: float, optimum: float | None, z: float = 3.
 
 def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
     """Known reserve prices of a mechanism, to be added to the misreport candidates (spec 5.3 b)."""
-    if not params or params.get("reserve") is None:
+    if not params:
         return ()
-    return (float(params["reserve"]),)
+    points = [params["reserve"]] if params.get("reserve") is not None else []
+    points += [r for r in params.get("reserves", ()) if r is not None and math.isfinite(r)]
+    return tuple(float(x) for x in points)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -302,10 +304,9 @@ def search_for(
     values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any], extra_points: Sequence[float] = ()
 ) -> RegretSearch:
     """The test-time search of a family: B from the prior's support (or 1.5 x the largest test value)."""
-    prior = prior_from_family(family_cfg)
     return RegretSearch(
         upper=misreport_upper(
-            values, prior.upper if prior is not None else math.inf, float(eval_cfg.get("upper_factor", 1.5))
+            values, support_upper(family_cfg, values.shape[1]), float(eval_cfg.get("upper_factor", 1.5))
         ),
         grid=int(eval_cfg.get("grid", 1001)),
         eps=float(eval_cfg.get("eps", 1e-6)),
@@ -316,12 +317,6 @@ def search_for(
         refine_lr=float(eval_cfg.get("refine_lr", 0.01)),
         seed=int(eval_cfg.get("seed", 0)),
     )
-
-
-def known_optimum(family_cfg: dict[str, Any], n_bidders: int) -> float | None:
-    """Myerson's optimal revenue where the family is i.i.d. with a known prior, else None."""
-    prior = prior_from_family(family_cfg)
-    return None if prior is None else myerson_revenue(prior, n_bidders)
 
 
 def report(

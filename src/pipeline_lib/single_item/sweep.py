@@ -38,7 +38,7 @@ from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.auctions import prior_from_family
+from pipeline_lib.single_item.baselines import support_upper
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
 
 log = logging.getLogger(__name__)
@@ -167,9 +167,8 @@ def single_item_sweep(
     cfg = tr.TrainConfig.from_mapping(train_cfg)
     val_eval = val[: int(sweep_cfg.get("val_profiles", len(val)))]
     stats = tr.ValueStats.from_train(train, cfg.regret_grid)
-    prior = prior_from_family(family_cfg)
     search = ev.RegretSearch(
-        upper=ev.misreport_upper(val_eval, prior.upper if prior is not None else math.inf),
+        upper=ev.misreport_upper(val_eval, support_upper(family_cfg, val_eval.shape[1])),
         grid=int(sweep_cfg.get("val_grid", 1001)),
     )
     kappa = float(sweep_cfg.get("kappa", 5.0))

@@ -8,7 +8,6 @@ write the files atomically.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +19,9 @@ from pipeline_lib.core.data import read_valuations
 from pipeline_lib.core.device import get_device
 from pipeline_lib.core.seeds import vvca_run_seed
 from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
-from pipeline_lib.single_item.auctions import correct_baseline, prior_from_family
+from pipeline_lib.single_item.baselines import correct_baseline, known_optimum, support_upper
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
-from pipeline_lib.single_item.regret import known_optimum, misreport_upper
+from pipeline_lib.single_item.regret import misreport_upper
 from pipeline_lib.vvca import case_study
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
@@ -78,12 +77,11 @@ def single_item_figures(
         family_cfg = dict(families[fam])
         blobs[fam] = io.read_json(trials_path)
         values = read_valuations(test_path, setting=fam, split="test").values
-        prior = prior_from_family(family_cfg)
-        ref = correct_baseline(family_cfg)
+        ref = correct_baseline(family_cfg, values.shape[1])
         net, _ = model_from_payload(io.load_torch(model_path))
         specs[fam] = {
             "learned": AsMechanism(net), "reference": ref, "reference_name": ref.name, "values": values,
-            "upper": misreport_upper(values, prior.upper if prior is not None else math.inf, 1.0),
+            "upper": misreport_upper(values, support_upper(family_cfg, values.shape[1]), 1.0),
         }  # fmt: skip
         optima[fam] = known_optimum(family_cfg, values.shape[1])
     io.save_figure(figures_single_item.plot_sweeps(blobs, optima), outputs["sweep_png"], outputs["sweep_pdf"])

@@ -26,7 +26,7 @@ from pipeline_lib.core.records import make_record
 from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.auctions import build_baseline, correct_baseline
+from pipeline_lib.single_item.baselines import build_baseline, correct_baseline
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
 from pipeline_lib.single_item.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
 from pipeline_lib.single_item.sweep import single_item_sweep
@@ -52,7 +52,7 @@ def single_item_warmstart(
     cfg = tr.TrainConfig.from_mapping(training)
     seed = stage_seed(base_seed, family, "warmstart")
     values = load_split(train_path, family, "train")
-    target = correct_baseline(family_cfg)
+    target = correct_baseline(family_cfg, values.shape[1])
     t0 = time.perf_counter()
     net, history = tr.warm_start(values, target, cfg, seed, get_device())
     info = {
