@@ -45,7 +45,7 @@ def test_smoke_tier_builds_table_2a_and_the_figures(smoke_run, tmp_path):
     table = pd.read_csv(smoke_run / "results/tables/table2a.csv")
     assert {"zfo_vvca", "fo_vvca", "bbbvvca", "vcg"} <= set(table["method"])
     metrics = json.loads((smoke_run / "results/combinatorial/2x2_A/zfo_vvca/seed0/metrics.json").read_text())
-    assert metrics["config"]["iterations"] == 4 and metrics["ir_violations"] == 0
+    assert metrics["config"]["iterations"] == 4 and metrics["ir"]["violations"] == 0
     assert not any((smoke_run / "results/_ckpt").rglob("state.pt"))  # checkpoints removed after success
     copy = tmp_path / "copy"
     shutil.copytree(smoke_run, copy, symlinks=True)

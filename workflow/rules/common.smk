@@ -104,12 +104,46 @@ def si_baseline_inputs(wildcards):
     return inputs
 
 
+def si_methods():
+    """Learned single-item mechanisms of Table 1 (``learned`` = the report's net and method)."""
+    return list(SI["methods"])
+
+
+def si_method_seeds(method):
+    return si_seeds() if method == "learned" else [int(s) for s in SI[method]["seeds"]]
+
+
+def si_model(family, method, seed):
+    if method == "learned":
+        return f"results/single_item/{family}/final/seed{seed}/model.pt"
+    return f"results/single_item/{family}/{method}/seed{seed}/model.pt"
+
+
 def si_learned_evals(family):
-    return expand(
-        "results/single_item/{family}/final/seed{seed}/test_metrics.json",
-        family=family,
-        seed=si_seeds(),
-    )
+    """Test records of every learned mechanism and seed of a family."""
+    return [
+        (
+            f"results/single_item/{family}/final/seed{k}/test_metrics.json"
+            if m == "learned"
+            else f"results/single_item/{family}/{m}/seed{k}/test_metrics.json"
+        )
+        for m in si_methods()
+        for k in si_method_seeds(m)
+    ]
+
+
+def learned_train_inputs(wildcards):
+    inputs = {
+        "train": f"results/data/{wildcards.family}/train.parquet",
+        "val": f"results/data/{wildcards.family}/val.parquet",
+    }
+    if wildcards.method == "regretnet":
+        inputs["best"] = f"results/single_item/{wildcards.family}/regretnet/sweep/best_params.json"
+    return inputs
+
+
+def learned_training(wildcards):
+    return dict(SI[wildcards.method]["training"])
 
 
 def si_baseline_files(family):
@@ -125,21 +159,34 @@ def table1_inputs(wildcards):
 def table1_families(wildcards):
     """Table 1 layout: per family its distribution and n (values; the records come through input)."""
     return {
-        f: {"distribution": SI["families"][f]["distribution"], "n_bidders": int(SI["n_bidders"])}
+        f: {"distribution": SI["families"][f]["distribution"], "n_bidders": SETTINGS[f].n}
         for f in SINGLE_ITEM_FAMILIES
     }
 
 
+def si_figure_files():
+    """(path, [family, role, method]) of every input of the single-item figures: the sweep trials of each learned
+    method with a sweep, the first seed's model of each learned method, the test set."""
+    files = []
+    for f in SINGLE_ITEM_FAMILIES:
+        if "learned" in si_methods():
+            files.append((f"results/single_item/{f}/sweep/trials.json", [f, "trials", "learned"]))
+        if "regretnet" in si_methods():
+            files.append(
+                (f"results/single_item/{f}/regretnet/sweep/trials.json", [f, "trials", "regretnet"])
+            )
+        for m in si_methods():
+            files.append((si_model(f, m, si_method_seeds(m)[0]), [f, "model", m]))
+        files.append((f"results/data/{f}/test.parquet", [f, "test", ""]))
+    return files
+
+
 def si_figure_inputs(wildcards):
-    """Per family (in family order): sweep trials, the first final seed's model, the test set."""
-    return {
-        "trials": [f"results/single_item/{f}/sweep/trials.json" for f in SINGLE_ITEM_FAMILIES],
-        "models": [
-            f"results/single_item/{f}/final/seed{si_seeds()[0]}/model.pt"
-            for f in SINGLE_ITEM_FAMILIES
-        ],
-        "tests": [f"results/data/{f}/test.parquet" for f in SINGLE_ITEM_FAMILIES],
-    }
+    return [path for path, _ in si_figure_files()]
+
+
+def si_figure_roles(wildcards):
+    return [role for _, role in si_figure_files()]
 
 
 def si_figure_families(wildcards):

@@ -28,7 +28,7 @@ rule table1:
 
 rule single_item_figures:
     input:
-        unpack(si_figure_inputs),
+        si_figure_inputs,
     output:
         sweep_png=report(
             "results/figures/single_item_sweeps.png",
@@ -53,7 +53,9 @@ rule single_item_figures:
         "../../environment.yml"
     threads: 1
     params:
+        roles=si_figure_roles,
         families=si_figure_families,
+        budget=SI["regretnet"]["sweep"]["budget"],
     script:
         "../../scripts/single_item_figures.py"
 

@@ -140,3 +140,76 @@ rule single_item_baseline:
         evaluation=SI["evaluation"],
     script:
         "../../scripts/single_item_baseline.py"
+
+
+rule regretnet_sweep:
+    input:
+        train="results/data/{family}/train.parquet",
+        val="results/data/{family}/val.parquet",
+    output:
+        best="results/single_item/{family}/regretnet/sweep/best_params.json",
+        csv="results/single_item/{family}/regretnet/sweep/trials.csv",
+        json="results/single_item/{family}/regretnet/sweep/trials.json",
+    log:
+        "logs/regretnet_sweep/{family}.log",
+    benchmark:
+        "benchmarks/regretnet_sweep/{family}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        family_cfg=si_family,
+        training=SI["regretnet"]["training"],
+        sweep=SI["regretnet"]["sweep"],
+        base_seed=int(config["seed"]),
+    script:
+        "../../scripts/regretnet_sweep.py"
+
+
+rule single_item_learned_train:
+    input:
+        unpack(learned_train_inputs),
+    output:
+        model="results/single_item/{family}/{method}/seed{seed}/model.pt",
+        history="results/single_item/{family}/{method}/seed{seed}/history.parquet",
+        metrics="results/single_item/{family}/{method}/seed{seed}/metrics.json",
+    log:
+        "logs/single_item_learned_train/{family}/{method}/seed{seed}.log",
+    benchmark:
+        "benchmarks/single_item_learned_train/{family}/{method}/seed{seed}.tsv"
+    wildcard_constraints:
+        method="regretnet|myersonnet",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        training=learned_training,
+        base_seed=int(config["seed"]),
+    script:
+        "../../scripts/single_item_learned_train.py"
+
+
+rule single_item_learned_evaluate:
+    input:
+        model="results/single_item/{family}/{method}/seed{seed}/model.pt",
+        test="results/data/{family}/test.parquet",
+    output:
+        "results/single_item/{family}/{method}/seed{seed}/test_metrics.json",
+    log:
+        "logs/single_item_learned_evaluate/{family}/{method}/seed{seed}.log",
+    benchmark:
+        "benchmarks/single_item_learned_evaluate/{family}/{method}/seed{seed}.tsv"
+    wildcard_constraints:
+        method="regretnet|myersonnet",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    params:
+        family_cfg=si_family,
+        evaluation=SI["evaluation"],
+    script:
+        "../../scripts/single_item_learned_evaluate.py"

@@ -49,8 +49,32 @@ _METHODS = (
     Method("fo_vvca", "FO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
     Method("zfo_vvca", "ZFO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
     # Table 1 (single item), in row order
-    Method("learned", "Learned (soft, as trained)", "single_item", "single_item_evaluate", "Learned", dsic=False),
-    Method("learned_hard", "Learned (argmax allocation)", "single_item", "single_item_evaluate", "Learned", dsic=False),
+    Method("learned", "Report's net (soft, as trained)", "single_item", "single_item_evaluate", "Learned", dsic=False),
+    Method(
+        "learned_hard",
+        "Report's net (argmax allocation)",
+        "single_item",
+        "single_item_evaluate",
+        "Learned",
+        dsic=False,
+    ),  # fmt: skip
+    Method(
+        "regretnet",
+        "RegretNet (soft, as trained)",
+        "single_item",
+        "single_item_learned_evaluate",
+        "Learned",
+        dsic=False,
+    ),  # fmt: skip
+    Method(
+        "regretnet_hard",
+        "RegretNet (argmax allocation)",
+        "single_item",
+        "single_item_learned_evaluate",
+        "Learned",
+        dsic=False,
+    ),  # fmt: skip
+    Method("myersonnet", "MyersonNet (exactly DSIC)", "single_item", "single_item_learned_evaluate", "Learned"),
     Method("myerson", "Myerson (correct, ironed where needed)", "single_item", "single_item_baseline", "Baseline"),
     Method("vvca_zfo", "VVCA, one item (ZFO)", "single_item", "single_item_baseline", "Baseline"),
     Method(

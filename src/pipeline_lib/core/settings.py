@@ -56,6 +56,18 @@ def _active(block: Mapping[str, Any], defined: Mapping[str, Any], key: str) -> l
     return list(active)
 
 
+def family_bidders(name: str, family: Mapping[str, Any], default: int) -> int:
+    """Bidders of a single-item family: its own ``n_bidders``, else the default; a ``per_bidder`` family has one per
+    listed distribution (a contradicting ``n_bidders`` is an error naming the family)."""
+    n = int(family.get("n_bidders", default))
+    if family["distribution"] == "per_bidder":
+        listed = len(family["bidders"])
+        if "n_bidders" in family and n != listed:
+            raise ValueError(f"single_item.families.{name}: n_bidders = {n} but bidders lists {listed} distributions")
+        n = listed
+    return n
+
+
 def single_item_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
     """Active single-item families from ``config["single_item"]``."""
     block = config.get("single_item", {})
@@ -64,7 +76,9 @@ def single_item_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
     out = {}
     for name in _active(block, families, "single_item"):
         params = families[name]
-        out[name] = Setting(name, "single_item", n, 1, params["distribution"], dict(params))
+        out[name] = Setting(
+            name, "single_item", family_bidders(name, params, n), 1, params["distribution"], dict(params)
+        )
     return out
 
 

@@ -28,8 +28,17 @@ def _panels(k: int, rows: int = 1) -> tuple[Any, np.ndarray]:
     return fig, axes
 
 
-def plot_sweeps(trials: Mapping[str, Mapping[str, Any]], optima: Mapping[str, float | None]) -> plt.Figure:
-    """Revenue against measured regret of every complete sweep trial, per family."""
+SWEEP_STYLE = {"learned": ("o", "tab:blue"), "regretnet": ("s", "tab:orange")}
+
+
+def plot_sweeps(
+    trials: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    optima: Mapping[str, float | None],
+    budget: float | None = None,
+) -> plt.Figure:
+    """Validation revenue against honestly measured mean per-bidder regret of every complete sweep trial, per
+    family and learned method (``trials``: family -> method -> trials document); the selected trial circled, the
+    optimum and the regret budget as lines (log-scaled regret axis)."""
     fams = list(trials)
     cols = min(2, len(fams))
     rows = math.ceil(len(fams) / cols)
@@ -37,33 +46,31 @@ def plot_sweeps(trials: Mapping[str, Mapping[str, Any]], optima: Mapping[str, fl
     for ax in axes.flat[len(fams) :]:
         ax.set_visible(False)
     for ax, fam in zip(axes.flat, fams, strict=False):
-        blob = trials[fam]
-        stat = blob.get("objective", "val_regret_sum").split("val_")[-1]
-        done = [t for t in blob["trials"] if t["state"] == "COMPLETE"]
-        x = [t["user_attrs"].get(f"val_{stat}", math.nan) for t in done]
-        y = [t["user_attrs"].get("val_revenue", math.nan) for t in done]
-        c = [math.log(t["params"]["lambda_regret"]) for t in done]
-        sc = ax.scatter(x, y, c=c, cmap="viridis", s=22, label="trials")
-        if done:
-            best = max(done, key=lambda t: t["value"])
-            ax.scatter(
-                [best["user_attrs"].get(f"val_{stat}")],
-                [best["user_attrs"].get("val_revenue")],
-                s=120,
-                facecolors="none",
-                edgecolors="red",
-                linewidths=1.5,
-                label="selected",
-            )
+        for method, blob in trials[fam].items():
+            marker, color = SWEEP_STYLE.get(method, ("^", "tab:green"))
+            done = [t for t in blob["trials"] if t["state"] == "COMPLETE"]
+            key = "val_regret_mean" if any("val_regret_mean" in t["user_attrs"] for t in done) else "val_regret"
+            x = [max(t["user_attrs"].get(key, math.nan), 1e-7) for t in done]
+            y = [t["user_attrs"].get("val_revenue", math.nan) for t in done]
+            ax.scatter(x, y, marker=marker, color=color, s=22, alpha=0.8, label=f"{method} trials")
+            chosen = blob.get("selected_trial")
+            pick = [t for t in done if t["number"] == chosen] if chosen is not None else []
+            if not pick and done and method == "learned":
+                pick = [max(done, key=lambda t: t["value"])]
+            for t in pick:
+                ax.scatter([max(t["user_attrs"].get(key, math.nan), 1e-7)], [t["user_attrs"].get("val_revenue")],
+                           s=140, facecolors="none", edgecolors="red", linewidths=1.5)  # fmt: skip
         opt = optima.get(fam)
         if opt is not None:
             ax.axhline(opt, ls="--", c="k", lw=1, label=f"Myerson optimum {opt:.4f}")
+        if budget is not None:
+            ax.axvline(budget, ls=":", c="red", lw=1, label=f"regret budget {budget:g}")
+        ax.set_xscale("log")
         ax.set_title(fam)
-        ax.set_xlabel(f"validation {stat.replace('_', ' ')} (measured)")
+        ax.set_xlabel("validation mean per-bidder regret (measured)")
         ax.set_ylabel("validation revenue")
         ax.legend(fontsize=7, loc="lower right")
-        fig.colorbar(sc, ax=ax, label="log lambda_regret")
-    fig.suptitle("Optuna trials: revenue against honestly measured regret")
+    fig.suptitle("Sweep trials: revenue against honestly measured regret (selected trial circled)")
     return fig
 
 
@@ -79,7 +86,8 @@ def response_curves(mech: Any, others: np.ndarray, grid: np.ndarray, bidder: int
 
 
 def plot_responses(families: Mapping[str, Mapping[str, Any]], points: int = 501) -> plt.Figure:
-    """``families``: name -> {"learned": mechanism, "reference": mechanism, "reference_name", "values": test}."""
+    """``families``: name -> {"learned": {name: mechanism}, "reference": mechanism, "reference_name", "values"}:
+    every learned mechanism against the reference (Myerson where known), one bidder's allocation and payment."""
     fams = list(families)
     fig, axes = _panels(len(fams), rows=2)
     for j, fam in enumerate(fams):
@@ -89,7 +97,9 @@ def plot_responses(families: Mapping[str, Mapping[str, Any]], points: int = 501)
         others = np.quantile(values.reshape(-1), np.linspace(0.5, 0.8, n - 1)) if n > 1 else np.zeros(0)
         upper = float(spec.get("upper", np.quantile(values, 0.999)))
         grid = np.linspace(0.0, upper, points)
-        for mech, name, style in ((spec["learned"], "learned", "-"), (spec["reference"], spec["reference_name"], "--")):
+        curves = [*((mech, name, "-") for name, mech in spec["learned"].items())]
+        curves.append((spec["reference"], spec["reference_name"], "k--"))
+        for mech, name, style in curves:
             a, p = response_curves(mech, others, grid)
             axes[0, j].plot(grid, a, style, label=name)
             axes[1, j].plot(grid, p, style, label=name)

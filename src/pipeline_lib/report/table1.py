@@ -99,28 +99,41 @@ def family_rows(
     family: str,
     distribution: str,
     n_bidders: int,
-    learned: Sequence[Mapping[str, Any]],
+    learned: Mapping[str, Sequence[Mapping[str, Any]]],
     baselines: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """All rows of one family, in table order, with the optimum, its share, and the report's figures."""
+    """All rows of one family, in table order, with the optimum (or the DSIC reference), its share and the
+    report's figures. ``learned`` maps a learned method's key to its per-seed records (a record's ``hardened``
+    sub-record is the argmax deployment of the same network, a row of its own)."""
     rows: list[dict[str, Any]] = []
-    if learned:
-        rows.append(aggregate_seeds([row_from_report(p, "learned") for p in learned], "learned"))
-        hard = [p["hardened"] for p in learned if "hardened" in p]
+    for method, payloads in learned.items():
+        if not payloads:
+            continue
+        rows.append(aggregate_seeds([row_from_report(p, method) for p in payloads], method))
+        hard = [p["hardened"] for p in payloads if "hardened" in p]
         if hard:
-            rows.append(aggregate_seeds([row_from_report(p, "learned_hard") for p in hard], "learned_hard"))
-    rows += [row_from_report(p, p.get("baseline", p.get("mechanism", "?"))) for p in baselines]
-    payloads = list(learned) + list(baselines)
+            key = hard[0].get("method", f"{method}_hard")
+            rows.append(aggregate_seeds([row_from_report(p, key) for p in hard], key))
+    rows += [row_from_report(p, p.get("method", p.get("baseline", "?"))) for p in baselines]
+    payloads = [p for group in learned.values() for p in group] + list(baselines)
     optimum = next((p["optimum"] for p in payloads if p.get("optimum") is not None), None)
+    reference, source = optimum, "Myerson optimum"
+    if optimum is None:  # no known optimum (correlated values): the best DSIC mechanism we have is the reference
+        dsic = [r for r in rows if methods.METHODS.get(r["mechanism"]) and methods.method(r["mechanism"]).dsic]
+        if dsic:
+            top = max(dsic, key=lambda r: r["revenue"])
+            reference, source = top["revenue"], f"best DSIC: {methods.label(top['mechanism'])}"
     report = REPORT_TABLE1.get(distribution, {}) if n_bidders == REPORT_N_BIDDERS else {}
     for row in rows:
         row["family"] = family
         row["label"] = methods.label(row["mechanism"])
-        row["optimum"] = optimum
-        row["share_of_optimum"] = row["revenue"] / optimum if optimum else None
+        row["optimum"] = reference
+        row["optimum_source"] = source if reference is not None else ""
+        row["share_of_optimum"] = row["revenue"] / reference if reference else None
         rep = report.get(row["mechanism"])
         row["report_revenue"], row["report_regret"], row["report_efficiency"] = rep if rep else (None, None, None)
-        if not row["mechanism"].startswith("learned"):
+        entry = methods.METHODS.get(row["mechanism"])
+        if entry is None or entry.category != "Learned":
             row["flag"] = ""  # truthful baselines: the ceiling check is for learned mechanisms
     rank = methods.order("single_item")
     return sorted(rows, key=lambda r: rank.get(r["mechanism"], len(rank)))
@@ -137,6 +150,7 @@ COLUMNS = [
     "revenue_ci_hi",
     "revenue_se",
     "optimum",
+    "optimum_source",
     "share_of_optimum",
     "regret_mean",
     "regret_mean_ci_lo",
@@ -161,7 +175,7 @@ COLUMNS = [
 
 
 def build_table(families: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """``families``: name -> {"distribution", "n_bidders", "learned": [records], "baselines": [records]}."""
+    """``families``: name -> {"distribution", "n_bidders", "learned": {method: [records]}, "baselines": [records]}."""
     rows: list[dict[str, Any]] = []
     for family, spec in families.items():
         learned, baselines = spec.get("learned", []), spec.get("baselines", [])
@@ -242,7 +256,8 @@ def to_markdown(table: pd.DataFrame, title: str = "Table 1: single-item mechanis
     for family, block in table.groupby("family", sort=False):
         n_prof = int(block["n_profiles"].max())
         lines += [
-            f"## {family} ({n_prof} test profiles)",
+            f"## {family} ({n_prof} test profiles)"
+            + (f"; reference = {block['optimum_source'].iloc[0]}" if block["optimum_source"].iloc[0] else ""),
             "",
             "| " + " | ".join(HEADERS) + " |",
             "|" + "|".join(["---"] * len(HEADERS)) + "|",
@@ -264,7 +279,8 @@ def to_latex(table: pd.DataFrame) -> str:
     out = [r"\begin{tabular}{l" + "r" * (len(cols) - 2) + "l}", r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]
     for family, block in table.groupby("family", sort=False):
         opt = block["optimum"].iloc[0]
-        head = f"{_tex(str(family))}" + (f" (optimum {opt:.4f})" if opt is not None and math.isfinite(opt) else "")
+        src = block["optimum_source"].iloc[0] or "optimum"
+        head = f"{_tex(str(family))}" + (f" ({_tex(src)} {opt:.4f})" if opt is not None and math.isfinite(opt) else "")
         out.append(r"\multicolumn{" + str(len(cols)) + r"}{l}{\textit{" + head + r"}} \\")
         for _, r in block.iterrows():
             ci = f"[{_f(r['revenue_ci_lo'])}, {_f(r['revenue_ci_hi'])}]"

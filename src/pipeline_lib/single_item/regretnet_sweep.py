@@ -96,6 +96,11 @@ def best_feasible_trial(study: optuna.Study) -> FrozenTrial | None:
     return max(feasible, key=lambda t: t.value) if feasible else None
 
 
+def replace_config(base: RegretNetConfig, params: Mapping[str, float]) -> RegretNetConfig:
+    """``base`` with the tuned fields of a trial's ``params`` (only RegretNetConfig fields)."""
+    return replace(base, **{k: float(v) for k, v in params.items() if k in RegretNetConfig.__dataclass_fields__})
+
+
 def suggest_config(
     trial: Trial, base: RegretNetConfig, space: Mapping[str, tuple[float, float, bool]]
 ) -> RegretNetConfig:

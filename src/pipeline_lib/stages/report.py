@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_lib.core import io
+from pipeline_lib.core import io, methods
 from pipeline_lib.core.data import read_valuations
 from pipeline_lib.core.device import get_device
 from pipeline_lib.core.seeds import vvca_run_seed
@@ -22,6 +22,7 @@ from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
 from pipeline_lib.single_item.baselines import correct_baseline, known_optimum, support_upper
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
 from pipeline_lib.single_item.regret import misreport_upper
+from pipeline_lib.stages.single_item_learned import load_learned
 from pipeline_lib.vvca import case_study
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
@@ -46,13 +47,16 @@ class TableFiles:
 def table1_stage(records: Sequence[str], out: TableFiles, *, families: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """Rule ``table1``: every single-item evaluation record, grouped by family (``families``: name ->
     {distribution, n_bidders}, in table order); learned seeds first, then the baselines."""
-    grouped = {name: {**spec, "learned": [], "baselines": []} for name, spec in families.items()}
+    grouped = {name: {**spec, "learned": {}, "baselines": []} for name, spec in families.items()}
     for path in records:
         payload = io.read_json(path)
-        family = payload.get("setting")
+        family, method = payload.get("setting"), payload.get("method")
         if family not in grouped:
             raise ValueError(f"{path}: record of family {family!r}, not one of {list(grouped)}")
-        grouped[family]["learned" if payload.get("method") == "learned" else "baselines"].append(payload)
+        if methods.METHODS.get(method) and methods.method(method).category == "Learned":
+            grouped[family]["learned"].setdefault(method, []).append(payload)
+        else:
+            grouped[family]["baselines"].append(payload)
     table = table1.build_table(grouped)
     out.write(*table1.render(table))
     return table
@@ -67,24 +71,39 @@ def table2_stage(records: Sequence[str], out: TableFiles, *, table: str, setting
 
 
 def single_item_figures(
-    trials: Sequence[str], models: Sequence[str], tests: Sequence[str], outputs: Mapping[str, str], *,
-    families: Mapping[str, Mapping[str, Any]],
+    inputs: Sequence[str], roles: Sequence[Sequence[str]], outputs: Mapping[str, str], *,
+    families: Mapping[str, Mapping[str, Any]], budget: float | None = None,
 ) -> None:  # fmt: skip
-    """Rule ``single_item_figures``: sweep trials (revenue vs measured regret) and one bidder's response curves;
-    ``trials``, ``models`` and ``tests`` hold one file per family, in the order of ``families``."""
-    blobs, specs, optima = {}, {}, {}
-    for fam, trials_path, model_path, test_path in zip(families, trials, models, tests, strict=True):
-        family_cfg = dict(families[fam])
-        blobs[fam] = io.read_json(trials_path)
-        values = read_valuations(test_path, setting=fam, split="test").values
-        ref = correct_baseline(family_cfg, values.shape[1])
-        net, _ = model_from_payload(io.load_torch(model_path))
+    """Rule ``single_item_figures``: sweep trials of every learned method (revenue vs measured regret, with the
+    regret budget) and every learned mechanism's response curves against Myerson. ``roles[k] = (family, role,
+    method)`` of ``inputs[k]``, role one of ``trials``, ``model``, ``test``."""
+    trials: dict[str, dict[str, Any]] = {f: {} for f in families}
+    models: dict[str, dict[str, Any]] = {f: {} for f in families}
+    tests: dict[str, str] = {}
+    for path, (fam, role, method) in zip(inputs, roles, strict=True):
+        if role == "trials":
+            trials[fam][method] = io.read_json(path)
+        elif role == "model":
+            models[fam][method] = path
+        else:
+            tests[fam] = path
+    specs, optima = {}, {}
+    for fam, family_cfg in families.items():
+        values = read_valuations(tests[fam], setting=fam, split="test").values
+        ref = correct_baseline(dict(family_cfg), values.shape[1])
+        learned = {}
+        for method, path in models[fam].items():
+            payload = io.load_torch(path)
+            if method == "learned":
+                learned["report's net"] = AsMechanism(model_from_payload(payload)[0])
+            else:
+                learned[method] = load_learned(payload)
         specs[fam] = {
-            "learned": AsMechanism(net), "reference": ref, "reference_name": ref.name, "values": values,
-            "upper": misreport_upper(values, support_upper(family_cfg, values.shape[1]), 1.0),
+            "learned": learned, "reference": ref, "reference_name": ref.name, "values": values,
+            "upper": misreport_upper(values, support_upper(dict(family_cfg), values.shape[1]), 1.0),
         }  # fmt: skip
-        optima[fam] = known_optimum(family_cfg, values.shape[1])
-    io.save_figure(figures_single_item.plot_sweeps(blobs, optima), outputs["sweep_png"], outputs["sweep_pdf"])
+        optima[fam] = known_optimum(dict(family_cfg), values.shape[1])
+    io.save_figure(figures_single_item.plot_sweeps(trials, optima, budget), outputs["sweep_png"], outputs["sweep_pdf"])
     io.save_figure(figures_single_item.plot_responses(specs), outputs["response_png"], outputs["response_pdf"])
 
 

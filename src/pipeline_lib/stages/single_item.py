@@ -137,7 +137,7 @@ def single_item_train_final(
     return metrics
 
 
-def _record(payload: dict[str, Any], family: str, method: str, seed: int) -> dict[str, Any]:
+def make_single_item_record(payload: dict[str, Any], family: str, method: str, seed: int) -> dict[str, Any]:
     """An evaluation payload wrapped in the common metrics record."""
     return make_record(setting=family, method=method, seed=seed, test_revenue=payload.pop("test_revenue"), **payload)
 
@@ -155,8 +155,8 @@ def single_item_evaluate(
     payload.update({"training": extra})
     if evaluation.get("hardened", False):
         hard = regret.report(AsMechanism(net, hard=True), values, family, family_cfg, evaluation, device)
-        payload["hardened"] = _record(hard, family, "learned_hard", seed_index)
-    record = _record(payload, family, "learned", seed_index)
+        payload["hardened"] = make_single_item_record(hard, family, "learned_hard", seed_index)
+    record = make_single_item_record(payload, family, "learned", seed_index)
     io.write_json(out_path, record)
     return record
 
@@ -200,6 +200,6 @@ def single_item_baseline(
         mech, values, family, family_cfg, evaluation, device, regret.extra_reserve_points(mech.params)
     )
     payload.update({"baseline": baseline})
-    record = _record(payload, family, baseline, 0)
+    record = make_single_item_record(payload, family, baseline, 0)
     io.write_json(out_path, record)
     return record

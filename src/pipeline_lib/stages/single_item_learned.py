@@ -1,0 +1,179 @@
+"""Stages of the learned single-item mechanisms beyond the report (shared/spec/beyond.md sections 3 and 4):
+
+* ``regretnet_sweep``: Optuna sweep of RegretNet's optimiser settings that maximises validation revenue subject
+  to validation regret <= budget (Optuna constraints); trial 0 is the default configuration;
+* ``single_item_learned_train``: RegretNet (augmented Lagrangian, best feasible configuration of the sweep) or
+  MyersonNet (exactly DSIC) per family and seed;
+* ``single_item_learned_evaluate``: the one evaluator on the test set; RegretNet as trained (soft) and with argmax
+  allocation (``regretnet_hard``), MyersonNet as deployed (hard, DSIC: its measured regret must be 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline_lib.core import io
+from pipeline_lib.core.checkpoint import fingerprint
+from pipeline_lib.core.device import describe_device, get_device
+from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.core.seeds import stage_seed
+from pipeline_lib.single_item import regret
+from pipeline_lib.single_item import regretnet as rn
+from pipeline_lib.single_item import regretnet_sweep as rs
+from pipeline_lib.single_item.baselines import support_upper
+from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
+from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
+from pipeline_lib.single_item.sweep import resume_and_run, trial_exports
+from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
+
+log = logging.getLogger(__name__)
+LEARNED = ("regretnet", "myersonnet")
+
+
+@dataclass(frozen=True)
+class RegretNetSweepFiles:
+    train: str
+    val: str
+    best: str
+    csv: str
+    json: str
+
+
+def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
+    space = sweep.get("space") or rs.DEFAULT_SPACE
+    return {k: (float(v[0]), float(v[1]), bool(v[2]) if len(v) > 2 else True) for k, v in dict(space).items()}
+
+
+def regretnet_sweep(
+    files: RegretNetSweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int
+) -> dict[str, Any]:
+    """Rule ``regretnet_sweep``: the constrained sweep of one family; exports every trial and the best feasible one
+    (or, when no trial met the budget, the one of least regret, marked ``feasible: false``)."""
+    train = load_split(files.train, family, "train")
+    val = load_split(files.val, family, "val", sweep.get("val_profiles"))
+    base = rn.RegretNetConfig.from_mapping(training)
+    budget = float(sweep.get("budget", rs.REGRET_BUDGET))
+    space = _space(sweep)
+    seed = stage_seed(base_seed, family, "regretnet_sweep")
+    search = regret.RegretSearch(
+        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])), grid=int(sweep.get("val_grid", 201))
+    )
+    identity = {
+        "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
+        "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
+        "data": {"train": len(train), "val": len(val)}, "n_bidders": int(train.shape[1]),
+    }  # fmt: skip
+    name = f"regretnet-{family}-{fingerprint(identity)[:12]}"
+    storage_path = str(Path(files.best).with_name(STUDY_FILE))
+    study, spec = rs.open_constrained_study(name, sweep.get("storage"), storage_path, seed, {"identity": identity})
+    objective = rs.make_objective(train, val, base, seed, budget, search, space)
+    default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
+    n_trials = int(sweep.get("n_trials", 10))
+    t0 = time.perf_counter()
+    progress = resume_and_run(study, spec, objective, n_trials, default)
+    best = rs.best_feasible_trial(study)
+    feasible = best is not None
+    if best is None:
+        done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        if not done:
+            raise RuntimeError(f"regretnet sweep of {family}: no trial completed")
+        best = min(done, key=lambda t: t.user_attrs.get("val_regret", float("inf")))
+        log.warning("no trial of %s met the regret budget %g; using the trial of least regret", family, budget)
+    header = {
+        "family": family, "method": "regretnet", "study_name": name, "storage": spec.describe(storage_path),
+        "n_trials": n_trials, "objective": "val_revenue subject to val_regret_mean <= budget", "budget": budget,
+    }  # fmt: skip
+    table, document = trial_exports(study, {**header, "selected_trial": best.number})
+    payload = {
+        **header, "params": dict(best.params), "feasible": feasible, "objective_value": best.value,
+        "trial_number": best.number, "val_revenue": best.user_attrs.get("val_revenue"),
+        "val_regret": best.user_attrs.get("val_regret"), "progress": progress,
+        "config": rn.config_dict(rs.replace_config(base, best.params)), "wall_time_s": time.perf_counter() - t0,
+        "versions": package_versions(), "device": describe_device(get_device()),
+    }  # fmt: skip
+    with io.atomic_path(files.csv) as tmp:
+        table.to_csv(tmp, index=False)
+    io.write_json(files.json, document)
+    io.write_json(files.best, payload)
+    return payload
+
+
+def single_item_learned_train(
+    train_path: str, val_path: str, outputs: Mapping[str, str], *, family: str, method: str, seed_index: int,
+    training: Mapping, base_seed: int, best_path: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration) or MyersonNet for
+    one family and seed; writes model.pt (plain tensors), history.parquet and metrics.json."""
+    train = load_split(train_path, family, "train")
+    val = load_split(val_path, family, "val")
+    seed = stage_seed(base_seed, family, method, seed_index)
+    t0 = time.perf_counter()
+    extra: dict[str, Any] = {"family": family, "method": method, "seed": seed_index, "run_seed": seed}
+    if method == "regretnet":
+        if best_path is None:
+            raise ValueError("regretnet training needs the sweep's best_params.json (input 'best')")
+        best = io.read_json(best_path)
+        cfg = rs.replace_config(rn.RegretNetConfig.from_mapping(training), best["params"])
+        net, history = rn.train_regretnet(train, val, cfg, seed)
+        payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
+        extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
+    elif method == "myersonnet":
+        cfg = MyersonNetConfig.from_mapping(training)
+        net, history = train_myersonnet(train, val, cfg, seed)
+        payload = {
+            "kind": "myersonnet",
+            "config": {"n_bidders": net.n_bidders, "n_groups": cfg.n_groups, "n_units": cfg.n_units,
+                       "input_scale": float(net.input_scale)},
+            "state_dict": net.state_dict(), "extra": extra,
+        }  # fmt: skip
+        extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
+    else:
+        raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")
+    metrics = {
+        **extra, "final": history[-1] if history else None, "wall_time_s": time.perf_counter() - t0,
+        "versions": package_versions(), "device": describe_device(get_device()),
+    }  # fmt: skip
+    io.save_torch(payload, outputs["model"])
+    io.write_parquet(pd.DataFrame([{k: v for k, v in r.items() if k != "mu"} for r in history]), outputs["history"])
+    io.write_json(outputs["metrics"], metrics)
+    return metrics
+
+
+def load_learned(payload: Mapping[str, Any], hard: bool = False) -> Any:
+    """The evaluator mechanism of a saved learned single-item model (RegretNet soft or hard; MyersonNet hard)."""
+    if payload["kind"] == "myersonnet":
+        net = MyersonNet(**payload["config"])
+        net.load_state_dict(payload["state_dict"])
+        return MyersonNetMechanism(net.eval(), hard=True)
+    net, _ = model_from_payload(payload)
+    mech = AsMechanism(net, hard=hard)
+    mech.name = "regretnet_hard" if hard else "regretnet"
+    return mech
+
+
+def single_item_learned_evaluate(
+    model_path: str, test_path: str, out_path: str, *, family: str, method: str, family_cfg: Mapping,
+    evaluation: Mapping, seed_index: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Rule ``single_item_learned_evaluate``: the one evaluator on the test set (RegretNet: soft as trained and,
+    under ``hardened``, the argmax deployment; MyersonNet: hard)."""
+    device = get_device()
+    values = load_split(test_path, family, "test", evaluation.get("max_profiles"))
+    payload = io.load_torch(model_path)
+    mech = load_learned(payload)
+    extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
+    report = regret.report(mech, values, family, family_cfg, evaluation, device, extra_points)
+    report["training"] = payload.get("extra", {})
+    if method == "regretnet":
+        hard = regret.report(load_learned(payload, hard=True), values, family, family_cfg, evaluation, device)
+        report["hardened"] = make_single_item_record(hard, family, "regretnet_hard", seed_index)
+    record = make_single_item_record(report, family, method, seed_index)
+    io.write_json(out_path, record)
+    return record
