@@ -32,9 +32,11 @@ attains the maximum (one R in general; ties scan R upwards and stop at R >= the 
 
 Layout: profiles are cut into blocks of :data:`BLOCK` columns (a compile-time constant, so the innermost loop over
 a block has a fixed trip count and vectorises without remainder code); each block is solved by one thread
-(``prange``) with tables (2^m, BLOCK), the batch innermost. A step visits the pairs of a target T without the top
-bit h and of T | h together: for S subset T both {T, S} and {T | h, S}, {T | h, S | h} are candidates, so each
-enumerated S feeds three pair updates from four rows. Inputs must be finite.
+(``prange``) with tables (2^m, BLOCK), the batch innermost. A step is tiled over the low :data:`TILE_BITS` bundle
+bits so that the rows a tile reads stay in the L1 cache, and inside a tile it visits the targets t and t | hl
+(hl the tile's top bit) together: for s subset t the pairs {t, s}, {t | hl, s} and {t | hl, s | hl} use four rows.
+The allocation-only kernel transposes a block of bids once and forms vt for each of the q parameter vectors from
+it. Inputs must be finite.
 """
 
 from __future__ import annotations
@@ -46,44 +48,75 @@ import torch
 BLOCK = 128  # profiles per block (compile-time constant of the kernels)
 DEFAULT_BLOCK = BLOCK  # name kept for callers that size chunks in whole blocks
 TILE = 16  # bundles per tile of the block transpose
+TILE_BITS = 3  # low bundle bits of the cache tiles of a bidder step
 
 
 # --------------------------------------------------------------------------------------------- sweeps (vector)
 @nb.njit(cache=True)
+def _step_tile(prev, v, new, rb, sb, tb, lo, init):
+    """The pairs (tb + t, sb + s) for s subset t < lo of one tile: new[tb + t] (max)= fl(prev[rb + (t ^ s)] +
+    v[sb + s]), with the targets t and t | hl (hl = lo / 2) visited together; ``init`` assigns instead."""
+    hl = lo >> 1
+    for t in range(hl):
+        th = t | hl
+        if init:
+            for j in range(BLOCK):
+                p0 = prev[rb + t, j]
+                v0 = v[sb, j]
+                new[tb + t, j] = p0 + v0
+                a = prev[rb + th, j] + v0
+                c = p0 + v[sb + hl, j]
+                new[tb + th, j] = c if c > a else a
+        else:
+            for j in range(BLOCK):
+                p0 = prev[rb + t, j]
+                v0 = v[sb, j]
+                c = p0 + v0
+                x = new[tb + t, j]
+                new[tb + t, j] = c if c > x else x
+                c1 = prev[rb + th, j] + v0
+                c2 = p0 + v[sb + hl, j]
+                y = new[tb + th, j]
+                y = c1 if c1 > y else y
+                new[tb + th, j] = c2 if c2 > y else y
+        s = t & (-t)
+        while s != 0:
+            r = rb + (t ^ s)
+            ss = sb + s
+            for j in range(BLOCK):
+                p0 = prev[r, j]
+                vs = v[ss, j]
+                c = p0 + vs
+                x = new[tb + t, j]
+                new[tb + t, j] = c if c > x else x
+                c1 = prev[r + hl, j] + vs
+                c2 = p0 + v[ss + hl, j]
+                y = new[tb + th, j]
+                y = c1 if c1 > y else y
+                new[tb + th, j] = c2 if c2 > y else y
+            s = (s - t) & t
+
+
+@nb.njit(cache=True)
 def _step(prev, v, new):
-    """new[T] = max_{S subset T} fl(prev[T ^ S] + v[S]) for tables (2^m, BLOCK); targets T and T | h together."""
+    """new[T] = max_{S subset T} fl(prev[T ^ S] + v[S]) for tables (2^m, BLOCK).
+
+    Cache tiling: T = T_hi + T_lo, S = S_hi + S_lo with the low TILE_BITS bits in the tile; for each T_hi and each
+    S_hi subset T_hi, the 3^TILE_BITS pairs of the low bits read 2^TILE_BITS consecutive rows of prev and of v
+    and update 2^TILE_BITS consecutive rows of new, which stay in the L1 cache.
+    """
     size = prev.shape[0]
     if size == 1:
         for j in range(BLOCK):
             new[0, j] = prev[0, j] + v[0, j]
         return
-    h = size >> 1
-    for t in range(h):
-        th = t | h
-        for j in range(BLOCK):
-            p0 = prev[t, j]
-            v0 = v[0, j]
-            new[t, j] = p0 + v0
-            a = prev[th, j] + v0
-            c = p0 + v[h, j]
-            new[th, j] = c if c > a else a
-        s = t & (-t)
+    lo = min(size, 1 << TILE_BITS)
+    for th in range(0, size, lo):
+        _step_tile(prev, v, new, th, 0, th, lo, True)
+        s = th & (-th)
         while s != 0:
-            r = t ^ s
-            rh = r | h
-            sh = s | h
-            for j in range(BLOCK):
-                p0 = prev[r, j]
-                vs = v[s, j]
-                c = p0 + vs
-                x = new[t, j]
-                new[t, j] = c if c > x else x
-                c1 = prev[rh, j] + vs
-                c2 = p0 + v[sh, j]
-                y = new[th, j]
-                y = c1 if c1 > y else y
-                new[th, j] = c2 if c2 > y else y
-            s = (s - t) & t
+            _step_tile(prev, v, new, th ^ s, s, th, lo, False)
+            s = (s - th) & th
 
 
 @nb.njit(cache=True)
@@ -376,7 +409,7 @@ def _prefix_tables(v, pre):
 
 
 @nb.njit(cache=True)
-def _allocate_block(v, pre, fd, best, where, count, b0, live, row0, maw_out, alloc_out):
+def _allocate_block(v, pre, fd, best, where, count, live, row0, maw_out, alloc_out):
     """A* and MAW of the profiles of one block (values in v (n, 2^m, BLOCK)); rows row0 + j of the outputs."""
     n = v.shape[0]
     if n == 1:
@@ -395,26 +428,46 @@ def _allocate_block(v, pre, fd, best, where, count, b0, live, row0, maw_out, all
         _backtrack_prefix(pre, v, n - 2, u ^ s, j, alloc_out[row0 + j])
 
 
+@nb.njit(cache=True)
+def _apply_params(raw, w, lam, qi, out):
+    """out[k, S, j] = fl(fl(w[qi, k] raw[k, S, j]) + lam[qi, k, S]) (vt of parameter vector qi)."""
+    n, size, _ = raw.shape
+    for k in range(n):
+        wk = w[qi, k]
+        for s in range(size):
+            ls = lam[qi, k, s]
+            for j in range(BLOCK):
+                out[k, s, j] = wk * raw[k, s, j] + ls
+
+
 @nb.njit(cache=True, parallel=True)
-def _allocation_kernel(src, w, lam, fused, maw_out, alloc_out):
-    """Allocation only, for q parameter vectors: profile p = qi * B + b uses w[qi], lam[qi] when ``fused``."""
+def _allocation_kernel(src, w, lam, fused, groups, maw_out, alloc_out):
+    """Allocation only, for q parameter vectors: profile p = qi * B + b uses w[qi], lam[qi] when ``fused``.
+
+    Work unit = (block of profiles, group of parameter vectors qi = g, g + groups, ...): the block is transposed
+    once and reused for every qi of the group.
+    """
     batch, n, size = src.shape
     q = w.shape[0] if fused else 1
     per_q = (batch + BLOCK - 1) // BLOCK
-    for blk in nb.prange(q * per_q):
-        qi = blk // per_q
-        b0 = (blk % per_q) * BLOCK
+    for unit in nb.prange(per_q * groups):
+        g = unit % groups
+        b0 = (unit // groups) * BLOCK
         live = min(BLOCK, batch - b0)
-        v = np.empty((n, size, BLOCK), dtype=src.dtype)
-        _load_block(src, w, lam, qi, fused, b0, v)
+        raw = np.empty((n, size, BLOCK), dtype=src.dtype)
+        _load_block(src, w, lam, 0, False, b0, raw)
+        v = np.empty((n, size, BLOCK), dtype=src.dtype) if fused else raw
         pre = np.empty((max(n - 1, 1), size, BLOCK), dtype=src.dtype)
-        if n >= 2:
-            _prefix_tables(v, pre)
         fd = np.empty((size, BLOCK), dtype=src.dtype)
         best = np.empty(BLOCK, dtype=src.dtype)
         where = np.empty(BLOCK, dtype=np.int64)
         count = np.empty(BLOCK, dtype=np.int64)
-        _allocate_block(v, pre, fd, best, where, count, b0, live, qi * batch + b0, maw_out, alloc_out)
+        for qi in range(g, q, groups):
+            if fused:
+                _apply_params(raw, w, lam, qi, v)
+            if n >= 2:
+                _prefix_tables(v, pre)
+            _allocate_block(v, pre, fd, best, where, count, live, qi * batch + b0, maw_out, alloc_out)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -455,7 +508,7 @@ def _exclusions_kernel(src, w, lam, fused, maw_out, alloc_out, maw_minus_out, al
         for k in range(n - 2, 0, -1):
             _step(suf[k + 1], v[k], suf[k])
         # Allocation A* (last-bidder shortcut).
-        _allocate_block(v, pre, fd, best, where, count, b0, live, b0, maw_out, alloc_out)
+        _allocate_block(v, pre, fd, best, where, count, live, b0, maw_out, alloc_out)
         # Exclusion of bidder 0: MAW^(-0) = max_U fl(lambda_0[U] + Qfd_1[M ^ U]).
         _closure(suf[1], fd)
         _argmax_complement_shared(lam[0], fd, best, where)
@@ -501,6 +554,12 @@ def _as_numpy(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().numpy())
 
 
+def _groups(q: int, batch: int) -> int:
+    """Parameter-vector groups per block of profiles: enough work units for twice the numba threads."""
+    blocks = -(-batch // BLOCK)
+    return max(1, min(q, -(-2 * nb.get_num_threads() // blocks)))
+
+
 def winner_determination(vt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A* and MAW = max_A sum_k vt_k(A_k) for virtual values vt (B, n, 2^m) (float32 or float64 CPU tensor)."""
     arr = _as_numpy(vt)
@@ -509,7 +568,7 @@ def winner_determination(vt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     alloc = np.empty((batch, n), dtype=np.int64)
     if batch:
         dummy_w, dummy_lam = np.empty((1, n), dtype=arr.dtype), np.empty((1, n, size), dtype=arr.dtype)
-        _allocation_kernel(arr, dummy_w, dummy_lam, False, maw, alloc)
+        _allocation_kernel(arr, dummy_w, dummy_lam, False, 1, maw, alloc)
     return torch.from_numpy(maw), torch.from_numpy(alloc)
 
 
@@ -537,7 +596,7 @@ def winner_determination_batched(
     maw = np.empty(q * batch, dtype=arr.dtype)
     alloc = np.empty((q * batch, n), dtype=np.int64)
     if batch and q:
-        _allocation_kernel(arr, w, lam, True, maw, alloc)
+        _allocation_kernel(arr, w, lam, True, _groups(q, batch), maw, alloc)
     return torch.from_numpy(maw).view(q, batch), torch.from_numpy(alloc).view(q, batch, n)
 
 
