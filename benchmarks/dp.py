@@ -17,8 +17,10 @@ Table 2, one ZFO-VVCA iteration (Algorithm 3: ``training.zfo.ascent_direction`` 
 the Danskin gradient of Rev1, and Rev2 at q perturbed parameter vectors (Eq. 9), batch 1024, q = 8) plus the Adam
 update, before and after; the ascent directions must be identical.
 
-Timings are wall clock, best of ``--repeats`` after one warm-up call (which includes numba compilation), with the
-before/after calls interleaved so that both see the same machine load; the load average is printed beside them.
+Timings are the best of ``--repeats`` (more for cheap sizes) after one warm-up call (which includes numba
+compilation), with the before/after calls interleaved so that both see the same machine load; the load average is
+printed beside them. Both wall time and the process CPU time (summed over threads) are shown: on a shared machine
+the CPU time is the steadier figure, and on an idle one wall ~ CPU / threads.
 A random VVCA (alpha, boosts ~ N(0, 0.1)) on additive U[0, 1] bids is used.
 """
 
@@ -84,15 +86,27 @@ def random_instance(n: int, m: int, batch: int, dtype: torch.dtype, seed: int = 
     return (items @ member.T).to(dtype), params.to(dtype=dtype)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
-    """Best wall time of each function over ``repeats`` rounds (one warm-up call each), calls interleaved."""
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, min_seconds: float = 0.5
+) -> tuple[dict[str, tuple[float, float]], dict[str, object]]:
+    """(best wall seconds, best CPU seconds of the process, all threads) of each function, and its last output.
+
+    One warm-up call each, then rounds of one call per function (interleaved, so that all see the same load):
+    at least ``repeats`` rounds, more while the first function has run for less than ``min_seconds`` (cheap
+    sizes get enough calls to ride out scheduler noise), at most 200.
+    """
     outs = {name: fn() for name, fn in fns.items()}
-    best = dict.fromkeys(fns, math.inf)
-    for _ in range(repeats):
+    best = {name: (math.inf, math.inf) for name in fns}
+    first = next(iter(fns))
+    spent, rounds = 0.0, 0
+    while rounds < repeats or (spent < min_seconds and rounds < 200):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             outs[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+            spent += wall if name == first else 0.0
+        rounds += 1
     return best, outs
 
 
@@ -114,8 +128,11 @@ def revenue_row(size: str, batch: int, repeats: int, dtype: torch.dtype) -> tupl
     if batch * (n + 1) ** m <= BRUTE_LIMIT:
         err = (brute_force_revenue(bids.double(), params.to(dtype=torch.float64)) - new.revenue.double()).abs().max()
         check += f", brute |diff| {err.item():.1e}"
-    rate_old, rate_new = batch / secs["before"], batch / secs["after"]
-    line = f"{size:>5} {rate_old:>14,.0f} {rate_new:>14,.0f} {rate_new / rate_old:>8.2f}x  {check}"
+    (w_old, c_old), (w_new, c_new) = secs["before"], secs["after"]
+    line = (
+        f"{size:>5} {batch / w_old:>12,.0f} {batch / w_new:>12,.0f} {w_old / w_new:>7.2f}x "
+        f"{batch / c_old:>12,.0f} {batch / c_new:>12,.0f} {c_old / c_new:>7.2f}x  {check}"
+    )
     return line, same
 
 
@@ -143,9 +160,10 @@ def zfo_row(size: str, batch: int, q: int, repeats: int, dtype: torch.dtype) -> 
     secs, outs = interleaved({"before": iteration_before, "after": iteration}, repeats)
     same = torch.equal(outs["before"], outs["after"])
     check = "identical direction" if same else "MISMATCH"
+    (w_old, c_old), (w_new, c_new) = secs["before"], secs["after"]
     line = (
-        f"{size:>5} {1e3 * secs['before']:>12.1f} {1e3 * secs['after']:>12.1f} "
-        f"{secs['before'] / secs['after']:>8.2f}x  {check}"
+        f"{size:>5} {1e3 * w_old:>12.1f} {1e3 * w_new:>12.1f} {w_old / w_new:>7.2f}x "
+        f"{1e3 * c_old:>12.1f} {1e3 * c_new:>12.1f} {c_old / c_new:>7.2f}x  {check}"
     )
     return line, same
 
@@ -168,16 +186,22 @@ def main() -> int:
         f"{args.dtype}, best of {repeats}; torch {torch.__version__} ({torch.get_num_threads()} threads), numba "
         f"{numba.__version__} ({numba.get_num_threads()} threads); load average {os.getloadavg()[0]:.2f} at start"
     )
-    print(f"\nRevenue (A*, all A^(-i), payments), batch {batch}: profiles/s")
-    header = f"{'size':>5} {'before':>14} {'after':>14} {'speedup':>9}  check (before == after)"
+    print(f"\nRevenue (A*, all A^(-i), payments), batch {batch}: profiles per wall second | per CPU second")
+    header = (
+        f"{'size':>5} {'wall before':>12} {'wall after':>12} {'speedup':>8} {'CPU before':>12} {'CPU after':>12} "
+        f"{'speedup':>8}  check (before == after)"
+    )
     print(header + "\n" + "-" * len(header))
     for size in args.sizes:
         line, same = revenue_row(size, batch, repeats, dtype)
         ok &= same
         print(line, flush=True)
     if args.zfo_sizes:
-        print(f"\nOne ZFO-VVCA iteration (batch {args.batch}, q = {args.q}, Adam): ms")
-        header = f"{'size':>5} {'before':>12} {'after':>12} {'speedup':>9}  check"
+        print(f"\nOne ZFO-VVCA iteration (batch {args.batch}, q = {args.q}, Adam): wall ms | CPU ms (all threads)")
+        header = (
+            f"{'size':>5} {'wall before':>12} {'wall after':>12} {'speedup':>8} {'CPU before':>12} {'CPU after':>12} "
+            f"{'speedup':>8}  check"
+        )
         print(header + "\n" + "-" * len(header))
         for size in args.zfo_sizes:
             line, same = zfo_row(size, args.batch, args.q, repeats, dtype)
