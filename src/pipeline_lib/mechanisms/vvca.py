@@ -172,7 +172,7 @@ def _wd_backend(backend: str) -> Callable[[torch.Tensor], tuple[torch.Tensor, to
     return dp_torch.winner_determination
 
 
-ExclusionsFn = Callable[[torch.Tensor, "VVCAParams"], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+ExclusionsFn = Callable[[torch.Tensor, VVCAParams], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def _numba_exclusions(
@@ -347,6 +347,7 @@ def rev2(
     return bundle_values_at(bids, alloc).sum(1).mean()
 
 
+@torch.no_grad()
 def batched_allocations(
     bids: torch.Tensor,
     alphas: torch.Tensor,
