@@ -29,10 +29,12 @@ Public API (stable; used by the ZFO/FO/BBB optimisers and the Lottery-AMA code):
 * :func:`rev1_surrogate` (bids, params, outcome) -> scalar batch-mean Rev1 with the Danskin gradient.
 * :func:`rev2` (bids, params) -> scalar batch-mean Rev2 (no grad, A* only).
 * :func:`rev2_batched` (bids, alphas (q, n), boosts (q, n, 2^m)) -> (q,) batch-mean Rev2 of q parameter
-  vectors in one stacked DP call (the zeroth-order estimator of Eq. 9).
+  vectors in one stacked DP call (the zeroth-order estimator of Eq. 9), through
+  :func:`batched_allocations` -> (q, B, n), the allocation-only path (no exclusions, no payments).
 * :func:`bundle_values_at` (table, alloc) -> table_i(A_i) of shape alloc.shape, e.g. b_i(A*_i).
 
-Backends: ``"numba"`` (compiled CPU kernel, :mod:`.dp_numba`, the default for CPU tensors) and ``"torch"``
+Backends: ``"numba"`` (compiled CPU kernel, :mod:`.dp_numba`, the default for CPU tensors; it forms the virtual
+values inside the kernel) and ``"torch"``
 (dense grouped gather + amax, :mod:`.dp_torch`, the default on a GPU). Both break ties towards the smallest
 bitmask and return identical allocations. Everything runs on the device of ``bids``.
 """
@@ -170,14 +172,27 @@ def _wd_backend(backend: str) -> Callable[[torch.Tensor], tuple[torch.Tensor, to
     return dp_torch.winner_determination
 
 
-def _excl_backend(
-    backend: str,
-) -> Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    if backend == "numba":
-        from . import dp_numba
+ExclusionsFn = Callable[[torch.Tensor, VVCAParams], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
 
-        return dp_numba.allocations_with_exclusions
-    return dp_torch.allocations_with_exclusions
+
+def _numba_exclusions(
+    bids: torch.Tensor, params: VVCAParams
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Kernel that forms vt = w b + lambda itself (the same two roundings as :func:`virtual_values`)."""
+    from . import dp_numba
+
+    return dp_numba.allocations_with_exclusions_from_bids(bids, params.weights, params.boosts)
+
+
+def _torch_exclusions(
+    bids: torch.Tensor, params: VVCAParams
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return dp_torch.allocations_with_exclusions(virtual_values(bids, params), params.boosts)
+
+
+def _excl_backend(backend: str) -> ExclusionsFn:
+    """(bids, params) -> (maw, alloc, maw_minus, alloc_minus) of one chunk."""
+    return _numba_exclusions if backend == "numba" else _torch_exclusions
 
 
 # ------------------------------------------------------------ allocati
@@ -301,7 +316,7 @@ def evaluate_vvca(
     outs = []
     for sl in _chunks(batch, chunk):
         b = bids[sl]
-        maw, alloc, maw_minus, alloc_minus = run(virtual_values(b, params), params.boosts)
+        maw, alloc, maw_minus, alloc_minus = run(b, params)
         payments, r1, r2 = payments_from_allocations(b, params, alloc, alloc_minus)
         outs.append(VVCAOutcome(alloc, alloc_minus, maw, maw_minus, payments, r1, r2, r1 + r2))
     if not outs:
@@ -333,6 +348,51 @@ def rev2(
 
 
 @torch.no_grad()
+def batched_allocations(
+    bids: torch.Tensor,
+    alphas: torch.Tensor,
+    boosts: torch.Tensor,
+    *,
+    backend: str = "auto",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """A* of every profile under q parameter vectors at once: (q, B, n) bundle masks, no payments.
+
+    Row j uses vt_j = exp(alphas_j)[:, None] * bids + boosts_j, in the dtype torch's type promotion gives that
+    expression. The numba backend forms vt inside its allocation-only kernel (never stored); the torch backend
+    stacks the q virtual-value tables along the batch axis.
+    """
+    backend = _resolve_backend(backend, bids.device)
+    return _batched_backend(backend)(bids, alphas, boosts, chunk_size)
+
+
+def _numba_batched(
+    bids: torch.Tensor, alphas: torch.Tensor, boosts: torch.Tensor, chunk_size: int | None
+) -> torch.Tensor:
+    from . import dp_numba
+
+    dtype = torch.promote_types(torch.promote_types(alphas.dtype, bids.dtype), boosts.dtype)
+    weights, lam, b = alphas.exp().to(dtype), boosts.to(dtype), bids.to(dtype)
+    if not len(b):
+        return torch.zeros((alphas.shape[0], 0, bids.shape[1]), dtype=torch.long)
+    chunks = _chunks(len(b), chunk_size or len(b))
+    return torch.cat([dp_numba.winner_determination_batched(b[sl], weights, lam)[1] for sl in chunks], dim=1)
+
+
+def _torch_batched(
+    bids: torch.Tensor, alphas: torch.Tensor, boosts: torch.Tensor, chunk_size: int | None
+) -> torch.Tensor:
+    q, batch = alphas.shape[0], bids.shape[0]
+    vt = alphas.exp()[:, None, :, None] * bids.unsqueeze(0) + boosts[:, None]  # (q, B, n, 2^m)
+    _, alloc = winner_determination(vt.reshape(q * batch, *bids.shape[1:]), backend="torch", chunk_size=chunk_size)
+    return alloc.view(q, batch, -1)
+
+
+def _batched_backend(backend: str) -> Callable[..., torch.Tensor]:
+    return _numba_batched if backend == "numba" else _torch_batched
+
+
+@torch.no_grad()
 def rev2_batched(
     bids: torch.Tensor,
     alphas: torch.Tensor,
@@ -349,9 +409,6 @@ def rev2_batched(
     Returns:
         (q,) tensor: entry j is mean_b sum_i b_i(A*_i(theta_j)).
     """
-    q = alphas.shape[0]
-    batch = bids.shape[0]
-    vt = alphas.exp()[:, None, :, None] * bids.unsqueeze(0) + boosts[:, None]  # (q, B, n, 2^m)
-    _, alloc = winner_determination(vt.reshape(q * batch, *bids.shape[1:]), backend=backend, chunk_size=chunk_size)
-    welfare = bundle_values_at(bids, alloc.view(q, batch, -1).transpose(0, 1)).sum(2)  # (B, q)
+    alloc = batched_allocations(bids, alphas, boosts, backend=backend, chunk_size=chunk_size)
+    welfare = bundle_values_at(bids, alloc.transpose(0, 1)).sum(2)  # (B, q)
     return welfare.mean(0)
