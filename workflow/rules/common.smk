@@ -255,6 +255,7 @@ def randomized_params(wildcards):
         "select_best": bool(block["select_best"]),
         "base_seed": int(config["seed"]),
         "seed_index": int(wildcards.seed),
+        "reduced_budget": bool(block["reduced_budget"]),
     }
 
 

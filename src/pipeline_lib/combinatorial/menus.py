@@ -227,6 +227,7 @@ class RandomizedSpec:
     select_best: bool
     base_seed: int
     seed_index: int
+    reduced_budget: bool = False  # the tier trains below the paper's budget (marked in Table 2)
 
 
 @dataclass

@@ -25,9 +25,13 @@ from pipeline_lib.report.paper_values import (
 
 LONG_COLUMNS = (
     "table", "category", "method", "label", "setting", "revenue_mean", "revenue_std", "n_seeds",
-    "paper_value", "diff_vs_paper", "approximate",
+    "paper_value", "diff_vs_paper", "approximate", "reduced_budget",
 )  # fmt: skip
-FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b"}
+FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c"}
+REDUCED_FOOTNOTE = (
+    "Trained at a reduced budget (fewer steps and/or a smaller candidate menu than the paper; see the run's "
+    "config in its metrics.json), so below what the method reaches at the paper's budget."
+)
 
 
 def records_frame(payloads: Iterable[tuple[str, Mapping[str, Any]]]) -> pd.DataFrame:
@@ -40,9 +44,9 @@ def records_frame(payloads: Iterable[tuple[str, Mapping[str, Any]]]) -> pd.DataF
         rec = read_record(payload, source)
         rows.append({
             "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
-            "approximate": rec.approximate,
+            "approximate": rec.approximate, "reduced_budget": bool(payload.get("reduced_budget", False)),
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["setting", "method", "seed", "revenue", "approximate"])
+    return pd.DataFrame(rows, columns=["setting", "method", "seed", "revenue", "approximate", "reduced_budget"])
 
 
 def _label(method: str) -> tuple[str, str]:
@@ -67,6 +71,7 @@ def summarise(records: pd.DataFrame, table: str, settings: Sequence[str]) -> pd.
             "paper_value": math.nan if paper is None else paper,
             "diff_vs_paper": math.nan if paper is None else mean - paper,
             "approximate": bool(group["approximate"].any()),
+            "reduced_budget": bool(group["reduced_budget"].any()),
         })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     out["_m"] = out["method"].map(lambda m: order.get(m, len(order)))
@@ -90,24 +95,22 @@ def _ours(row: pd.Series) -> str:
     return f"{_fmt(row['revenue_mean'])} ± {_fmt(row['revenue_std'])}"
 
 
-def _row_label(method: str, label: str, approximate: bool, latex: bool) -> str:
-    marks = []
-    if method == "item_myerson":
-        marks.append(FOOTNOTE_MARKS["item_myerson"])
-    if approximate:
-        marks.append(FOOTNOTE_MARKS["approximate"])
+def _row_label(label: str, marks: Sequence[str], latex: bool) -> str:
     if not marks:
         return label
     return f"{label}\\textsuperscript{{{','.join(marks)}}}" if latex else f"{label} ({', '.join(marks)})"
 
 
-def _grid(long: pd.DataFrame, settings: Sequence[str]) -> tuple[list[str], list[tuple[str, str, bool]]]:
+def _grid(long: pd.DataFrame, settings: Sequence[str]) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    """Settings present, and per method (in row order) its label and footnote marks."""
     present = [s for s in settings if s in set(long["setting"])]
-    methods = []
+    rows = []
     for method in dict.fromkeys(long["method"]):
         sub = long[long["method"] == method]
-        methods.append((method, sub["label"].iloc[0], bool(sub["approximate"].any())))
-    return present, methods
+        marks = [FOOTNOTE_MARKS["item_myerson"]] if method == "item_myerson" else []
+        marks += [FOOTNOTE_MARKS[k] for k in ("approximate", "reduced_budget") if bool(sub[k].any())]
+        rows.append((method, sub["label"].iloc[0], marks))
+    return present, rows
 
 
 def _cell(long: pd.DataFrame, method: str, setting: str) -> tuple[str, str]:
@@ -124,6 +127,8 @@ def footnotes(long: pd.DataFrame) -> list[str]:
         notes.append(f"({FOOTNOTE_MARKS['item_myerson']}) {ITEM_MYERSON_FOOTNOTE}")
     if long["approximate"].any():
         notes.append(f"({FOOTNOTE_MARKS['approximate']}) {APPROXIMATE_FOOTNOTE}")
+    if long["reduced_budget"].any():
+        notes.append(f"({FOOTNOTE_MARKS['reduced_budget']}) {REDUCED_FOOTNOTE}")
     return notes
 
 
@@ -135,7 +140,7 @@ def to_markdown(long: pd.DataFrame, settings: Sequence[str], title: str) -> str:
         head += [f"{setting_header(s)} ours", f"{setting_header(s)} paper"]
     lines = [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, label, approx in methods:
-        cells = [_label(method)[1], _row_label(method, label, approx, latex=False)]
+        cells = [_label(method)[1], _row_label(label, approx, latex=False)]
         for s in present:
             cells += list(_cell(long, method, s))
         lines.append("| " + " | ".join(cells) + " |")
@@ -157,7 +162,7 @@ def to_latex(long: pd.DataFrame, settings: Sequence[str], caption: str, label: s
     sub = " & ".join(["Category", "Method"] + ["ours", "paper"] * len(present))
     body = []
     for method, lab, approx in methods:
-        cells = [_label(method)[1], _row_label(method, _tex_escape(lab), approx, latex=True)]
+        cells = [_label(method)[1], _row_label(_tex_escape(lab), approx, latex=True)]
         for s in present:
             cells += [_tex_escape(c) for c in _cell(long, method, s)]
         body.append(" & ".join(cells) + r" \\")

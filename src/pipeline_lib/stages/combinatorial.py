@@ -146,6 +146,7 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
         ir=summary["ir"],
         payments_per_bidder=summary["payments_per_bidder"],
         menu_entries_used=summary["menu_entries_used"],
+        reduced_budget=spec.reduced_budget,
         run_seed=seed_record(trained.seed),
         wall_time_s=time.perf_counter() - start,
         train_time_s=trained.result.train_time_s,
