@@ -1,0 +1,1 @@
+"""combinatorial subpackage."""
