@@ -1,0 +1,1 @@
+"""vvca subpackage."""
