@@ -103,8 +103,11 @@ def bundle_reserve_vvca(reserves: torch.Tensor, *, dtype: torch.dtype = torch.fl
 
 # --------------------------------------------------------------------------------------------- fitted starts
 def _fit_block(values: np.ndarray | torch.Tensor, max_profiles: int) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(values), dtype=torch.float64)
-    return x[:max_profiles]
+    """The first ``max_profiles`` training profiles as a CPU tensor in their own dtype (reserves are fitted in
+    float64 column block by column block, so a (D) table of 2^m bundles is never copied whole to float64)."""
+    if isinstance(values, torch.Tensor):
+        return values[:max_profiles].detach().cpu()
+    return torch.tensor(np.asarray(values)[:max_profiles])
 
 
 def fitted_grand_bundle_vvca(
@@ -121,7 +124,7 @@ def fitted_grand_bundle_vvca(
         values: training item values (N, n, m) when ``additive``, else bundle values (N, n, 2^m).
     """
     x = _fit_block(values, max_profiles)
-    grand = grand_bundle_values(x, additive)  # (N, n)
+    grand = grand_bundle_values(x.double() if additive else x, additive).double()  # (N, n)
     m = x.shape[2] if additive else x.shape[2].bit_length() - 1
     largest = float(grand.max()) if additive else float(x.max())  # additive values are monotone in S
     big = BIG_BOOST_FACTOR * max(largest, 1.0)
@@ -163,7 +166,7 @@ def fitted_bundle_reserve_vvca(
     for i in range(n):
         for start in range(0, size, 128):  # blocks of bundles bound the memory of the sort
             cols = slice(start, min(start + 128, size))
-            table = x[:, i] @ member[cols].T if member is not None else x[:, i, cols]
+            table = x[:, i].double() @ member[cols].T if member is not None else x[:, i, cols]
             reserves[i, cols] = empirical_myerson_reserve(table)
     return bundle_reserve_vvca(reserves, dtype=dtype)
 
