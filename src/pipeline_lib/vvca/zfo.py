@@ -28,6 +28,7 @@ every ``checkpoint_every`` iterations so that a killed run resumes to the same f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import sys
@@ -79,31 +80,41 @@ def train(
     ckpt_dir: str | None = None,
     progress: bool = True,
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
+    init_phi: torch.Tensor | None = None,
 ) -> TrainResult:
-    """Algorithm 3 (or its FO / BBB variants) from VCG; resumes from ``ckpt_dir`` when it holds a checkpoint of
-    the same run.
+    """Algorithm 3 (or its FO / BBB variants) from VCG, or from ``init_phi`` when given (ZFO-VVCA+ starts, see
+    :mod:`pipeline_lib.vvca.starts`); resumes from ``ckpt_dir`` when it holds a checkpoint of the same run.
+
+    ``init_phi`` (d,) enters the checkpoint fingerprint (as a SHA-256 of its float32 bytes) only when given, so
+    runs from VCG keep their fingerprints.
 
     ``on_iteration(t, phi)`` is called after iteration t's update (and its checkpoint, if any): the Fig. 2 case
     study records the trajectory with it, tests use it to kill a run midway.
     """
     device = train_source.device
     batch_gen, dir_gen = torch_generators(seed_seq, 2)
-    phi = torch.zeros(parametrisation.dim, device=device, requires_grad=True)
+    if init_phi is None:
+        phi = torch.zeros(parametrisation.dim, device=device, requires_grad=True)
+    else:
+        if tuple(init_phi.shape) != (parametrisation.dim,):
+            raise ValueError(f"init_phi must have shape ({parametrisation.dim},), got {tuple(init_phi.shape)}")
+        phi = init_phi.detach().to(device=device, dtype=torch.float32).clone().requires_grad_(True)
     optimizer = _make_optimizer(cfg, phi)
     history: list[dict[str, float]] = []
     best: tuple[float, torch.Tensor] | None = None
     start, elapsed = 0, 0.0
-    fp = fingerprint(
-        {
-            "cfg": asdict(cfg),
-            "seed": seed_record(seed_seq),
-            "parametrisation": parametrisation.name,
-            "n": parametrisation.n,
-            "m": parametrisation.m,
-            "n_train": len(train_source),
-            "n_val": len(val_source) if val_source is not None else 0,
-        }
-    )
+    run_key = {
+        "cfg": asdict(cfg),
+        "seed": seed_record(seed_seq),
+        "parametrisation": parametrisation.name,
+        "n": parametrisation.n,
+        "m": parametrisation.m,
+        "n_train": len(train_source),
+        "n_val": len(val_source) if val_source is not None else 0,
+    }
+    if init_phi is not None:
+        run_key["init_phi"] = hashlib.sha256(phi.detach().cpu().numpy().tobytes()).hexdigest()
+    fp = fingerprint(run_key)
     state = load_checkpoint(ckpt_dir, fp)
     if state is not None:
         with torch.no_grad():
