@@ -9,4 +9,5 @@ combinatorial_baseline(
     snakemake.output[0],
     baseline=snakemake.wildcards.baseline,
     setting=snakemake.wildcards.setting,
+    train_path=snakemake.input.get("train"),
 )

@@ -58,7 +58,7 @@ rule randomized_run:
 
 rule combinatorial_baseline:
     input:
-        test="results/data/{setting}/test.parquet",
+        unpack(combinatorial_baseline_inputs),
     output:
         "results/baselines/{setting}/{baseline}.json",
     log:

@@ -233,6 +233,7 @@ def zfo_run_params(wildcards):
         "m": setting.m,
         "base_seed": int(config["seed"]),
         "config": zfo_train_config(wildcards.setting, wildcards.method),
+        "distribution": setting.distribution,
     }
 
 
@@ -267,6 +268,14 @@ def run_targets(runner):
         for s in settings_for(m)
         for k in combinatorial_seeds()
     ]
+
+
+def combinatorial_baseline_inputs(wildcards):
+    """The test split; grand-bundle Myerson also fits its reserves on the training split."""
+    inputs = {"test": f"results/data/{wildcards.setting}/test.parquet"}
+    if wildcards.baseline == "bundle_myerson":
+        inputs["train"] = f"results/data/{wildcards.setting}/train.parquet"
+    return inputs
 
 
 def combinatorial_baseline_targets():

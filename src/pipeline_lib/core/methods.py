@@ -48,6 +48,9 @@ _METHODS = (
     Method("bbbvvca", "BBBVVCA (approx.)", "combinatorial", "zfo_run", "Deterministic", approximate=True),
     Method("fo_vvca", "FO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
     Method("zfo_vvca", "ZFO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
+    # beyond the paper (shared/spec/beyond.md sections 1-2): rows of our own, the paper's rows unchanged
+    Method("bundle_myerson", "Grand-bundle Myerson", "combinatorial", "combinatorial_baseline", "Deterministic (ours)"),
+    Method("zfo_vvca_plus", "ZFO-VVCA+ (best start)", "combinatorial", "zfo_run", "Deterministic (ours)"),
     # Table 1 (single item), in row order
     Method("learned", "Report's net (soft, as trained)", "single_item", "single_item_evaluate", "Learned", dsic=False),
     Method(

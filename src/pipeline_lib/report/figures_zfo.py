@@ -26,11 +26,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-METHOD_STYLE = {
-    "zfo_vvca": ("ZFO-VVCA", "tab:red"),
-    "fo_vvca": ("FO-VVCA", "tab:blue"),
-    "bbbvvca": ("BBBVVCA (approx.)", "tab:green"),
-}
+from pipeline_lib.core import methods  # noqa: E402
+
+METHOD_COLORS = {"zfo_vvca": "tab:red", "fo_vvca": "tab:blue", "bbbvvca": "tab:green", "zfo_vvca_plus": "tab:purple"}
 
 
 def figure1(
@@ -45,7 +43,8 @@ def figure1(
     """
     fig, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 3.8), squeeze=False)
     for ax, setting in zip(axes[0], settings, strict=True):
-        for method, (label, color) in METHOD_STYLE.items():
+        for method, color in METHOD_COLORS.items():
+            label = methods.label(method)
             frames = histories.get((setting, method))
             if not frames:
                 continue

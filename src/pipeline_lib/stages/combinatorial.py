@@ -18,6 +18,7 @@ import torch
 
 from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
 from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
+from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, rank_starts
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
 from pipeline_lib.core.data import iter_valuations, read_metadata, read_valuations
@@ -56,10 +57,21 @@ def _sources(files: RunFiles, setting: str, n: int, m: int, device: torch.device
 
 
 def zfo_run(
-    files: RunFiles, *, setting: str, method: str, seed_index: int, n: int, m: int, base_seed: int, config: Mapping
+    files: RunFiles,
+    *,
+    setting: str,
+    method: str,
+    seed_index: int,
+    n: int,
+    m: int,
+    base_seed: int,
+    config: Mapping,
+    distribution: str = "A",
 ) -> dict[str, Any]:
-    """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG), evaluate it exactly on the test
-    set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and ``metrics.json``.
+    """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG) or ZFO-VVCA+ (the same loop from
+    the candidate start with the best validation revenue, :mod:`pipeline_lib.combinatorial.starts`), evaluate it
+    exactly on the test set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and
+    ``metrics.json`` (with the start used and every candidate's validation revenue for ZFO-VVCA+).
 
     Checkpoints go to :func:`checkpoint_dir_for` of the parameters file and are removed on completion.
     """
@@ -72,8 +84,22 @@ def zfo_run(
     seq = vvca_run_seed(base_seed, setting, seed_index)
     parametrisation = Parametrisation.full(n, m)
     ckpt_dir = checkpoint_dir_for(files.params)
+    start_info: dict[str, Any] = {"start": "vcg"}
+    init_phi = None
+    if method == "zfo_vvca_plus":
+        t_start = time.perf_counter()
+        train_values = sources["train"].values.cpu().numpy()
+        ranked = rank_starts(candidate_starts(n, m, distribution, train_values), sources["val"])
+        init_phi = ranked[0].phi.to(device)
+        start_info = {
+            "start": ranked[0].name,
+            "start_candidates": {r.name: r.val_revenue for r in ranked},
+            "start_seconds": time.perf_counter() - t_start,
+        }
+        log.info("ZFO-VVCA+ starts (validation revenue): %s; starting from %s", start_info["start_candidates"],
+                 ranked[0].name)  # fmt: skip
     log.info("training %s on %s seed %d: %s on %s", method, setting, seed_index, asdict(cfg), describe_device(device))
-    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir)
+    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, init_phi=init_phi)
     params = parametrisation.params(result.phi)
     test = evaluate_on(sources["test"], params)
     test_last = test
@@ -98,6 +124,7 @@ def zfo_run(
         ir=test["ir"],
         payments_per_bidder=test["payments_per_bidder"],
         test_revenue_last_iterate=test_last["revenue"],
+        **start_info,
         run_seed=seed_record(seq),
         val_revenue=val_revenues[-1] if val_revenues else None,
         best_val_revenue=result.best_val,
@@ -177,21 +204,35 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
 
 
 def combinatorial_baseline(
-    test_path: str, out_path: str, *, baseline: str, setting: str, block_rows: int = 4096
+    test_path: str,
+    out_path: str,
+    *,
+    baseline: str,
+    setting: str,
+    block_rows: int = 4096,
+    train_path: str | None = None,
 ) -> dict[str, Any]:
-    """Rule ``combinatorial_baseline``: evaluate VCG (the VVCA with w = 1, lambda = 0) or exact Item-Myerson on
-    the test set in float64 and write ``results/baselines/{setting}/{baseline}.json``."""
+    """Rule ``combinatorial_baseline``: evaluate VCG (the VVCA with w = 1, lambda = 0), exact Item-Myerson, or
+    grand-bundle Myerson (only the grand bundle is sold, each bidder's reserve the empirical Myerson reserve of its
+    bundle value on the training split; a VVCA with prohibitive partial-bundle boosts) on the test set in float64
+    and write ``results/baselines/{setting}/{baseline}.json``."""
     device, dtype = get_device(), torch.float64
     meta = read_metadata(test_path)
     n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
     if baseline == "vcg":
         block_fn = vvca_block_fn(VVCAParams.vcg(n, m), layout, device, dtype)
+    elif baseline == "bundle_myerson":
+        if train_path is None:
+            raise ValueError("bundle_myerson fits its reserves on the training split (input 'train')")
+        train = read_valuations(train_path, setting=setting, split="train", n=n, m=m)
+        params = fitted_grand_bundle_vvca(train.values, layout == "additive", dtype=dtype)
+        block_fn = vvca_block_fn(params, layout, device, dtype)
     elif baseline == "item_myerson":
         if layout != "additive":
             raise ValueError(f"Item-Myerson needs additive valuations; {meta['setting']} is {layout!r}")
         block_fn = item_myerson_block_fn(distribution, n, device, dtype)
     else:
-        raise ValueError(f"unknown combinatorial baseline {baseline!r}; expected 'vcg' or 'item_myerson'")
+        raise ValueError(f"unknown combinatorial baseline {baseline!r}; expected vcg, item_myerson, bundle_myerson")
     start = time.perf_counter()
     blocks = iter_valuations(test_path, batch_rows=block_rows, kind="combinatorial", setting=setting)
     summary = evaluate_blocks(blocks, block_fn, dtype)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca")
+METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus")
+ZEROTH_ORDER = ("zfo_vvca", "zfo_vvca_plus")  # ZFO-VVCA+ = the same loop from the best start
 ESTIMATORS = ("forward", "central")
 OPTIMIZERS = ("adam", "sgd")
 SELECTIONS = ("last", "best_val")
@@ -49,7 +50,7 @@ class TrainConfig:
 
     @property
     def uses_zeroth_order(self) -> bool:
-        return self.method == "zfo_vvca"
+        return self.method in ZEROTH_ORDER
 
 
 TRAINING_KEYS = ("estimator", "optimizer", "selection", "eval_every", "checkpoint_every")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from pipeline_lib.vvca.bbb import bbb_objective
-from pipeline_lib.vvca.config import ESTIMATORS
+from pipeline_lib.vvca.config import ESTIMATORS, ZEROTH_ORDER
 from pipeline_lib.vvca.mechanism import evaluate_vvca, rev1_surrogate, rev2_batched
 from pipeline_lib.vvca.parametrisation import Parametrisation
 
@@ -79,7 +79,7 @@ def ascent_direction(
         objective = rev1_surrogate(bids, params, outcome)  # Danskin gradient of Rev1
     (grad,) = torch.autograd.grad(objective, phi)
     rev2_base = outcome.rev2.mean()
-    if method == "zfo_vvca":
+    if method in ZEROTH_ORDER:
         if directions is None:
             raise ValueError("zfo_vvca needs the q random directions")
         grad = grad + zeroth_order_rev2_gradient(
