@@ -25,6 +25,7 @@ def test_paper_tier_dag_has_one_sweep_per_family_and_three_final_seeds(tmp_path)
     assert counts["single_item_train_final"] == counts["single_item_evaluate"] == 4 * 3
     assert counts["single_item_baseline"] == 4 * 4 + 3  # Myerson only for the three i.i.d. families
     assert counts["single_item_vvca"] == 4  # the one-item VVCA baseline is trained once per family
+    assert counts["regretnet_sweep"] == 4 and counts["single_item_learned_train"] == 4 * (3 + 3)
 
 
 def test_eight_bidders_work_through_config_alone(tmp_path):
@@ -39,8 +40,8 @@ def test_smoke_tier_builds_table1_and_figures_and_then_has_nothing_to_do(smoke_r
     """The shared smoke run (`rule all`, tests/config/smoke.yaml) holds this stage's outputs; nothing is stale."""
     table = pd.read_csv(smoke_run / "results/tables/table1.csv")
     assert set(table["family"]) == {"uniform", "latent"}
-    assert set(table["mechanism"]) == {"learned", "myerson", "vickrey"}
-    baselines = table[~table["mechanism"].str.startswith("learned")]
+    assert set(table["mechanism"]) == {"learned", "regretnet", "regretnet_hard", "myersonnet", "myerson", "vickrey"}
+    baselines = table[table["mechanism"].isin(["myerson", "vickrey", "myersonnet"])]
     assert (baselines["regret_max"] <= 1e-9).all() and (table["ir_violation_rate"] == 0).all()
     sweep = Path(smoke_run / "results/single_item/uniform/sweep")
     assert {p.name for p in sweep.iterdir()} >= {"best_params.json", "trials.csv", "trials.json", "study.db"}

@@ -23,15 +23,18 @@ def _dry_counts(tmp_path, *configfiles, target=()):
 def test_paper_tier_runs_every_setting_method_and_seed(tmp_path):
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["combinatorial"]
     counts, out = _dry_counts(tmp_path)
-    zfo_methods = [m for m in ("zfo_vvca", "fo_vvca", "bbbvvca") if m in cfg["methods"]]
+    zfo_methods = [m for m in ("zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus") if m in cfg["methods"]]
+    assert "zfo_vvca_plus" in zfo_methods  # ZFO-VVCA+ beside the paper's methods, by default
     assert counts["zfo_run"] == 12 * len(zfo_methods) * cfg["seeds"]
     assert counts["table2"] == 2 and counts["figure1_zfo"] == counts["figure2_zfo"] == counts["figure3_zfo"] == 1
     assert "results/combinatorial/5x10_C/zfo_vvca/seed4/metrics.json" in out
 
 
-def test_quick_tier_runs_table_2a_with_one_seed(tmp_path):
+def test_quick_tier_runs_table_2a_with_three_seeds(tmp_path):
     counts, out = _dry_counts(tmp_path, QUICK)
-    assert counts["zfo_run"] == 6 * 3 and counts["table2"] == 1
+    assert counts["zfo_run"] == 6 * 4 * 3 and counts["table2"] == 1
+    assert counts["randomized_run"] == 5 * 2 * 3  # no randomized rows for (D)
+    assert counts["combinatorial_baseline"] == 6 * 2 + 5  # VCG and grand-bundle Myerson; Item-Myerson not for (D)
     assert "results/tables/table2a.md" in out and "results/tables/table2b.md" not in out
 
 
@@ -43,7 +46,10 @@ def test_smoke_tier_builds_table_2a_and_the_figures(smoke_run, tmp_path):
     for target in targets:
         assert (smoke_run / target).stat().st_size > 0
     table = pd.read_csv(smoke_run / "results/tables/table2a.csv")
-    assert {"zfo_vvca", "fo_vvca", "bbbvvca", "vcg"} <= set(table["method"])
+    assert {"zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus", "vcg", "bundle_myerson"} <= set(table["method"])
+    plus = json.loads((smoke_run / "results/combinatorial/2x2_A/zfo_vvca_plus/seed0/metrics.json").read_text())
+    assert plus["start"] in plus["start_candidates"] and "vcg" in plus["start_candidates"]
+    assert plus["start_candidates"][plus["start"]] == max(plus["start_candidates"].values())
     metrics = json.loads((smoke_run / "results/combinatorial/2x2_A/zfo_vvca/seed0/metrics.json").read_text())
     assert metrics["config"]["iterations"] == 4 and metrics["ir"]["violations"] == 0
     assert not any((smoke_run / "results/_ckpt").rglob("state.pt"))  # checkpoints removed after success
