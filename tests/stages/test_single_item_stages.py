@@ -137,7 +137,10 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
             ("response_pdf", "r.pdf"),
         )
     }
-    single_item_figures([sweep.json], [final.model], [data["test"]], figures, families={"uniform": FAMILY})
+    roles = [["uniform", "trials", "learned"], ["uniform", "model", "learned"], ["uniform", "test", ""]]
+    single_item_figures(
+        [sweep.json, final.model, data["test"]], roles, figures, families={"uniform": FAMILY}, budget=1e-3
+    )
     assert all((out / f).stat().st_size > 1000 for f in ("s.png", "s.pdf", "r.png", "r.pdf"))
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -300,22 +300,55 @@ def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
 # --------------------------------------------------------------------------------------------------------------
 # The test-time search and report of a family: the same for every mechanism
 # --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Settings of the test-time evaluator (config ``single_item.evaluation``; defaults declared here only).
+
+    ``grid`` misreport points over [0, B] (>= 1001 for reported results), the other bids +- ``eps`` B added,
+    B = ``upper_factor`` x the largest test value for unbounded families; Adam refinement (``refine_steps`` steps of
+    ``refine_lr`` B) from the ``refine_top`` best grid points and ``refine_random`` uniform starts; ``bootstrap``
+    resamples for the 95% CIs; the first ``max_profiles`` test profiles; ``hardened``: also the argmax variant of a
+    network; ``seed`` of random starts and bootstrap.
+    """
+
+    grid: int = 1001
+    eps: float = 1e-6
+    upper_factor: float = 1.5
+    refine_top: int = 4
+    refine_random: int = 4
+    refine_steps: int = 200
+    refine_lr: float = 0.01
+    bootstrap: int = 1000
+    max_profiles: int | None = None
+    hardened: bool = True
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any] | EvaluationConfig) -> EvaluationConfig:
+        if isinstance(cfg, EvaluationConfig):
+            return cfg
+        unknown = set(cfg) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"single_item.evaluation: unknown keys {sorted(unknown)}")
+        return cls(**dict(cfg))
+
+
 def search_for(
-    values: np.ndarray, family_cfg: dict[str, Any], eval_cfg: dict[str, Any], extra_points: Sequence[float] = ()
-) -> RegretSearch:
-    """The test-time search of a family: B from the prior's support (or 1.5 x the largest test value)."""
+    values: np.ndarray, family_cfg: Mapping[str, Any], eval_cfg: Mapping[str, Any] | EvaluationConfig,
+    extra_points: Sequence[float] = (),
+) -> RegretSearch:  # fmt: skip
+    """The test-time search of a family: B from the bidders' supports (or ``upper_factor`` x the largest value)."""
+    cfg = EvaluationConfig.from_mapping(eval_cfg)
     return RegretSearch(
-        upper=misreport_upper(
-            values, support_upper(family_cfg, values.shape[1]), float(eval_cfg.get("upper_factor", 1.5))
-        ),
-        grid=int(eval_cfg.get("grid", 1001)),
-        eps=float(eval_cfg.get("eps", 1e-6)),
+        upper=misreport_upper(values, support_upper(family_cfg, values.shape[1]), float(cfg.upper_factor)),
+        grid=cfg.grid,
+        eps=cfg.eps,
         extra_points=tuple(float(x) for x in extra_points),
-        refine_top=int(eval_cfg.get("refine_top", 5)),
-        refine_random=int(eval_cfg.get("refine_random", 0)),
-        refine_steps=int(eval_cfg.get("refine_steps", 0)),
-        refine_lr=float(eval_cfg.get("refine_lr", 0.01)),
-        seed=int(eval_cfg.get("seed", 0)),
+        refine_top=cfg.refine_top,
+        refine_random=cfg.refine_random,
+        refine_steps=cfg.refine_steps,
+        refine_lr=cfg.refine_lr,
+        seed=cfg.seed,
     )
 
 
@@ -330,8 +363,9 @@ def report(
 ) -> dict[str, Any]:
     """The evaluation payload of one mechanism on test values (N, n): metrics, optimum, share, flag, search."""
     t0 = time.perf_counter()
-    search = search_for(values, family_cfg, eval_cfg, extra_points)
-    boot = Bootstrap(n_boot=int(eval_cfg.get("bootstrap", 1000)), seed=int(eval_cfg.get("seed", 0)))
+    cfg = EvaluationConfig.from_mapping(eval_cfg)
+    search = search_for(values, family_cfg, cfg, extra_points)
+    boot = Bootstrap(n_boot=cfg.bootstrap, seed=cfg.seed)
     out = evaluate_mechanism(mech, values, search, boot, device=device)
     m = out.metrics
     optimum = known_optimum(family_cfg, values.shape[1])
@@ -347,7 +381,7 @@ def report(
         "search": asdict(search),
         "bootstrap": asdict(boot),
         "n_profiles": len(values),
-        "eval_config": dict(eval_cfg),
+        "eval_config": asdict(cfg),
         "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(),
         "device": describe_device(device),

@@ -149,11 +149,11 @@ def single_item_evaluate(
     """Rule ``single_item_evaluate``: test-set report of one trained network (soft as trained; with ``hardened``
     also the argmax variant, under ``hardened``)."""
     device = get_device()
-    values = load_split(test_path, family, "test", evaluation.get("max_profiles"))
+    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
     net, extra = model_from_payload(io.load_torch(model_path, map_location=device), map_location=device)
     payload = regret.report(AsMechanism(net), values, family, family_cfg, evaluation, device)
     payload.update({"training": extra})
-    if evaluation.get("hardened", False):
+    if regret.EvaluationConfig.from_mapping(evaluation).hardened:
         hard = regret.report(AsMechanism(net, hard=True), values, family, family_cfg, evaluation, device)
         payload["hardened"] = make_single_item_record(hard, family, "learned_hard", seed_index)
     record = make_single_item_record(payload, family, "learned", seed_index)
@@ -195,7 +195,7 @@ def single_item_baseline(
         mech = one_item_vvca_from_payload(io.load_torch(fitted_path))
     else:
         mech = build_baseline(baseline, family_cfg, load_split(train_path, family, "train"))
-    values = load_split(test_path, family, "test", evaluation.get("max_profiles"))
+    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
     payload = regret.report(
         mech, values, family, family_cfg, evaluation, device, regret.extra_reserve_points(mech.params)
     )

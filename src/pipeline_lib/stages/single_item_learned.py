@@ -165,7 +165,7 @@ def single_item_learned_evaluate(
     """Rule ``single_item_learned_evaluate``: the one evaluator on the test set (RegretNet: soft as trained and,
     under ``hardened``, the argmax deployment; MyersonNet: hard)."""
     device = get_device()
-    values = load_split(test_path, family, "test", evaluation.get("max_profiles"))
+    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
     payload = io.load_torch(model_path)
     mech = load_learned(payload)
     extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
