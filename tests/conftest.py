@@ -50,6 +50,17 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Small tensors: one intra-op thread is fastest (OpenMP spinning costs more than it gains on 2 cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

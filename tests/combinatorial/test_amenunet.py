@@ -13,15 +13,6 @@ from pipeline_lib.combinatorial.amenunet import AMenuNet
 from pipeline_lib.combinatorial.menus import TrainConfig, train_menu
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread is as fast and does not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small_net(n: int = 3, m: int = 4, s: int = 6, **kw) -> AMenuNet:
     torch.manual_seed(0)
     return AMenuNet(n, m, s, d_emb=4, n_layer=2, n_head=2, d_hidden=8, **kw).double()

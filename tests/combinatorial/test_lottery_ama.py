@@ -44,15 +44,6 @@ CONTRACT_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread is as fast and does not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_menu_is_a_set_of_lotteries_plus_the_empty_allocation():
     torch.manual_seed(0)
     menu = LotteryAMA(3, 4, 16, init_scale=2.0).menu()

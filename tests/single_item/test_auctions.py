@@ -18,15 +18,6 @@ from pipeline_lib.single_item import baselines
 HETERO = c.hetero_prior()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small tensors: one intra-op thread is fastest (OpenMP spinning costs more than it gains on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def hetero_phi(v: np.ndarray) -> np.ndarray:
     """Un-ironed virtual value of F = 2/3 U[0,1] + 1/3 Exp(1): v - (1-F)/f (section 2.3)."""
     v = np.asarray(v, float)

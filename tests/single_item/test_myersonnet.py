@@ -16,14 +16,6 @@ from pipeline_lib.single_item import myersonnet as mn
 from pipeline_lib.single_item import regret as ev
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_net(n: int, seed: int, scale: float = 1.0) -> mn.MyersonNet:
     gen = torch.Generator().manual_seed(seed)
     return mn.MyersonNet(n, 4, 6, input_scale=0.7, init_scale=scale, generator=gen, init_reserve=0.3).double()

@@ -42,14 +42,6 @@ BUMP = {
 ASYM = {"distribution": "per_bidder", "bidders": [HETERO_AS_MIXTURE, U02, BUMP]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def t(x) -> torch.Tensor:
     return torch.tensor(x, dtype=torch.float64)
 

@@ -24,15 +24,6 @@ from pipeline_lib.single_item import regret as ev
 N_BIDDERS = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small tensors: one intra-op thread is fastest (OpenMP spinning costs more than it gains on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def uniform(size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((size, N_BIDDERS))
 

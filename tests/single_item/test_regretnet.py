@@ -20,14 +20,6 @@ from pipeline_lib.single_item import regretnet_sweep as sw
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_deviation_utilities_agree_with_the_evaluator():
     torch.manual_seed(0)
     net = SingleItemNet(3).double()

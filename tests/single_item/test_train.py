@@ -20,14 +20,6 @@ from pipeline_lib.single_item import train as tr
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class LowestBidWins:
     """Allocation decreasing in one's own bid (violates Myerson monotonicity)."""
 

@@ -10,7 +10,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from pipeline_lib.core.data import write_valuations
 from pipeline_lib.core.settings import Setting
@@ -29,14 +28,6 @@ TRAIN = {
 }
 SWEEP = {"n_trials": 2, "val_grid": 51, "val_profiles": 32, "storage": {"kind": "sqlite"}}
 EVAL = {"grid": 101, "refine_steps": 2, "refine_top": 1, "bootstrap": 20, "max_profiles": 48, "hardened": True}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
