@@ -32,6 +32,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
+from pipeline_lib.single_item.sweep import open_study
 
 REGRET_BUDGET = 1e-3
 CONSTRAINT_ATTR = "constraint"
@@ -78,15 +79,7 @@ def open_constrained_study(
     user_attrs: Mapping[str, Any] | None = None,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
     """Create or load study ``name`` (maximise) in the configured storage with :func:`constrained_sampler`."""
-    spec = ostore.StorageSpec.from_config(storage_section)
-    storage = ostore.create_storage(spec, storage_path)
-    probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
-    sampler = constrained_sampler(seed, len(probe.get_trials(deepcopy=False)))
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    for key, value in (user_attrs or {}).items():
-        if key not in study.user_attrs:
-            study.set_user_attr(key, value)
-    return study, spec
+    return open_study(name, storage_section, storage_path, seed, user_attrs, make_sampler=constrained_sampler)
 
 
 def best_feasible_trial(study: optuna.Study) -> FrozenTrial | None:

@@ -61,14 +61,17 @@ def open_study(
     storage_path: str,
     seed: int,
     user_attrs: Mapping[str, Any] | None = None,
+    make_sampler: Callable[[int], optuna.samplers.BaseSampler] | None = None,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
-    """Create or load study ``name`` (maximise) with a TPE sampler seeded by ``seed`` + trials already present,
-    so that a resumed sweep does not replay the start-up proposals of the first run."""
+    """Create or load study ``name`` (maximise) with a sampler seeded by ``seed`` + trials already present, so
+    that a resumed sweep does not replay the start-up proposals of the first run (TPE unless ``make_sampler``
+    builds another from that seed)."""
     spec = ostore.StorageSpec.from_config(storage_section)
     storage = ostore.create_storage(spec, storage_path)
     probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
     offset = len(probe.get_trials(deepcopy=False))
-    sampler = optuna.samplers.TPESampler(seed=int(seed) + offset)
+    make_sampler = make_sampler or (lambda s: optuna.samplers.TPESampler(seed=s))
+    sampler = make_sampler(int(seed) + offset)
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     for key, value in (user_attrs or {}).items():
         if key not in study.user_attrs:
