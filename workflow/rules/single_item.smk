@@ -187,6 +187,7 @@ rule single_item_learned_train:
     resources:
         gpu=1,
     params:
+        family_cfg=si_family,
         training=learned_training,
         base_seed=int(config["seed"]),
     script:

@@ -63,6 +63,7 @@ class RegretNetConfig:
     eval_every: int = 500
     val_profiles: int = 500
     val_grid: int = 201
+    misreport_upper: float | None = None  # B of the misreport search; None: the largest training value
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:
@@ -151,7 +152,7 @@ def train_regretnet(
     torch.manual_seed(int(seed))  # parameter initialisation of a fresh network
     train = torch.as_tensor(np.asarray(values_train, np.float32))
     n_rows, n = train.shape
-    upper = float(train.max())
+    upper = float(cfg.misreport_upper) if cfg.misreport_upper else float(train.max())
     if init_net is None:
         net = SingleItemNet(n, cfg.hidden, input_scale=float(max(train.mean(), 1e-6)))
     else:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline_lib.core import io
@@ -46,6 +47,14 @@ class RegretNetSweepFiles:
     json: str
 
 
+def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray) -> rn.RegretNetConfig:
+    """Search misreports over the evaluator's range: the support bound, or 1.5 x the largest value if unbounded
+    (a network never asked about bids above the training values is exploited there at test time)."""
+    if cfg.misreport_upper is not None:
+        return cfg
+    return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
+
+
 def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
     space = sweep.get("space") or rs.DEFAULT_SPACE
     return {k: (float(v[0]), float(v[1]), bool(v[2]) if len(v) > 2 else True) for k, v in dict(space).items()}
@@ -58,13 +67,16 @@ def regretnet_sweep(
     (or, when no trial met the budget, the one of least regret, marked ``feasible: false``)."""
     train = load_split(files.train, family, "train")
     val = load_split(files.val, family, "val", sweep.get("val_profiles"))
-    base = rn.RegretNetConfig.from_mapping(training)
+    base = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
     budget = float(sweep.get("budget", rs.REGRET_BUDGET))
     space = _space(sweep)
     seed = stage_seed(base_seed, family, "regretnet_sweep")
     search = regret.RegretSearch(
-        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])), grid=int(sweep.get("val_grid", 201))
-    )
+        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])),
+        grid=int(sweep.get("val_grid", 201)),
+        refine_top=2,
+        refine_steps=20,
+    )  # the test-time search with a short refinement: a grid alone underestimates the regret of a network
     identity = {
         "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
         "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
@@ -107,7 +119,7 @@ def regretnet_sweep(
 
 def single_item_learned_train(
     train_path: str, val_path: str, outputs: Mapping[str, str], *, family: str, method: str, seed_index: int,
-    training: Mapping, base_seed: int, best_path: str | None = None,
+    family_cfg: Mapping, training: Mapping, base_seed: int, best_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration) or MyersonNet for
     one family and seed; writes model.pt (plain tensors), history.parquet and metrics.json."""
@@ -120,7 +132,9 @@ def single_item_learned_train(
         if best_path is None:
             raise ValueError("regretnet training needs the sweep's best_params.json (input 'best')")
         best = io.read_json(best_path)
-        cfg = rs.replace_config(rn.RegretNetConfig.from_mapping(training), best["params"])
+        cfg = rs.replace_config(
+            _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), best["params"]
+        )
         net, history = rn.train_regretnet(train, val, cfg, seed)
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
