@@ -102,12 +102,14 @@ def resume_and_run(
 def trial_record(t: FrozenTrial) -> dict[str, Any]:
     """A JSON-safe view of one trial."""
     value = t.value if t.value is not None and math.isfinite(t.value) else None
+    attrs = {k: v for k, v in t.user_attrs.items() if not k.startswith("pipeline_")}
+    attrs = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in attrs.items()}
     return {
         "number": t.number,
         "state": t.state.name,
         "value": value,
         "params": dict(t.params),
-        "user_attrs": {k: v for k, v in t.user_attrs.items() if not k.startswith("pipeline_")},
+        "user_attrs": attrs,  # a diverged trial's metrics: null, never NaN
         "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
         "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
     }

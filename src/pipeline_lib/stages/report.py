@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline_lib.core import io
 from pipeline_lib.core.data import read_valuations
 from pipeline_lib.core.device import get_device
+from pipeline_lib.core.records import read_record
 from pipeline_lib.core.seeds import vvca_run_seed
 from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
 from pipeline_lib.single_item.auctions import correct_baseline, prior_from_family
@@ -50,6 +51,7 @@ def table1_stage(records: Sequence[str], out: TableFiles, *, families: Mapping[s
     grouped = {name: {**spec, "learned": [], "baselines": []} for name, spec in families.items()}
     for path in records:
         payload = io.read_json(path)
+        read_record(payload, str(path))  # names the file of a malformed or non-finite record
         family = payload.get("setting")
         if family not in grouped:
             raise ValueError(f"{path}: record of family {family!r}, not one of {list(grouped)}")
