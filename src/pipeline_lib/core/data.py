@@ -196,8 +196,9 @@ def check_values(path: Path, meta: Mapping[str, Any], block: np.ndarray, first_r
     bad = (block < lo) | (block > hi)
     if bad.any():
         idx = tuple(np.argwhere(bad)[0])
-        low, high = float(np.broadcast_to(lo, block.shape[1:])[idx[1:]]), float(
-            np.broadcast_to(hi, block.shape[1:])[idx[1:]]
+        low, high = (
+            float(np.broadcast_to(lo, block.shape[1:])[idx[1:]]),
+            float(np.broadcast_to(hi, block.shape[1:])[idx[1:]]),
         )
         raise DataError(
             f"{where}: row {first_row + int(idx[0])} holds value {float(block[idx]):.7g} at bidder {int(idx[1])}"
