@@ -9,4 +9,5 @@ combinatorial_baseline(
     snakemake.output[0],
     baseline=snakemake.wildcards.baseline,
     setting=snakemake.wildcards.setting,
+    data_check=snakemake.params.data_check,
 )

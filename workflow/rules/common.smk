@@ -74,6 +74,15 @@ def dataset_params(wildcards):
     }
 
 
+def data_check(kind):
+    """What every consumer of a dataset of ``kind`` checks in its metadata besides setting and split: the config's
+    base seed and split sizes (values, not paths; pipeline_lib.core.data.expected_metadata)."""
+    return {
+        "base_seed": int(config["seed"]),
+        "rows": {split: int(config["data"][kind][split]) for split in SPLITS},
+    }
+
+
 def dataset_targets():
     return expand("results/data/{setting}/{split}.parquet", setting=sorted(SETTINGS), split=SPLITS)
 

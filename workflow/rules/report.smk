@@ -53,6 +53,7 @@ rule single_item_figures:
         "../../environment.yml"
     threads: 1
     params:
+        data_check=data_check("single_item"),
         families=si_figure_families,
     script:
         "../../scripts/single_item_figures.py"
@@ -130,6 +131,7 @@ rule figure2_zfo:
     resources:
         gpu=1,
     params:
+        data_check=data_check("combinatorial"),
         spec=case_study_spec,
     script:
         "../../scripts/figure2_zfo.py"
@@ -153,6 +155,7 @@ rule figure3_zfo:
     conda:
         "../../environment.yml"
     params:
+        data_check=data_check("combinatorial"),
         spec=smoothing_spec,
     script:
         "../../scripts/figure3_zfo.py"

@@ -148,10 +148,31 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise DataError(f"dataset file {path}: metadata is not valid JSON ({exc})") from exc
 
 
+def expected_metadata(data_check: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """What a consumer expects of the ``split`` dataset, from the workflow's ``data_check`` param
+    ``{"base_seed": int, "rows": {"train": int, "val": int, "test": int}}`` (the config's base seed and split sizes
+    of the setting's kind): keyword arguments of :func:`read_valuations` / :func:`iter_valuations`."""
+    try:
+        return {"split": split, "base_seed": int(data_check["base_seed"]), "num_rows": int(data_check["rows"][split])}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"data_check must be {{base_seed, rows: {{train, val, test}}}}, got {data_check!r}") from exc
+
+
 def check_metadata(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
-    """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``."""
+    """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``.
+
+    ``base_seed`` is checked against the entropy of the recorded seed (key ``seed``): a dataset sampled under
+    another base seed is refused."""
     for key, want in expected.items():
         if want is None:
+            continue
+        if key == "base_seed":
+            have = (meta.get("seed") or {}).get("entropy")
+            if have != int(want):
+                raise DataError(
+                    f"dataset file {path}: metadata 'seed' has entropy {have!r}, expected the config's base seed "
+                    f"{int(want)!r} (sampled under another seed; delete it or rerun its rule)"
+                )
             continue
         have = meta.get(key)
         if isinstance(want, tuple):

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
 from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
-from pipeline_lib.core.data import iter_valuations, read_metadata, read_valuations
+from pipeline_lib.core.data import check_metadata, expected_metadata, iter_valuations, read_metadata, read_valuations
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import make_record
@@ -47,17 +48,28 @@ class RunFiles:
     metrics: str
 
 
-def _sources(files: RunFiles, setting: str, n: int, m: int, device: torch.device) -> dict[str, BidSource]:
+def _read(path: str, setting: str, split: str, data_check: Mapping[str, Any], **expected: Any):
+    """One split of a combinatorial setting, checked: setting, split, the config's base seed and split size
+    (``data_check``, see :func:`pipeline_lib.core.data.expected_metadata`), ``expected``, values in the support."""
+    return read_valuations(
+        path, setting=setting, kind="combinatorial", **expected_metadata(data_check, split), **expected
+    )
+
+
+def _sources(
+    files: RunFiles, setting: str, n: int, m: int, device: torch.device, data_check: Mapping[str, Any]
+) -> dict[str, BidSource]:
     out = {}
     for split in ("train", "val", "test"):
-        vs = read_valuations(getattr(files, split), setting=setting, split=split, n=n, m=m)
+        vs = _read(getattr(files, split), setting, split, data_check, n=n, m=m)
         out[split] = BidSource.from_valuation_set(vs, device)
     return out
 
 
 def zfo_run(
-    files: RunFiles, *, setting: str, method: str, seed_index: int, n: int, m: int, base_seed: int, config: Mapping
-) -> dict[str, Any]:
+    files: RunFiles, *, setting: str, method: str, seed_index: int, n: int, m: int, base_seed: int, config: Mapping,
+    data_check: Mapping,
+) -> dict[str, Any]:  # fmt: skip
     """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG), evaluate it exactly on the test
     set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and ``metrics.json``.
 
@@ -68,7 +80,7 @@ def zfo_run(
         raise ValueError(f"method {method!r} but config for {cfg.method!r}")
     device = get_device()
     wall0 = time.perf_counter()
-    sources = _sources(files, setting, n, m, device)
+    sources = _sources(files, setting, n, m, device, data_check)
     seq = vvca_run_seed(base_seed, setting, seed_index)
     parametrisation = Parametrisation.full(n, m)
     ckpt_dir = checkpoint_dir_for(files.params)
@@ -121,7 +133,7 @@ def zfo_run(
     return metrics
 
 
-def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
+def randomized_run(files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping) -> dict[str, Any]:
     """Rule ``randomized_run``: train one Lottery AMA / AMenuNet, select on validation, test once (hard argmax,
     exact payments), write ``params.pt`` (model state, the selected menu, config), ``history.parquet``,
     ``metrics.json``."""
@@ -129,13 +141,11 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
     start = time.perf_counter()
     splits = {}
     for split in ("train", "val"):
-        data = read_valuations(
-            getattr(files, split), setting=spec.setting, split=split, n=spec.n, m=spec.m, valuation="additive"
-        )
+        data = _read(getattr(files, split), spec.setting, split, data_check, n=spec.n, m=spec.m, valuation="additive")
         splits[split] = torch.as_tensor(data.values, dtype=torch.float32, device=device)
     trained = train_randomized(spec, splits["train"], splits["val"])
     del splits
-    test = read_valuations(files.test, setting=spec.setting, split="test", n=spec.n, m=spec.m, valuation="additive")
+    test = _read(files.test, spec.setting, "test", data_check, n=spec.n, m=spec.m, valuation="additive")
     summary = evaluate_menu(trained.menu, torch.as_tensor(test.values, dtype=torch.float32, device=device))
     metrics = make_record(
         setting=spec.setting,
@@ -176,12 +186,14 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
 
 
 def combinatorial_baseline(
-    test_path: str, out_path: str, *, baseline: str, setting: str, block_rows: int = 4096
+    test_path: str, out_path: str, *, baseline: str, setting: str, data_check: Mapping, block_rows: int = 4096
 ) -> dict[str, Any]:
     """Rule ``combinatorial_baseline``: evaluate VCG (the VVCA with w = 1, lambda = 0) or exact Item-Myerson on
     the test set in float64 and write ``results/baselines/{setting}/{baseline}.json``."""
     device, dtype = get_device(), torch.float64
+    expected = {"kind": "combinatorial", "setting": setting, **expected_metadata(data_check, "test")}
     meta = read_metadata(test_path)
+    check_metadata(Path(test_path), meta, expected)  # before anything is built from the metadata
     n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
     if baseline == "vcg":
         block_fn = vvca_block_fn(VVCAParams.vcg(n, m), layout, device, dtype)
@@ -192,7 +204,7 @@ def combinatorial_baseline(
     else:
         raise ValueError(f"unknown combinatorial baseline {baseline!r}; expected 'vcg' or 'item_myerson'")
     start = time.perf_counter()
-    blocks = iter_valuations(test_path, batch_rows=block_rows, kind="combinatorial", setting=setting)
+    blocks = iter_valuations(test_path, batch_rows=block_rows, **expected)
     summary = evaluate_blocks(blocks, block_fn, dtype)
     seconds = time.perf_counter() - start
     record = make_record(

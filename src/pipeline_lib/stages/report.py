@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline_lib.core import io
-from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.data import expected_metadata, read_valuations
 from pipeline_lib.core.device import get_device
 from pipeline_lib.core.records import read_record
 from pipeline_lib.core.seeds import vvca_run_seed
@@ -71,7 +71,7 @@ def table2_stage(records: Sequence[str], out: TableFiles, *, table: str, setting
 
 def single_item_figures(
     trials: Sequence[str], models: Sequence[str], tests: Sequence[str], outputs: Mapping[str, str], *,
-    families: Mapping[str, Mapping[str, Any]],
+    families: Mapping[str, Mapping[str, Any]], data_check: Mapping[str, Any],
 ) -> None:  # fmt: skip
     """Rule ``single_item_figures``: sweep trials (revenue vs measured regret) and one bidder's response curves;
     ``trials``, ``models`` and ``tests`` hold one file per family, in the order of ``families``."""
@@ -79,7 +79,7 @@ def single_item_figures(
     for fam, trials_path, model_path, test_path in zip(families, trials, models, tests, strict=True):
         family_cfg = dict(families[fam])
         blobs[fam] = io.read_json(trials_path)
-        values = read_valuations(test_path, setting=fam, split="test").values
+        values = read_valuations(test_path, setting=fam, **expected_metadata(data_check, "test")).values
         prior = prior_from_family(family_cfg)
         ref = correct_baseline(family_cfg)
         net, _ = model_from_payload(io.load_torch(model_path))
@@ -102,19 +102,21 @@ def figure1_zfo(
     io.save_figure(figures_zfo.figure1(frames, settings), out_png, out_pdf)
 
 
-def _source(path: str, setting: str, split: str, rows: int | None = None) -> BidSource:
-    vs = read_valuations(path, setting=setting, split=split)
+def _source(path: str, setting: str, split: str, data_check: Mapping[str, Any], rows: int | None = None) -> BidSource:
+    vs = read_valuations(path, setting=setting, **expected_metadata(data_check, split))
     if rows is not None:
         vs.values = vs.values[:rows]
     return BidSource.from_valuation_set(vs, get_device())
 
 
-def figure2_zfo(train_path: str, val_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any]) -> None:
+def figure2_zfo(
+    train_path: str, val_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any], data_check: Mapping
+) -> None:
     """Rule ``figure2_zfo``: train the tied ZFO-VVCA, then Rev / Rev1 / Rev2 on a grid of the first
     ``n_profiles`` validation profiles covering the trajectory; writes the figure and both data tables."""
     setting = spec["setting"]
-    source = _source(train_path, setting, "train")
-    val = _source(val_path, setting, "val", int(spec["n_profiles"]))
+    source = _source(train_path, setting, "train", data_check)
+    val = _source(val_path, setting, "val", data_check, int(spec["n_profiles"]))
     if source.values.shape[1] != 2 or val.bids(slice(0, 1)).shape[-1] != 4:
         raise ValueError(f"the Fig. 2 case study needs a 2x2 setting, got {setting}")
     seed_seq = vvca_run_seed(spec["base_seed"], setting, spec["seed"])
@@ -126,10 +128,10 @@ def figure2_zfo(train_path: str, val_path: str, outputs: Mapping[str, str], *, s
     io.save_figure(figures_zfo.plot_case_study(surface, trajectory, setting), outputs["png"], outputs["pdf"])
 
 
-def figure3_zfo(data_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any]) -> None:
+def figure3_zfo(data_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any], data_check: Mapping) -> None:
     """Rule ``figure3_zfo``: Rev2 and Rev2_sigma along one boost on the first ``n_profiles`` validation profiles."""
     setting, bidder, bundle = spec["setting"], int(spec["bidder"]), int(spec["bundle"])
-    bids = _source(data_path, setting, "val", int(spec["n_profiles"])).bids(slice(None))
+    bids = _source(data_path, setting, "val", data_check, int(spec["n_profiles"])).bids(slice(None))
     m = bids.shape[-1].bit_length() - 1
     if not (0 <= bidder < bids.shape[1] and 0 <= bundle < bids.shape[-1]):
         raise ValueError(f"bidder {bidder} / bundle {bundle} out of range for {setting}")
