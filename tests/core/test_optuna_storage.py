@@ -23,6 +23,7 @@ from pipeline_lib.core.optuna_storage import (
     OWNER_ATTR,
     StorageConfigError,
     StorageSpec,
+    TooManyFailedTrials,
     budget_guard,
     count_trials,
     create_storage,
@@ -145,6 +146,33 @@ def test_a_failed_trial_frees_its_place(tmp_path):
     assert run_worker(study, flaky, 4, catch=(RuntimeError,)) == 4
     states = [t.state for t in study.trials]
     assert states.count(TrialState.COMPLETE) == 4 and states.count(TrialState.FAIL) == 1
+
+
+def test_a_worker_whose_trials_all_fail_stops_naming_the_last_failure(tmp_path):
+    """Issue 14 item 3: NaN objectives are FAIL, which never count towards the budget: the worker used to loop."""
+    calls = []
+
+    def diverging(trial):
+        calls.append(trial.number)
+        if len(calls) > 50:
+            raise KeyboardInterrupt("looping forever")  # what a user ends up doing
+        trial.suggest_float("x", 0, 1)
+        return float("nan")
+
+    study = optuna.create_study(study_name="nan", storage=create_storage(StorageSpec(), tmp_path / "s"))
+    with pytest.raises(
+        TooManyFailedTrials,
+        match=r"3 trials of study 'nan' failed .*max_failed_trials = 3; 0 finished\); last failure: trial 2 with "
+        r"params \{'x': .*\}: the objective returned nan",
+    ):
+        run_worker(study, diverging, 5, max_failed=3)
+    assert len(calls) == 3
+
+    def boom(trial):
+        raise FloatingPointError("loss is not finite")
+
+    with pytest.raises(TooManyFailedTrials, match="FloatingPointError: loss is not finite"):
+        run_worker(study, boom, 5, max_failed=2, catch=(FloatingPointError,))
 
 
 # --- stale trials --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import sweep as tuning
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -135,3 +136,21 @@ def test_journal_storage_can_be_plugged_in_through_config(tmp_path):
     study, spec = tuning.open_study("s", {"kind": "journal"}, str(tmp_path / "study.sqlite3"), seed=2)
     tuning.resume_and_run(study, spec, quadratic, n_trials=2)
     assert (tmp_path / "study.journal").exists() and states(study) == ["COMPLETE", "COMPLETE"]
+
+
+def test_a_diverging_sweep_stops_after_max_failed_trials(tmp_path):
+    """Issue 14 item 3: every trial returns NaN; the sweep stops after the configured failures with the reason."""
+    seen = []
+
+    def diverging(trial):
+        seen.append(trial.number)
+        if len(seen) > 30:
+            raise KeyboardInterrupt("the sweep never ends")
+        trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)
+        trial.set_user_attr("pipeline_fail_reason", "training diverged: phase 2 loss is not finite")
+        return float("nan")
+
+    study, spec = tuning.open_study("s", None, str(tmp_path / "study.sqlite3"), seed=1)
+    with pytest.raises(ostore.TooManyFailedTrials, match="training diverged: phase 2 loss is not finite"):
+        tuning.resume_and_run(study, spec, diverging, n_trials=4, max_failed=4)
+    assert states(study) == ["FAIL"] * 4

@@ -45,11 +45,18 @@ DEFAULT_URL_ENV = "OPTUNA_STORAGE_URL"
 SUFFIX = {"sqlite": ".db", "journal": ".journal"}
 OWNER_ATTR = "pipeline_worker"  # user attr: which worker ran a trial (see mark_stale_running_as_failed)
 OVERFLOW_ATTR = "pipeline_budget_overflow"  # user attr: trial refused because the budget was already taken
+FAIL_REASON_ATTR = "pipeline_fail_reason"  # user attr: why a trial failed (exception, or a NaN objective)
+DEFAULT_MAX_FAILED = 10
 FINISHED_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class StorageConfigError(ValueError):
     """The storage section of the config is wrong, or the environment lacks what it names."""
+
+
+class TooManyFailedTrials(RuntimeError):
+    """A worker saw ``max_failed`` trials fail (diverging objective, NaN, caught exceptions): it stops instead of
+    proposing trials forever."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,14 @@ def budget_guard(
             except RuntimeError:  # called outside Study.optimize (ask/tell): nothing to stop
                 pass
             return math.nan
-        return objective(trial)
+        try:
+            value = objective(trial)
+        except Exception as exc:
+            trial.set_user_attr(FAIL_REASON_ATTR, f"{type(exc).__name__}: {exc}")
+            raise
+        if isinstance(value, float) and not math.isfinite(value) and FAIL_REASON_ATTR not in trial.user_attrs:
+            trial.set_user_attr(FAIL_REASON_ATTR, f"the objective returned {value}")
+        return value
 
     return guarded
 
@@ -203,6 +217,7 @@ def run_worker(
     states: tuple[TrialState, ...] = FINISHED_STATES,
     catch: tuple[type[Exception], ...] = (),
     timeout: float | None = None,
+    max_failed: int | None = DEFAULT_MAX_FAILED,
 ) -> int:
     """Run one worker of ``study`` until the study holds ``n_total`` trials in ``states`` (together with all
     other workers; every worker can be started with the same arguments). Returns how many trials this worker
@@ -211,16 +226,28 @@ def run_worker(
     With ``owner`` (e.g. ``"worker3"``), trials this worker left RUNNING when it was killed are marked FAIL first
     (a rerun of a job replaces its killed predecessor, so they cannot be running any more), and each trial is
     tagged with the owner. ``catch``: exceptions of the objective that fail one trial but not the worker.
+
+    ``max_failed``: after that many FAIL trials of this worker (budget refusals aside) it stops and raises
+    :class:`TooManyFailedTrials` naming the last failure's reason (the objective's exception, or the NaN it
+    returned): a diverging objective would otherwise propose trials forever, since only COMPLETE (and PRUNED)
+    trials count towards ``n_total``. ``None``: no cap.
     """
+    if max_failed is not None and max_failed < 1:
+        raise ValueError(f"max_failed must be >= 1 or None, got {max_failed}")
     if owner is not None:
         mark_stale_running_as_failed(study, owner=owner)
     if count_trials(study, states) >= n_total:
         return 0
     mine: list[int] = []
+    failed: list[FrozenTrial] = []
 
     def record(st: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state in states:
             mine.append(trial.number)
+        elif trial.state == TrialState.FAIL and not trial.user_attrs.get(OVERFLOW_ATTR):
+            failed.append(trial)
+            if max_failed is not None and len(failed) >= max_failed:
+                st.stop()
 
     study.optimize(
         budget_guard(objective, n_total, states=states, owner=owner),
@@ -229,6 +256,14 @@ def run_worker(
         catch=catch,
         callbacks=[record, MaxTrialsCallback(n_total, states=states)],
     )
+    if max_failed is not None and len(failed) >= max_failed:
+        last = failed[-1]
+        reason = last.user_attrs.get(FAIL_REASON_ATTR, "unknown (see the log)")
+        raise TooManyFailedTrials(
+            f"{len(failed)} trials of study {study.study_name!r} failed in this worker (max_failed_trials = "
+            f"{max_failed}; {len(mine)} finished); last failure: trial {last.number} with params {last.params}: "
+            f"{reason}"
+        )
     return len(mine)
 
 

@@ -82,15 +82,17 @@ def resume_and_run(
     objective: Callable[[Trial], float],
     n_trials: int,
     enqueue: Mapping[str, float] | None = None,
+    max_failed: int | None = ostore.DEFAULT_MAX_FAILED,
 ) -> dict[str, int]:
-    """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete."""
+    """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete
+    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials)."""
     stale = ostore.mark_stale_running_as_failed(study, owner=None if not spec.multi_worker else OWNER)
     if stale:
         log.warning("marked %d trial(s) left RUNNING by a killed sweep as FAIL: %s", len(stale), stale)
     if enqueue and not study.get_trials(deepcopy=False):
         study.enqueue_trial(dict(enqueue))
     before = ostore.count_trials(study)
-    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER)
+    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER, max_failed=max_failed)
     return {
         "stale_failed": len(stale),
         "complete_before": before,
@@ -197,6 +199,7 @@ def single_item_sweep(
                 row = tr.run_phase2_epoch(state, x_train, x_val, stats, cfg, pen)
         except FloatingPointError as exc:
             log.warning("trial %d diverged: %s", trial.number, exc)
+            trial.set_user_attr(ostore.FAIL_REASON_ATTR, f"training diverged: {exc}")
             return math.nan
         m = ev.evaluate_mechanism(AsMechanism(net), val_eval, search, ev.Bootstrap(n_boot=1), device=device).metrics
         attrs = {
@@ -249,7 +252,14 @@ def single_item_sweep(
         }
     n_trials = int(sweep_cfg.get("n_trials", 50))
     t0 = time.perf_counter()
-    progress = resume_and_run(study, spec, objective, n_trials, enqueue)
+    max_failed = int(sweep_cfg.get("max_failed_trials", ostore.DEFAULT_MAX_FAILED))
+    try:
+        progress = resume_and_run(study, spec, objective, n_trials, enqueue, max_failed)
+    except ostore.TooManyFailedTrials as exc:
+        raise ostore.TooManyFailedTrials(
+            f"Optuna sweep of family {family!r} stopped: {exc}. Check the family's data and training settings, "
+            "or raise single_item.sweep.max_failed_trials"
+        ) from None
     header = {
         "family": family,
         "study_name": name,
