@@ -194,6 +194,38 @@ def test_mark_stale_running_as_failed_by_owner_and_age(tmp_path):
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
 
 
+def test_only_trials_of_dead_workers_on_this_host_are_failed(tmp_path):
+    """Issue 14 item 4: a trial is failed only when its worker process is gone (same host, pid not alive or reused
+    by another process); live workers and workers on other hosts keep their trials."""
+    import datetime as dt
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline_lib.core.optuna_storage import WORKER_ATTR, fail_trials_of_dead_workers, worker_identity
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    me = worker_identity()
+    tags = {
+        "dead": {**me, "pid": gone.pid, "started": None},
+        "alive": me,
+        "reused_pid": {**me, "started": (me["started"] or 0) + 12345},
+        "other_host": {**me, "host": socket.gethostname() + "-elsewhere", "pid": gone.pid},
+    }
+    study = optuna.create_study(storage=create_storage(StorageSpec(kind="journal"), tmp_path / "s"))
+    numbers = {}
+    for name, tag in tags.items():
+        trial = study.ask()
+        trial.set_user_attr(WORKER_ATTR, tag)
+        numbers[name] = trial.number
+    untagged = study.ask().number
+    assert fail_trials_of_dead_workers(study) == [numbers["dead"], numbers["reused_pid"]]
+    assert fail_trials_of_dead_workers(study, untagged_after=dt.timedelta(0)) == [untagged]
+    running = {t.number for t in study.trials if t.state == TrialState.RUNNING}
+    assert running == {numbers["alive"], numbers["other_host"]}
+
+
 # --- several processes on one journal file -------------------------------------------------------------------
 
 

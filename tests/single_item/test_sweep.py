@@ -154,3 +154,67 @@ def test_a_diverging_sweep_stops_after_max_failed_trials(tmp_path):
     with pytest.raises(ostore.TooManyFailedTrials, match="training diverged: phase 2 loss is not finite"):
         tuning.resume_and_run(study, spec, diverging, n_trials=4, max_failed=4)
     assert states(study) == ["FAIL"] * 4
+
+
+SWEEP_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import optuna
+    from pipeline_lib.single_item import sweep as tuning
+
+    path, name, flag = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial):
+        x = trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)
+        trial.suggest_float("lambda_mono", 0.1, 2.0, log=True)
+        if name == "first":
+            flag.with_suffix(".running").write_text(str(trial.number))
+            deadline = time.time() + 120
+            while not flag.with_suffix(".release").exists() and time.time() < deadline:
+                time.sleep(0.05)  # a long trial, still running when the second worker starts
+        return -x
+
+    study, spec = tuning.open_study("s", {"kind": "journal"}, path, seed=4 if name == "first" else 5)
+    progress = tuning.resume_and_run(study, spec, objective, n_trials=4, enqueue=None)
+    print(name, progress, flush=True)
+    """
+)
+
+
+def test_a_second_sweep_worker_leaves_the_live_trial_of_the_first_alone(tmp_path):
+    """Issue 14 item 4: two sweep workers on one journal study, started as a user would (same command, same
+    owner label). Starting the second used to mark the first worker's running trial FAIL; the first then crashed
+    when it reported its result."""
+    path = str(tmp_path / "study.sqlite3")  # the journal file is study.journal next to it
+    script = tmp_path / "worker.py"
+    script.write_text(SWEEP_WORKER)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    flag = tmp_path / "flag"
+
+    def start(name):
+        cmd = [sys.executable, str(script), path, name, str(flag)]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    first = start("first")
+    deadline = time.time() + 120
+    while not flag.with_suffix(".running").exists():
+        assert first.poll() is None and time.time() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = start("second")
+    out2, err2 = second.communicate(timeout=120)
+    assert second.returncode == 0, err2
+    assert "'stale_failed': 0" in out2
+    flag.with_suffix(".release").touch()
+    out1, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0, err1
+    study = optuna.load_study(study_name="s", storage=tuning.ostore.create_storage(
+        tuning.ostore.StorageSpec(kind="journal"), path))  # fmt: skip
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].state == TrialState.COMPLETE  # the first worker's long trial counted
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 4
+    refused = [t for t in trials if t.state == TrialState.FAIL]
+    assert all(t.user_attrs.get(ostore.OVERFLOW_ATTR) for t in refused), [t.number for t in refused]
+    pids = {t.user_attrs[ostore.WORKER_ATTR]["pid"] for t in trials}
+    assert pids == {first.pid, second.pid}

@@ -85,8 +85,15 @@ def resume_and_run(
     max_failed: int | None = ostore.DEFAULT_MAX_FAILED,
 ) -> dict[str, int]:
     """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete
-    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials)."""
-    stale = ostore.mark_stale_running_as_failed(study, owner=None if not spec.multi_worker else OWNER)
+    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials).
+
+    Stale: on SQLite (one worker at a time) every RUNNING trial; on a shared storage (journal, RDB) only those
+    whose worker process is gone (:func:`pipeline_lib.core.optuna_storage.fail_trials_of_dead_workers`), so a
+    second worker never fails the trial a live one is running."""
+    if spec.multi_worker:
+        stale = ostore.fail_trials_of_dead_workers(study)
+    else:
+        stale = ostore.mark_stale_running_as_failed(study)
     if stale:
         log.warning("marked %d trial(s) left RUNNING by a killed sweep as FAIL: %s", len(stale), stale)
     if enqueue and not study.get_trials(deepcopy=False):
