@@ -218,3 +218,24 @@ def test_a_second_sweep_worker_leaves_the_live_trial_of_the_first_alone(tmp_path
     assert all(t.user_attrs.get(ostore.OVERFLOW_ATTR) for t in refused), [t.number for t in refused]
     pids = {t.user_attrs[ostore.WORKER_ATTR]["pid"] for t in trials}
     assert pids == {first.pid, second.pid}
+
+
+def test_a_lowered_budget_reports_the_best_of_the_first_n_complete_trials(tmp_path):
+    """Issue 14 item 5: 6 complete trials in the study, n_trials lowered to 3: the best of trials 0-2."""
+    study, spec = tuning.open_study("s", None, str(tmp_path / "study.sqlite3"), seed=2)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=6)
+    values = [t.value for t in study.trials]
+    assert tuning.best_complete(study, 3).value == max(values[:3])
+    assert tuning.best_complete(study).value == max(values)
+
+
+def test_an_exported_study_is_not_resumed_by_a_later_run(tmp_path):
+    """Issue 14 item 5: once a sweep's outputs were written, the next run of the rule starts a fresh study."""
+    path = str(tmp_path / "study.sqlite3")
+    study, spec = tuning.open_study("s", None, path, seed=2, fresh_after_export=True)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=2)
+    same, _ = tuning.open_study("s", None, path, seed=2, fresh_after_export=True)  # killed before export: resume
+    assert same.study_name == "s" and len(same.trials) == 2
+    tuning.mark_exported(study)
+    fresh, _ = tuning.open_study("s", None, path, seed=2, fresh_after_export=True)
+    assert fresh.study_name == "s-rerun1" and fresh.trials == []

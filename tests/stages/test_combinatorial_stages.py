@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline_lib.core.data import DataError, read_valuations, write_valuations
@@ -159,3 +162,49 @@ def test_a_dataset_of_another_base_seed_or_size_is_rejected_naming_the_key(tmp_p
     with pytest.raises(DataError, match=match):
         evaluate_baseline_file(test, "vcg")
     assert not test.with_name("vcg.json").exists()
+
+
+def test_a_checkpoint_of_other_inputs_is_not_resumed(tmp_path, monkeypatch):
+    """Issue 14 item 5: a run that failed after training leaves its last checkpoint; rerun on regenerated data of
+    the same config, it must start from scratch (the checkpoint is keyed by the inputs' contents and the code)."""
+    import pipeline_lib.stages.combinatorial as stage
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    monkeypatch.chdir(tmp_path)  # relative paths, as in the workflow
+    tmp_path = Path(".")
+    setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+    paths = {}
+    for split, rows in (("train", 128), ("val", 64), ("test", 64)):
+        paths[split] = str(tmp_path / "results" / f"{split}.parquet")
+        write_valuations(paths[split], setting, split, base_seed=3, num_rows=rows)
+    out = tmp_path / "results" / "run"
+    files = RunFiles(
+        **paths, params=str(out / "params.pt"), history=str(out / "history.parquet"), metrics=str(out / "metrics.json")
+    )
+    cfg = {"lr": 0.05, "q": 2, "sigma": 0.01, "iterations": 6, "batch_size": 32, "method": "zfo_vvca",
+           "eval_every": 2, "checkpoint_every": 2}  # fmt: skip
+    kwargs = {"setting": "2x2_A", "method": "zfo_vvca", "seed_index": 0, "n": 2, "m": 2, "base_seed": 3}
+    kwargs.update(config=cfg, data_check=check(64, base_seed=3, train=128, val=64))
+
+    def crash(*args, **kw):
+        raise RuntimeError("killed after training")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stage, "evaluate_on", crash)
+        with pytest.raises(RuntimeError, match="killed after training"):
+            zfo_run(files, **kwargs)
+    assert any((tmp_path / "results" / "_ckpt").rglob("state.pt"))
+    assert zfo_run(files, **kwargs)["resumed_from_iteration"] == 4  # same inputs: resumes, as after a kill
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stage, "evaluate_on", crash)
+        with pytest.raises(RuntimeError):
+            zfo_run(files, **kwargs)
+    values = read_valuations(paths["train"]).values
+    values[0, 0, 0] = 0.5 if values[0, 0, 0] != 0.5 else 0.25  # regenerated data (e.g. a changed sampler)
+    meta = json.loads(pq.read_schema(paths["train"]).metadata[b"pipeline_lib"])
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=pa.float32()), 4)
+    pq.write_table(pa.Table.from_arrays([column], names=["values"]).replace_schema_metadata(
+        {b"pipeline_lib": json.dumps(meta)}), paths["train"])  # fmt: skip
+    assert zfo_run(files, **kwargs)["resumed_from_iteration"] == 0
+    assert not any((tmp_path / "results" / "_ckpt").rglob("state.pt"))

@@ -71,7 +71,10 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
     best = st.single_item_sweep_stage(sweep, **kwargs)
     assert best["progress"]["complete"] == 2 and set(best["params"]) == {"lambda_regret", "lambda_mono"}
     assert (out / "sweep" / "study.db").exists()  # the storage: an undeclared file next to the outputs
-    assert st.single_item_sweep_stage(sweep, **kwargs)["progress"]["ran"] == 0  # rerun: the study is complete
+    # a rerun of the rule (forced with -R, or outputs deleted) recomputes in a fresh study, never re-exports the old
+    again = st.single_item_sweep_stage(sweep, **kwargs)
+    assert again["progress"]["ran"] == 2 and again["study_name"] == best["study_name"] + "-rerun1"
+    assert again["params"] == best["params"]  # seeded: the same sweep
     assert len(pd.read_csv(sweep.csv)) == 2
 
     final = st.FinalFiles(

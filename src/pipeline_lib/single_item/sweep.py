@@ -18,6 +18,7 @@ changed config starts a new study in the same storage instead of mixing incompat
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import time
@@ -55,17 +56,42 @@ REPORT_LAMBDAS = {  # the report code's DEFAULT_LAMBDAS ("replace with your Optu
 # --------------------------------------------------------------------------------------------------------------
 # Study creation and resume (generic)
 # --------------------------------------------------------------------------------------------------------------
+EXPORTED_ATTR = "pipeline_exported"  # study user attr: the sweep's outputs were written from this study
+
+
+def mark_exported(study: optuna.Study) -> None:
+    """Record that the sweep's outputs were written from ``study``: a later run of the rule (forced with ``-R``,
+    or its outputs deleted) starts a fresh study instead of re-exporting this one (see :func:`open_study`)."""
+    study.set_user_attr(EXPORTED_ATTR, dt.datetime.now().isoformat(timespec="seconds"))
+
+
+def _resumable_name(storage: optuna.storages.BaseStorage, name: str) -> str:
+    """``name``, or ``name-rerun<k>`` for the first k whose study does not exist or was not exported yet."""
+    existing = {s.study_name: s._study_id for s in storage.get_all_studies()}
+    candidate, k = name, 0
+    while candidate in existing and EXPORTED_ATTR in storage.get_study_user_attrs(existing[candidate]):
+        k += 1
+        candidate = f"{name}-rerun{k}"
+    return candidate
+
+
 def open_study(
     name: str,
     storage_section: Mapping[str, Any] | None,
     storage_path: str,
     seed: int,
     user_attrs: Mapping[str, Any] | None = None,
+    fresh_after_export: bool = False,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
     """Create or load study ``name`` (maximise) with a TPE sampler seeded by ``seed`` + trials already present,
-    so that a resumed sweep does not replay the start-up proposals of the first run."""
+    so that a resumed sweep does not replay the start-up proposals of the first run.
+
+    ``fresh_after_export``: a study whose outputs were already written (:func:`mark_exported`) is not resumed; the
+    first ``name-rerun<k>`` that is new or unfinished is used instead, so a forced re-run recomputes."""
     spec = ostore.StorageSpec.from_config(storage_section)
     storage = ostore.create_storage(spec, storage_path)
+    if fresh_after_export:
+        name = _resumable_name(storage, name)
     probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
     offset = len(probe.get_trials(deepcopy=False))
     sampler = optuna.samplers.TPESampler(seed=int(seed) + offset)
@@ -142,8 +168,12 @@ def trial_exports(study: optuna.Study, header: Mapping[str, Any]) -> tuple[pd.Da
     return frame, {**header, "trials": records}
 
 
-def best_complete(study: optuna.Study) -> FrozenTrial:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+def best_complete(study: optuna.Study, n_trials: int | None = None) -> FrozenTrial:
+    """The best COMPLETE trial among the first ``n_trials`` complete ones by trial number (all when ``None``): a
+    study resumed with a lowered budget never reports a trial beyond that budget."""
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    if n_trials is not None:
+        done = done[: int(n_trials)]
     if not done:
         raise RuntimeError(f"study {study.study_name} has no complete trial")
     return max(done, key=lambda t: t.value)
@@ -159,6 +189,7 @@ class SweepResult:
     best: dict[str, Any]
     table: pd.DataFrame
     document: dict[str, Any]
+    study: optuna.Study
 
 
 def single_item_sweep(
@@ -172,9 +203,14 @@ def single_item_sweep(
     sweep_cfg: Mapping[str, Any],
     base_seed: int,
     device: torch.device,
+    inputs_key: str = "",
 ) -> SweepResult:
     """Run (or resume) the Optuna sweep of one family on its train / val values from the warm start ``warm`` (a
-    :func:`pipeline_lib.single_item.nets.model_payload`); the study lives in ``storage_path`` (core storage)."""
+    :func:`pipeline_lib.single_item.nets.model_payload`); the study lives in ``storage_path`` (core storage).
+
+    The study is named by a fingerprint of the configuration and ``inputs_key`` (the input files' contents and the
+    package code, :func:`pipeline_lib.core.checkpoint.run_key`): changed inputs or code start a new study; a study
+    already exported (:func:`mark_exported`) is not resumed either, so a forced run recomputes."""
     cfg = tr.TrainConfig.from_mapping(train_cfg)
     val_eval = val[: int(sweep_cfg.get("val_profiles", len(val)))]
     stats = tr.ValueStats.from_train(train, cfg.regret_grid)
@@ -247,10 +283,14 @@ def single_item_sweep(
         "val_profiles": len(val_eval),
         "n_bidders": int(train.shape[1]),
         "data": {"train": len(train), "val": len(val)},
+        "inputs_key": inputs_key,
     }
     fp = fingerprint(identity)
     name = f"single_item-{family}-{fp[:12]}"
-    study, spec = open_study(name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity})
+    study, spec = open_study(
+        name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity}, fresh_after_export=True
+    )
+    name = study.study_name
     enqueue = REPORT_LAMBDAS.get(family_cfg["distribution"]) if sweep_cfg.get("enqueue_report_lambdas", True) else None
     if enqueue is not None:
         enqueue = {
@@ -276,7 +316,7 @@ def single_item_sweep(
         "kappa": kappa,
     }
     table, document = trial_exports(study, header)
-    best = best_complete(study)
+    best = best_complete(study, n_trials)
     payload = {
         **header,
         "params": dict(best.params),
@@ -290,4 +330,4 @@ def single_item_sweep(
         "versions": package_versions(),
         "device": describe_device(device),
     }
-    return SweepResult(payload, table, document)
+    return SweepResult(payload, table, document, study)

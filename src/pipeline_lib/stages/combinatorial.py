@@ -20,7 +20,7 @@ import torch
 from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
 from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
 from pipeline_lib.core import io
-from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
+from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
 from pipeline_lib.core.data import check_metadata, expected_metadata, iter_valuations, read_metadata, read_valuations
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
@@ -85,7 +85,8 @@ def zfo_run(
     parametrisation = Parametrisation.full(n, m)
     ckpt_dir = checkpoint_dir_for(files.params)
     log.info("training %s on %s seed %d: %s on %s", method, setting, seed_index, asdict(cfg), describe_device(device))
-    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir)
+    key = run_key([files.train, files.val])  # a forced run on regenerated data or changed code starts afresh
+    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, run_key=key)
     params = parametrisation.params(result.phi)
     test = evaluate_on(sources["test"], params)
     test_last = test

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.core import io
-from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
+from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
 from pipeline_lib.core.data import expected_metadata, read_valuations
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
@@ -29,7 +29,7 @@ from pipeline_lib.single_item import train as tr
 from pipeline_lib.single_item.auctions import build_baseline, correct_baseline
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
 from pipeline_lib.single_item.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
-from pipeline_lib.single_item.sweep import single_item_sweep
+from pipeline_lib.single_item.sweep import mark_exported, single_item_sweep
 
 log = logging.getLogger(__name__)
 STUDY_FILE = "study.sqlite3"
@@ -90,11 +90,15 @@ def single_item_sweep_stage(
     val = load_split(files.val, family, "val", data_check)
     warm = io.load_torch(files.warm, map_location=device)
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
-    result = single_item_sweep(train, val, warm, storage_path, family, family_cfg, training, sweep, base_seed, device)
+    result = single_item_sweep(
+        train, val, warm, storage_path, family, family_cfg, training, sweep, base_seed, device,
+        inputs_key=run_key([files.train, files.val, files.warm]),
+    )  # fmt: skip
     with io.atomic_path(files.csv) as tmp:
         result.table.to_csv(tmp, index=False)
     io.write_json(files.json, result.document)
     io.write_json(files.best, result.best)
+    mark_exported(result.study)  # a later (forced) run of this rule starts a fresh study
     return result.best
 
 
@@ -126,7 +130,8 @@ def single_item_train_final(
     net, warm_info = model_from_payload(io.load_torch(files.warm, map_location=device), map_location=device)
     ckpt_dir = checkpoint_dir_for(files.model)
     t0 = time.perf_counter()
-    history = tr.train_phase2(net, train, val, cfg, pen, seed, ckpt_dir, device, {"family": family})
+    identity = {"family": family, "run_key": run_key([files.train, files.val, files.warm, files.best])}
+    history = tr.train_phase2(net, train, val, cfg, pen, seed, ckpt_dir, device, identity)
     metrics = {
         "family": family, "seed": seed_index, "run_seed": seed, "penalties": asdict(pen),
         "sweep_objective": best.get("objective_value"), "config": tr.config_dict(cfg),
@@ -182,6 +187,7 @@ def single_item_vvca(
         base_seed=base_seed,
         ckpt_dir=str(ckpt_dir),
         device=device,
+        run_key=run_key([train_path, val_path]),
     )
     io.save_torch(payload, out_params)
     io.write_parquet(history, out_history)

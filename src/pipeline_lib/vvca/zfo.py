@@ -79,9 +79,10 @@ def train(
     ckpt_dir: str | None = None,
     progress: bool = True,
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
+    run_key: str = "",
 ) -> TrainResult:
     """Algorithm 3 (or its FO / BBB variants) from VCG; resumes from ``ckpt_dir`` when it holds a checkpoint of
-    the same run.
+    the same run (config, seed, sizes and ``run_key``: :func:`pipeline_lib.core.checkpoint.run_key` of the inputs).
 
     ``on_iteration(t, phi)`` is called after iteration t's update (and its checkpoint, if any): the Fig. 2 case
     study records the trajectory with it, tests use it to kill a run midway.
@@ -102,6 +103,7 @@ def train(
             "m": parametrisation.m,
             "n_train": len(train_source),
             "n_val": len(val_source) if val_source is not None else 0,
+            "run_key": run_key,
         }
     )
     state = load_checkpoint(ckpt_dir, fp)
