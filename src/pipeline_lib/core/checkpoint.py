@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,21 @@ def load_checkpoint(ckpt_dir: str | os.PathLike | None, expected_fingerprint: st
     path = checkpoint_file(ckpt_dir)
     if not path.exists():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+    try:  # weights_only: tensors and plain values only, so a crafted file cannot run code while loading
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        log.warning(
+            "refusing checkpoint %s: it holds objects other than tensors and plain values (loaded with "
+            "weights_only=True; %s); training restarts from scratch",
+            path,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        return None
     except Exception as exc:  # a corrupt checkpoint is not fatal: training restarts from scratch
-        log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
+        log.warning("ignoring unreadable checkpoint %s: %s; training restarts from scratch", path, exc)
+        return None
+    if not isinstance(state, dict):
+        log.warning("ignoring checkpoint %s: not a state dictionary; training restarts from scratch", path)
         return None
     if state.get("fingerprint") != expected_fingerprint:
         log.warning("ignoring checkpoint %s written under a different configuration", path)
