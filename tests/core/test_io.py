@@ -32,3 +32,17 @@ def test_write_json_writes_null_for_an_explicitly_missing_number(tmp_path):
     io.write_json(path, {"se": io.finite_or_none(math.nan), "mean": io.finite_or_none(np.float32(0.5))})
     assert json.loads(path.read_text()) == {"se": None, "mean": 0.5}
     assert "NaN" not in path.read_text()
+
+
+def test_identical_torch_payloads_give_identical_bytes_whatever_the_file(tmp_path):
+    """Issue 14 item 8: torch.save names the archive after the (temporary, random) file; identical runs must
+    still write identical .pt files."""
+    import torch
+
+    payload = {"alpha": torch.arange(6.0).reshape(2, 3), "setting": "2x2_A", "seed": 0}
+    a, b = tmp_path / "run1" / "params.pt", tmp_path / "run2" / "params.pt"
+    io.save_torch(payload, a)
+    io.save_torch(payload, b)
+    io.save_torch(payload, tmp_path / "other_name.pt")
+    assert a.read_bytes() == b.read_bytes() == (tmp_path / "other_name.pt").read_bytes()
+    assert torch.equal(io.load_torch(a)["alpha"], payload["alpha"])

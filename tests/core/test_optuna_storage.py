@@ -100,6 +100,17 @@ def test_a_wrong_storage_section_is_an_error_naming_it(section, named):
         StorageSpec.from_config(section)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_corrupt_storage_file_is_an_error_naming_the_file(tmp_path, kind):
+    """Issue 14 item 8: a corrupt study file used to give a bare SQLAlchemy / JSON error naming no file."""
+    path = tmp_path / f"study{'.db' if kind == 'sqlite' else '.journal'}"
+    path.write_bytes(b"\x00garbage, not a database {\n" * 100)
+    spec = StorageSpec(kind=kind, path=str(path))
+    with pytest.raises(StorageConfigError, match=rf"cannot open the Optuna {kind} storage {path}: .*move it away"):
+        study = optuna.create_study(study_name="s", storage=create_storage(spec, path), load_if_exists=True)
+        study.optimize(quadratic, n_trials=1)
+
+
 # --- exact budgets -------------------------------------------------------------------------------------------
 
 

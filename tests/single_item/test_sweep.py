@@ -239,3 +239,15 @@ def test_an_exported_study_is_not_resumed_by_a_later_run(tmp_path):
     tuning.mark_exported(study)
     fresh, _ = tuning.open_study("s", None, path, seed=2, fresh_after_export=True)
     assert fresh.study_name == "s-rerun1" and fresh.trials == []
+
+
+def test_a_journal_corrupted_midway_is_an_error_naming_the_file(tmp_path):
+    """Issue 14 item 8: Optuna tolerates a torn last line of a journal, then fails on the next read naming no
+    file; opening the sweep's study names it."""
+    path = tmp_path / "study.journal"
+    study, spec = tuning.open_study("s", {"kind": "journal"}, str(tmp_path / "study.sqlite3"), seed=2)
+    tuning.resume_and_run(study, spec, quadratic, n_trials=1)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + b'{"op_code": 4, "worker_id": \n' + b"".join(lines[1:]))
+    with pytest.raises(ostore.StorageConfigError, match=rf"storage .*{path}.*move it away"):
+        tuning.open_study("s", {"kind": "journal"}, str(tmp_path / "study.sqlite3"), seed=2)

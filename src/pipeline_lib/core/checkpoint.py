@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from pipeline_lib.core.io import atomic_path
+from pipeline_lib.core.io import atomic_path, torch_bytes
 
 CHECKPOINT_NAME = "state.pt"
 CHECKPOINT_ROOT = "_ckpt"
@@ -94,8 +94,9 @@ def checkpoint_file(ckpt_dir: str | os.PathLike) -> Path:
 
 def save_checkpoint(ckpt_dir: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` (tensors, generator states, plain Python values) atomically to ``ckpt_dir/state.pt``."""
+    data = torch_bytes(state)
     with atomic_path(checkpoint_file(ckpt_dir)) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(data)
 
 
 def load_checkpoint(ckpt_dir: str | os.PathLike | None, expected_fingerprint: str) -> dict[str, Any] | None:

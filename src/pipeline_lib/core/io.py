@@ -114,12 +114,24 @@ def read_parquet(path: str | os.PathLike) -> Any:
     return pd.read_parquet(path)
 
 
-def save_torch(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically (plain tensors, numbers, strings, lists and dicts only)."""
+def torch_bytes(obj: Any) -> bytes:
+    """What ``torch.save`` writes for ``obj``, independent of the file name: saving to a path stores the path's
+    name as the archive's folder name, so a temporary file's random name would make identical runs differ."""
+    import io as _io
+
     import torch
 
+    buffer = _io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` atomically (plain tensors, numbers, strings, lists and dicts only); the same ``obj`` gives
+    the same bytes whatever the file name."""
+    data = torch_bytes(obj)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(data)
 
 
 def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:

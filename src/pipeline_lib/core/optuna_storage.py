@@ -142,7 +142,24 @@ def create_storage(spec: StorageSpec, default_path: str | os.PathLike[str]) -> B
     """The Optuna storage ``spec`` names. ``default_path`` is the per-study file used when ``spec.path`` is
     unset (its suffix is replaced by ``.db`` / ``.journal``); its folder is created. RDB: the URL comes from
     ``$url_env``; SQLite gets a 60 s busy timeout (a second process, e.g. a report reading trials, waits instead
-    of failing with "database is locked")."""
+    of failing with "database is locked"). A storage that cannot be opened (e.g. a corrupt file) raises
+    :class:`StorageConfigError` naming the file (or the environment variable of an RDB URL)."""
+    where = f"${spec.url_env} ({spec.kind})" if spec.kind == "rdb" else str(spec.resolve_path(default_path))
+    try:
+        storage = _create_storage(spec, default_path)
+        storage.get_all_studies()  # read it now (a journal is read lazily), so a corrupt file fails here
+        return storage
+    except StorageConfigError:
+        raise
+    except Exception as exc:
+        hint = "" if spec.kind == "rdb" else "; if the file is corrupt, move it away and the sweep starts afresh"
+        raise StorageConfigError(
+            f"cannot open the Optuna {spec.kind} storage {where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            f"{hint}"
+        ) from exc
+
+
+def _create_storage(spec: StorageSpec, default_path: str | os.PathLike[str]) -> BaseStorage:
     if spec.kind == "journal":
         path = spec.resolve_path(default_path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,12 +90,19 @@ def open_study(
     first ``name-rerun<k>`` that is new or unfinished is used instead, so a forced re-run recomputes."""
     spec = ostore.StorageSpec.from_config(storage_section)
     storage = ostore.create_storage(spec, storage_path)
-    if fresh_after_export:
-        name = _resumable_name(storage, name)
-    probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
-    offset = len(probe.get_trials(deepcopy=False))
-    sampler = optuna.samplers.TPESampler(seed=int(seed) + offset)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    try:
+        if fresh_after_export:
+            name = _resumable_name(storage, name)
+        probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
+        offset = len(probe.get_trials(deepcopy=False))
+        sampler = optuna.samplers.TPESampler(seed=int(seed) + offset)
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    except Exception as exc:  # e.g. a journal file corrupt midway, a database of another Optuna version
+        raise ostore.StorageConfigError(
+            f"cannot open study {name!r} in the Optuna storage {spec.describe(storage_path)}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; if the file is corrupt, move "
+            "it away and the sweep starts afresh"
+        ) from exc
     for key, value in (user_attrs or {}).items():
         if key not in study.user_attrs:
             study.set_user_attr(key, value)
