@@ -6,6 +6,7 @@ from dataclasses import asdict
 from snakemake.utils import validate
 
 from pipeline_lib.core import methods
+from pipeline_lib.core.config_checks import check_config
 from pipeline_lib.core.settings import (
     SPLITS,
     all_settings,
@@ -17,6 +18,7 @@ from pipeline_lib.single_item.distributions import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)  # what the schema cannot say (names vs sizes, active figure settings, menu_size, ranges)
 
 SETTINGS = all_settings(config)
 SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
