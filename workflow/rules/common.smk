@@ -18,7 +18,8 @@ from pipeline_lib.single_item.distributions import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)  # what the schema cannot say (names vs sizes, active figure settings, menu_size, ranges)
+# what the schema cannot say (names vs sizes, active figure settings, menu_size, ranges)
+check_config(config)
 
 SETTINGS = all_settings(config)
 SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
