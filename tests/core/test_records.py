@@ -11,7 +11,7 @@ from pipeline_lib.core.records import RecordError, make_record, read_record
 
 def test_a_record_with_a_nan_anywhere_is_refused_naming_file_and_key():
     rec = make_record(setting="2x2_A", method="vcg", seed=0, test_revenue={"mean": 0.8, "se": math.nan})
-    with pytest.raises(RecordError, match=r"metrics.json: .*non-finite number at \$\.test_revenue\.se"):
+    with pytest.raises(RecordError, match=r"metrics.json: .*not finite \(NaN or infinity\) at \$\.test_revenue\.se"):
         read_record(rec, "metrics.json")
     rec = make_record(setting="uniform", method="learned", seed=0, test_revenue={"mean": 0.6, "se": 0.01})
     rec["metrics"] = {"regret_mean": {"value": math.nan}}

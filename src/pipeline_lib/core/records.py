@@ -75,7 +75,7 @@ def read_record(payload: Mapping[str, Any], source: str = "<record>") -> Record:
     cannot hold one; an undefined number is ``null``), so a table's "-" always means missing, never a failure."""
     bad = nonfinite_key(payload)
     if bad is not None:
-        raise RecordError(f"{source}: metrics record holds a non-finite number at {bad}")
+        raise RecordError(f"{source}: metrics record holds a number that is not finite (NaN or infinity) at {bad}")
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise RecordError(f"{source}: metrics record lacks {missing} (has {sorted(payload)})")
