@@ -67,5 +67,11 @@ gpu-check: $(STAMP)
 bench-stages: $(STAMP)
 	$(BIN)/python benchmarks/gpu_stage_timings.py
 
+# Every output of a run: results/ (incl. checkpoints under results/_ckpt and the Optuna studies), logs/, the
+# per-job benchmark folders benchmarks/<rule>/ (never the benchmark scripts benchmarks/*.py) and Snakemake's
+# metadata, locks and logs under .snakemake/ (its conda/ and apptainer/singularity environments are kept).
 clean:
-	rm -rf results logs benchmarks/sample_dataset .snakemake
+	rm -rf results logs
+	find benchmarks -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+	test ! -d .snakemake || find .snakemake -mindepth 1 -maxdepth 1 ! -name conda ! -name singularity \
+		! -name apptainer -exec rm -rf {} +

@@ -10,4 +10,5 @@ combinatorial_baseline(
     baseline=snakemake.wildcards.baseline,
     setting=snakemake.wildcards.setting,
     train_path=snakemake.input.get("train"),
+    data_check=snakemake.params.data_check,
 )

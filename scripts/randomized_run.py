@@ -8,4 +8,5 @@ start_stage(snakemake.log[0], snakemake.threads)
 randomized_run(
     RunFiles(**dict(snakemake.input.items()), **dict(snakemake.output.items())),
     RandomizedSpec(**snakemake.params.spec),
+    data_check=snakemake.params.data_check,
 )

@@ -10,4 +10,5 @@ zfo_run(
     method=snakemake.wildcards.method,
     seed_index=int(snakemake.wildcards.seed),
     **snakemake.params.run,
+    data_check=snakemake.params.data_check,
 )

@@ -14,15 +14,19 @@ SMOKE = REPO / "tests" / "config" / "smoke.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def run_snakemake(workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,)) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,), base_config: str | None = None
+) -> subprocess.CompletedProcess:
     """Run snakemake on the repository's Snakefile with ``workdir`` as working directory.
 
-    The paper-tier config/config.yaml is always the base (copied into workdir so the Snakefile finds it); overlays
-    in ``configfiles`` are deep-merged over it, exactly as a user's ``--configfile`` would be.
+    The paper-tier config/config.yaml is always the base (copied into workdir so the Snakefile finds it; or the text
+    ``base_config``); overlays in ``configfiles`` are deep-merged over it, exactly as a user's ``--configfile`` would
+    be.
     """
     cfg_dir = workdir / "config"
     cfg_dir.mkdir(parents=True, exist_ok=True)
-    (cfg_dir / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    base = (REPO / "config" / "config.yaml").read_text() if base_config is None else base_config
+    (cfg_dir / "config.yaml").write_text(base)
     cmd = [
         *SNAKEMAKE,
         *args,  # targets first: --resources and --configfile take several values

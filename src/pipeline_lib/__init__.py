@@ -2,9 +2,9 @@
 
 Rooms (imports flow one way, top to bottom):
 
-* ``core``: settings, seeds (every SeedSequence), data (Parquet), io (atomic writes), provenance, device,
-  checkpoint, optuna_storage, runtime (stage logging and threads), methods (THE registry), records (THE metrics
-  record);
+* ``core``: settings, config_checks (what the schema cannot say), configfiles (strict YAML), seeds (every
+  SeedSequence), data (Parquet), io (atomic writes), provenance, device, checkpoint, optuna_storage, runtime (stage
+  logging and threads), methods (THE registry), records (THE metrics record);
 * ``valuations``: samplers of the single-item families and the combinatorial settings;
 * ``vvca``: the VVCA engine (mechanism, exact DP backends, bids), the ZFO/FO/BBB optimizers (config,
   parametrisation, estimators, loop) and THE evaluator of deterministic combinatorial mechanisms, the case studies;

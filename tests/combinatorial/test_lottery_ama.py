@@ -130,7 +130,8 @@ def test_run_randomized_writes_params_history_and_the_metrics_contract(tmp_path)
         history=out / "history.parquet",
         metrics=out / "metrics.json",
     )
-    metrics = randomized_run(files, spec)
+    check = {"base_seed": 7, "rows": {"train": 512, "val": 256, "test": 300}}  # the workflow's data_check param
+    metrics = randomized_run(files, spec, data_check=check)
     on_disk = json.loads((out / "metrics.json").read_text())
     assert CONTRACT_KEYS <= set(on_disk) and on_disk == json.loads(json.dumps(metrics))
     assert on_disk["test_revenue"]["n_profiles"] == 300 and on_disk["ir"]["violations"] == 0
@@ -143,7 +144,7 @@ def test_run_randomized_writes_params_history_and_the_metrics_contract(tmp_path)
     test = torch.as_tensor(np.stack(pd.read_parquet(paths["test"])["values"])).reshape(-1, 2, 2)
     assert hard_revenue(menu, test) == pytest.approx(on_disk["test_revenue"]["mean"], rel=1e-6)
     with pytest.raises(ValueError, match="unknown hyperparameters"):
-        randomized_run(files, dataclasses.replace(spec, hyperparameters={**hp, "d_emb": 3}))
+        randomized_run(files, dataclasses.replace(spec, hyperparameters={**hp, "d_emb": 3}), data_check=check)
 
 
 def test_workflow_schedules_randomized_runs_for_additive_settings_only(tmp_path):

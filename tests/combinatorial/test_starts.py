@@ -17,7 +17,7 @@ from pipeline_lib.combinatorial import starts
 from pipeline_lib.combinatorial.bundle_myerson import bundle_myerson, empirical_myerson_reserve, grand_bundle_values
 from pipeline_lib.combinatorial.item_myerson import LogNormalPrior, item_myerson, item_priors
 from pipeline_lib.core.checkpoint import checkpoint_file, fingerprint
-from pipeline_lib.core.seeds import vvca_run_seed
+from pipeline_lib.core.seeds import seed_record, vvca_run_seed
 from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
 from pipeline_lib.vvca import zfo
 from pipeline_lib.vvca.bids import BidSource
@@ -217,21 +217,24 @@ def test_train_from_init_phi_starts_there_and_zero_init_phi_is_vcg(tmp_path) -> 
         _tiny_run(tmp_path, init_phi=torch.zeros(3), ckpt="d")
 
 
-def test_fingerprint_without_init_phi_is_unchanged_and_init_phi_runs_do_not_resume_vcg_runs(tmp_path) -> None:
+def test_fingerprint_without_init_phi_leaves_out_the_start_and_init_phi_runs_do_not_resume_vcg_runs(
+    tmp_path,
+) -> None:
     with pytest.raises(KeyboardInterrupt):
         _tiny_run(tmp_path, kill_at=4)
     _, cfg, seq, train, val = _tiny_run(tmp_path / "x")
-    state = torch.load(checkpoint_file(tmp_path / "ckpt"), weights_only=False)
-    legacy = {
+    state = torch.load(checkpoint_file(tmp_path / "ckpt"), weights_only=True)
+    without_start = {
         "cfg": asdict(cfg),
-        "seed": zfo.seed_record(seq),
+        "seed": seed_record(seq),
         "parametrisation": "full",
         "n": 2,
         "m": 2,
         "n_train": len(train),
         "n_val": len(val),
+        "run_key": "",
     }
-    assert state["fingerprint"] == fingerprint(legacy)
+    assert state["fingerprint"] == fingerprint(without_start)
     phi0 = starts.params_to_phi(starts.myerson_shaped_vvca(2, 2, "A"))
     from_start, *_ = _tiny_run(tmp_path, init_phi=phi0)
     assert from_start.resumed_from == 0

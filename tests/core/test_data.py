@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline_lib.core.data import DataError, read_metadata, read_valuations, write_valuations
+from pipeline_lib.core.data import DataError, iter_valuations, read_metadata, read_valuations, write_valuations
 from pipeline_lib.core.settings import Setting
 
 COMBI_D = Setting("2x3_D", "combinatorial", 2, 3, "D", {"distribution": "D", "width_rule": "size_over_m"})
@@ -124,3 +124,59 @@ def test_failed_write_leaves_no_output_behind(tmp_path):
     with pytest.raises(ValueError, match="'Z'"):
         write_valuations(path, bad, "train", 1, 10, 5)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- values checked against the distribution's support (issue 14, item 1) --------------------------------------
+
+COMBI_A = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+UNIFORM = Setting("uniform", "single_item", 3, 1, "uniform", {"distribution": "uniform", "low": 0.0, "high": 1.0})
+EXPONENTIAL = Setting("exponential", "single_item", 3, 1, "exponential", {"distribution": "exponential", "mean": 1.0})
+
+
+def tamper(path, row: int, index: tuple[int, ...], value: float) -> None:
+    """Rewrite a dataset file with one value replaced, keeping its metadata (what a buggy sampler would write)."""
+    table = pq.read_table(path)
+    meta = read_metadata(path)
+    values = read_valuations(path).values.copy()
+    values[(row, *index)] = value
+    width = int(np.prod(meta["value_shape"]))
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=pa.float32()), width)
+    pq.write_table(pa.Table.from_arrays([column], schema=table.schema), path, row_group_size=16)
+
+
+@pytest.mark.parametrize(
+    ("setting", "index", "value", "match"),
+    [
+        (COMBI_B, (1, 2), float("nan"), r"row 37 holds a non-finite value nan"),
+        (COMBI_B, (0, 0), float("inf"), r"row 37 holds a non-finite value inf"),
+        (COMBI_B, (0, 1), -0.25, r"row 37 holds value -0.25 at bidder 0, column 1, outside the support \[0, 1\]"),
+        (COMBI_B, (1, 3), 2.5, r"row 37 holds value 2.5 at bidder 1, column 3, outside the support \[0, 2\]"),
+        (COMBI_A, (1, 0), 1.5, r"row 37 holds value 1.5 at bidder 1, column 0, outside the support \[0, 1\]"),
+        (COMBI_D, (0, 5), -1.0, r"row 37 holds value -1 at bidder 0, column 5, outside the support \[0, inf\]"),
+        (UNIFORM, (2,), 1.01, r"row 37 holds value 1.01 at bidder 2, outside the support \[0, 1\]"),
+        (EXPONENTIAL, (0,), -0.5, r"row 37 holds value -0.5 at bidder 0, outside the support \[0, inf\]"),
+        (LATENT, (0,), float("-inf"), r"row 37 holds a non-finite value -inf"),
+    ],
+)
+def test_values_outside_the_support_or_not_finite_are_rejected_naming_file_split_and_row(
+    tmp_path, setting, index, value, match
+):
+    path = tmp_path / "val.parquet"
+    write_valuations(path, setting, "val", 3, 64, 16)
+    tamper(path, 37, index, value)
+    with pytest.raises(DataError, match=rf"{path}.*split 'val'.*{match}"):
+        read_valuations(path)
+    with pytest.raises(DataError, match=match):
+        for _ in iter_valuations(path, 10):
+            pass
+
+
+def test_bidder_b_may_reach_its_own_upper_bound(tmp_path):
+    """(B): bidder i (1-based) is U[0, i]: 1.9 is fine for bidder 2, not for bidder 1."""
+    path = tmp_path / "train.parquet"
+    write_valuations(path, COMBI_B, "train", 3, 64, 16)
+    tamper(path, 5, (2, 0), 2.9)
+    read_valuations(path)
+    tamper(path, 5, (0, 0), 1.9)
+    with pytest.raises(DataError, match=r"row 5 holds value 1.9.* bidder 0"):
+        read_valuations(path)

@@ -23,6 +23,7 @@ from pipeline_lib.core.optuna_storage import (
     OWNER_ATTR,
     StorageConfigError,
     StorageSpec,
+    TooManyFailedTrials,
     budget_guard,
     count_trials,
     create_storage,
@@ -99,6 +100,17 @@ def test_a_wrong_storage_section_is_an_error_naming_it(section, named):
         StorageSpec.from_config(section)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_corrupt_storage_file_is_an_error_naming_the_file(tmp_path, kind):
+    """Issue 14 item 8: a corrupt study file used to give a bare SQLAlchemy / JSON error naming no file."""
+    path = tmp_path / f"study{'.db' if kind == 'sqlite' else '.journal'}"
+    path.write_bytes(b"\x00garbage, not a database {\n" * 100)
+    spec = StorageSpec(kind=kind, path=str(path))
+    with pytest.raises(StorageConfigError, match=rf"cannot open the Optuna {kind} storage {path}: .*move it away"):
+        study = optuna.create_study(study_name="s", storage=create_storage(spec, path), load_if_exists=True)
+        study.optimize(quadratic, n_trials=1)
+
+
 # --- exact budgets -------------------------------------------------------------------------------------------
 
 
@@ -147,6 +159,33 @@ def test_a_failed_trial_frees_its_place(tmp_path):
     assert states.count(TrialState.COMPLETE) == 4 and states.count(TrialState.FAIL) == 1
 
 
+def test_a_worker_whose_trials_all_fail_stops_naming_the_last_failure(tmp_path):
+    """Issue 14 item 3: NaN objectives are FAIL, which never count towards the budget: the worker used to loop."""
+    calls = []
+
+    def diverging(trial):
+        calls.append(trial.number)
+        if len(calls) > 50:
+            raise KeyboardInterrupt("looping forever")  # what a user ends up doing
+        trial.suggest_float("x", 0, 1)
+        return float("nan")
+
+    study = optuna.create_study(study_name="nan", storage=create_storage(StorageSpec(), tmp_path / "s"))
+    with pytest.raises(
+        TooManyFailedTrials,
+        match=r"3 trials of study 'nan' failed .*max_failed_trials = 3; 0 finished\); last failure: trial 2 with "
+        r"params \{'x': .*\}: the objective returned nan",
+    ):
+        run_worker(study, diverging, 5, max_failed=3)
+    assert len(calls) == 3
+
+    def boom(trial):
+        raise FloatingPointError("loss is not finite")
+
+    with pytest.raises(TooManyFailedTrials, match="FloatingPointError: loss is not finite"):
+        run_worker(study, boom, 5, max_failed=2, catch=(FloatingPointError,))
+
+
 # --- stale trials --------------------------------------------------------------------------------------------
 
 
@@ -164,6 +203,38 @@ def test_mark_stale_running_as_failed_by_owner_and_age(tmp_path):
     assert mark_stale_running_as_failed(study, older_than=dt.timedelta(hours=1)) == []
     assert mark_stale_running_as_failed(study) == [theirs.number]
     assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_only_trials_of_dead_workers_on_this_host_are_failed(tmp_path):
+    """Issue 14 item 4: a trial is failed only when its worker process is gone (same host, pid not alive or reused
+    by another process); live workers and workers on other hosts keep their trials."""
+    import datetime as dt
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline_lib.core.optuna_storage import WORKER_ATTR, fail_trials_of_dead_workers, worker_identity
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    me = worker_identity()
+    tags = {
+        "dead": {**me, "pid": gone.pid, "started": None},
+        "alive": me,
+        "reused_pid": {**me, "started": (me["started"] or 0) + 12345},
+        "other_host": {**me, "host": socket.gethostname() + "-elsewhere", "pid": gone.pid},
+    }
+    study = optuna.create_study(storage=create_storage(StorageSpec(kind="journal"), tmp_path / "s"))
+    numbers = {}
+    for name, tag in tags.items():
+        trial = study.ask()
+        trial.set_user_attr(WORKER_ATTR, tag)
+        numbers[name] = trial.number
+    untagged = study.ask().number
+    assert fail_trials_of_dead_workers(study) == [numbers["dead"], numbers["reused_pid"]]
+    assert fail_trials_of_dead_workers(study, untagged_after=dt.timedelta(0)) == [untagged]
+    running = {t.number for t in study.trials if t.state == TrialState.RUNNING}
+    assert running == {numbers["alive"], numbers["other_host"]}
 
 
 # --- several processes on one journal file -------------------------------------------------------------------

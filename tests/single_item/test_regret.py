@@ -200,3 +200,17 @@ def test_misreport_domain_covers_the_whole_support():
     values = exponential(100, seed=1)
     assert ev.misreport_upper(values, 1.0) == 1.0
     assert ev.misreport_upper(values) == pytest.approx(1.5 * values.max())
+
+
+def test_one_profile_has_no_standard_error_and_its_report_is_valid_json(tmp_path):
+    """Issue 14 item 1: se of a single profile is null (JSON), not NaN; the record can be written and read."""
+    from pipeline_lib.core import io
+    from pipeline_lib.core.records import make_record, read_record
+
+    family_cfg = {"distribution": "uniform", "low": 0.0, "high": 1.0}
+    cfg = {"grid": 51, "refine_steps": 0, "bootstrap": 5}
+    payload = ev.report(c.vickrey(), uniform(1, 0), "uniform", family_cfg, cfg, torch.device("cpu"))
+    assert payload["test_revenue"]["se"] is None and payload["flag"] == ""
+    record = make_record(setting="uniform", method="vickrey", seed=0, **payload)
+    io.write_json(tmp_path / "r.json", record)
+    read_record(io.read_json(tmp_path / "r.json"))

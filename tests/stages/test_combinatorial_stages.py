@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline_lib.core.data import DataError, read_valuations, write_valuations
@@ -24,12 +28,18 @@ def _dataset(tmp_path, name: str, n: int, m: int, distribution: str, rows: int =
     return path
 
 
-def evaluate_baseline_file(path, baseline: str, setting: str | None = None, **kwargs) -> dict:
+def check(test_rows: int = 300, base_seed: int = 5, train: int = 256, val: int = 64) -> dict:
+    """The workflow's data_check param: the config's base seed and split sizes."""
+    return {"base_seed": base_seed, "rows": {"train": train, "val": val, "test": test_rows}}
+
+
+def evaluate_baseline_file(path, baseline: str, setting: str | None = None, rows: int = 300, **kwargs) -> dict:
     """Run the stage into a scratch file next to the dataset and return the record."""
     setting = setting or path.parent.name
     return combinatorial_baseline(
-        str(path), str(path.with_name(f"{baseline}.json")), baseline=baseline, setting=setting, **kwargs
-    )
+        str(path), str(path.with_name(f"{baseline}.json")), baseline=baseline, setting=setting,
+        data_check=check(rows), **kwargs,
+    )  # fmt: skip
 
 
 def test_vcg_on_additive_values_is_the_per_item_second_price_auction(tmp_path):
@@ -53,8 +63,8 @@ def test_vcg_on_additive_values_is_the_per_item_second_price_auction(tmp_path):
 
 def test_item_myerson_beats_vcg_and_rejects_bundle_values(tmp_path):
     path = _dataset(tmp_path, "2x3_A", 2, 3, "A", rows=2000)
-    vcg = evaluate_baseline_file(path, "vcg")
-    myerson = evaluate_baseline_file(path, "item_myerson")
+    vcg = evaluate_baseline_file(path, "vcg", rows=2000)
+    myerson = evaluate_baseline_file(path, "item_myerson", rows=2000)
     assert myerson["ir"]["violations"] == 0
     assert myerson["test_revenue"]["mean"] > vcg["test_revenue"]["mean"]
     d_path = _dataset(tmp_path, "2x2_D", 2, 2, "D")
@@ -66,7 +76,7 @@ def test_item_myerson_beats_vcg_and_rejects_bundle_values(tmp_path):
 def test_stage_writes_the_record_with_provenance(tmp_path):
     path = _dataset(tmp_path, "2x2_D", 2, 2, "D")
     out = tmp_path / "results" / "baselines" / "2x2_D" / "vcg.json"
-    combinatorial_baseline(str(path), str(out), baseline="vcg", setting="2x2_D")
+    combinatorial_baseline(str(path), str(out), baseline="vcg", setting="2x2_D", data_check=check())
     record = json.loads(out.read_text())
     for key in (
         "setting",
@@ -107,7 +117,10 @@ def test_zfo_run_writes_the_three_outputs_of_the_record(tmp_path, monkeypatch):
         "eval_every": 2,
         "checkpoint_every": 2,
     }
-    metrics = zfo_run(files, setting="2x2_D", method="fo_vvca", seed_index=0, n=2, m=2, base_seed=3, config=cfg)
+    metrics = zfo_run(
+        files, setting="2x2_D", method="fo_vvca", seed_index=0, n=2, m=2, base_seed=3, config=cfg,
+        data_check=check(128, base_seed=3),
+    )  # fmt: skip
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     for key in ("setting", "method", "seed", "label", "run_seed", "test_revenue", "welfare", "ir",
@@ -120,3 +133,78 @@ def test_zfo_run_writes_the_three_outputs_of_the_record(tmp_path, monkeypatch):
     assert history["iteration"].tolist() == list(range(7))
     assert history["val_revenue"].notna().tolist() == [True, False, True, False, True, False, True]
     assert not any((tmp_path / "results" / "_ckpt").rglob("state.pt"))  # removed on completion
+
+
+# --- every consumer checks setting, split, seed and size against the config (issue 14, item 2) ---------------
+
+
+def test_the_validation_file_copied_over_the_test_file_is_rejected(tmp_path):
+    setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+    test = tmp_path / "2x2_A" / "test.parquet"
+    val = tmp_path / "2x2_A" / "val.parquet"
+    write_valuations(val, setting, "val", base_seed=5, num_rows=300, row_group_size=128)
+    shutil.copy(val, test)  # a user "fixing" a missing file
+    with pytest.raises(DataError, match=rf"{test}: metadata 'split' is 'val', expected 'test'"):
+        evaluate_baseline_file(test, "vcg")
+
+
+@pytest.mark.parametrize(
+    ("written", "match"),
+    [
+        ({"base_seed": 6, "num_rows": 300}, r"metadata 'seed' has entropy 6, expected the config's base seed 5"),
+        ({"base_seed": 5, "num_rows": 10}, r"metadata 'num_rows' is 10, expected 300"),
+    ],
+)
+def test_a_dataset_of_another_base_seed_or_size_is_rejected_naming_the_key(tmp_path, written, match):
+    setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+    test = tmp_path / "2x2_A" / "test.parquet"
+    write_valuations(test, setting, "test", row_group_size=128, **written)
+    with pytest.raises(DataError, match=match):
+        evaluate_baseline_file(test, "vcg")
+    assert not test.with_name("vcg.json").exists()
+
+
+def test_a_checkpoint_of_other_inputs_is_not_resumed(tmp_path, monkeypatch):
+    """Issue 14 item 5: a run that failed after training leaves its last checkpoint; rerun on regenerated data of
+    the same config, it must start from scratch (the checkpoint is keyed by the inputs' contents and the code)."""
+    import pipeline_lib.stages.combinatorial as stage
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    monkeypatch.chdir(tmp_path)  # relative paths, as in the workflow
+    tmp_path = Path(".")
+    setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+    paths = {}
+    for split, rows in (("train", 128), ("val", 64), ("test", 64)):
+        paths[split] = str(tmp_path / "results" / f"{split}.parquet")
+        write_valuations(paths[split], setting, split, base_seed=3, num_rows=rows)
+    out = tmp_path / "results" / "run"
+    files = RunFiles(
+        **paths, params=str(out / "params.pt"), history=str(out / "history.parquet"), metrics=str(out / "metrics.json")
+    )
+    cfg = {"lr": 0.05, "q": 2, "sigma": 0.01, "iterations": 6, "batch_size": 32, "method": "zfo_vvca",
+           "eval_every": 2, "checkpoint_every": 2}  # fmt: skip
+    kwargs = {"setting": "2x2_A", "method": "zfo_vvca", "seed_index": 0, "n": 2, "m": 2, "base_seed": 3}
+    kwargs.update(config=cfg, data_check=check(64, base_seed=3, train=128, val=64))
+
+    def crash(*args, **kw):
+        raise RuntimeError("killed after training")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stage, "evaluate_on", crash)
+        with pytest.raises(RuntimeError, match="killed after training"):
+            zfo_run(files, **kwargs)
+    assert any((tmp_path / "results" / "_ckpt").rglob("state.pt"))
+    assert zfo_run(files, **kwargs)["resumed_from_iteration"] == 4  # same inputs: resumes, as after a kill
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stage, "evaluate_on", crash)
+        with pytest.raises(RuntimeError):
+            zfo_run(files, **kwargs)
+    values = read_valuations(paths["train"]).values
+    values[0, 0, 0] = 0.5 if values[0, 0, 0] != 0.5 else 0.25  # regenerated data (e.g. a changed sampler)
+    meta = json.loads(pq.read_schema(paths["train"]).metadata[b"pipeline_lib"])
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), type=pa.float32()), 4)
+    pq.write_table(pa.Table.from_arrays([column], names=["values"]).replace_schema_metadata(
+        {b"pipeline_lib": json.dumps(meta)}), paths["train"])  # fmt: skip
+    assert zfo_run(files, **kwargs)["resumed_from_iteration"] == 0
+    assert not any((tmp_path / "results" / "_ckpt").rglob("state.pt"))

@@ -27,6 +27,7 @@ TRAIN = {
     "val_monitor_profiles": 32,
 }
 SWEEP = {"n_trials": 2, "val_grid": 51, "val_profiles": 32, "storage": {"kind": "sqlite"}}
+CHECK = {"base_seed": 5, "rows": {"train": 256, "val": 64, "test": 64}}  # the workflow's data_check param
 EVAL = {"grid": 101, "refine_steps": 2, "refine_top": 1, "bootstrap": 20, "max_profiles": 48, "hardened": True}
 
 
@@ -45,7 +46,9 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
     out = tmp_path
     warm = str(out / "warmstart.pt")
-    st.single_item_warmstart(data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5)
+    st.single_item_warmstart(
+        data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5, data_check=CHECK
+    )
     sweep = st.SweepFiles(
         train=data["train"],
         val=data["val"],
@@ -55,10 +58,14 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
         json=str(out / "sweep" / "trials.json"),
     )
     kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": TRAIN, "sweep": SWEEP, "base_seed": 5}
+    kwargs["data_check"] = CHECK
     best = st.single_item_sweep_stage(sweep, **kwargs)
     assert best["progress"]["complete"] == 2 and set(best["params"]) == {"lambda_regret", "lambda_mono"}
     assert (out / "sweep" / "study.db").exists()  # the storage: an undeclared file next to the outputs
-    assert st.single_item_sweep_stage(sweep, **kwargs)["progress"]["ran"] == 0  # rerun: the study is complete
+    # a rerun of the rule (forced with -R, or outputs deleted) recomputes in a fresh study, never re-exports the old
+    again = st.single_item_sweep_stage(sweep, **kwargs)
+    assert again["progress"]["ran"] == 2 and again["study_name"] == best["study_name"] + "-rerun1"
+    assert again["params"] == best["params"]  # seeded: the same sweep
     assert len(pd.read_csv(sweep.csv)) == 2
 
     final = st.FinalFiles(
@@ -70,7 +77,9 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
         history=str(out / "final" / "history.parquet"),
         metrics=str(out / "final" / "metrics.json"),
     )
-    metrics = st.single_item_train_final(final, family="uniform", seed_index=0, training=TRAIN, base_seed=5)
+    metrics = st.single_item_train_final(
+        final, family="uniform", seed_index=0, training=TRAIN, base_seed=5, data_check=CHECK
+    )
     history = pd.read_parquet(final.history)
     assert list(zip(history["phase"], history["epoch"], strict=True)) == [(1, 1), (2, 1), (2, 2)]
     assert metrics["penalties"]["lambda_regret"] == best["params"]["lambda_regret"]
@@ -85,6 +94,7 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
         family_cfg=FAMILY,
         evaluation=EVAL,
         seed_index=0,
+        data_check=CHECK,
     )
     assert learned["n_profiles"] == 48 and learned["optimum"] == pytest.approx(0.6125, abs=1e-6)
     assert learned["metrics"]["ir_violation_rate"]["value"] == 0.0  # IR by construction
@@ -100,6 +110,7 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
             family_cfg=FAMILY,
             baseline=name,
             evaluation=EVAL,
+            data_check=CHECK,
         )
         assert json.loads(open(base[name]).read())["metrics"]["regret_max"]["value"] <= 1e-9
 
@@ -130,7 +141,12 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
     }
     roles = [["uniform", "trials", "learned"], ["uniform", "model", "learned"], ["uniform", "test", ""]]
     single_item_figures(
-        [sweep.json, final.model, data["test"]], roles, figures, families={"uniform": FAMILY}, budget=1e-3
+        [sweep.json, final.model, data["test"]],
+        roles,
+        figures,
+        families={"uniform": FAMILY},
+        data_check=CHECK,
+        budget=1e-3,
     )
     assert all((out / f).stat().st_size > 1000 for f in ("s.png", "s.pdf", "r.png", "r.pdf"))
 

@@ -25,6 +25,7 @@ rule zfo_run:
     resources:
         gpu=1,
     params:
+        data_check=data_check("combinatorial"),
         run=zfo_run_params,
     script:
         "../../scripts/zfo_run.py"
@@ -51,6 +52,7 @@ rule randomized_run:
     resources:
         gpu=1,
     params:
+        data_check=data_check("combinatorial"),
         spec=randomized_params,
     script:
         "../../scripts/randomized_run.py"
@@ -71,5 +73,7 @@ rule combinatorial_baseline:
     conda:
         "../../environment.yml"
     threads: 2
+    params:
+        data_check=data_check("combinatorial"),
     script:
         "../../scripts/combinatorial_baseline.py"

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from snakemake.utils import validate
 
 from pipeline_lib.core import methods
+from pipeline_lib.core.config_checks import check_config
 from pipeline_lib.core.settings import (
     SPLITS,
     all_settings,
@@ -17,6 +18,8 @@ from pipeline_lib.single_item.priors import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
+# what the schema cannot say (names vs sizes, active figure settings, menu_size, ranges)
+check_config(config)
 
 SETTINGS = all_settings(config)
 SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
@@ -71,6 +74,15 @@ def dataset_params(wildcards):
         "base_seed": int(config["seed"]),
         "num_rows": int(config["data"][setting.kind][wildcards.split]),
         "row_group_size": int(config["data"]["row_group_size"]),
+    }
+
+
+def data_check(kind):
+    """What every consumer of a dataset of ``kind`` checks in its metadata besides setting and split: the config's
+    base seed and split sizes (values, not paths; pipeline_lib.core.data.expected_metadata)."""
+    return {
+        "base_seed": int(config["seed"]),
+        "rows": {split: int(config["data"][kind][split]) for split in SPLITS},
     }
 
 

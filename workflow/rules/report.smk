@@ -54,6 +54,7 @@ rule single_item_figures:
     threads: 1
     params:
         roles=si_figure_roles,
+        data_check=data_check("single_item"),
         families=si_figure_families,
         budget=SI["regretnet"]["sweep"]["budget"],
     script:
@@ -132,6 +133,7 @@ rule figure2_zfo:
     resources:
         gpu=1,
     params:
+        data_check=data_check("combinatorial"),
         spec=case_study_spec,
     script:
         "../../scripts/figure2_zfo.py"
@@ -155,6 +157,7 @@ rule figure3_zfo:
     conda:
         "../../environment.yml"
     params:
+        data_check=data_check("combinatorial"),
         spec=smoothing_spec,
     script:
         "../../scripts/figure3_zfo.py"

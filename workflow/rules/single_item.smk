@@ -18,6 +18,7 @@ rule single_item_warmstart:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         training=SI["training"],
         base_seed=int(config["seed"]),
@@ -44,6 +45,7 @@ rule single_item_sweep:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         training=SI["training"],
         sweep=SI["sweep"],
@@ -72,6 +74,7 @@ rule single_item_train_final:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         training=SI["training"],
         base_seed=int(config["seed"]),
     script:
@@ -92,6 +95,7 @@ rule single_item_evaluate:
         "../../environment.yml"
     threads: 1
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         evaluation=SI["evaluation"],
     script:
@@ -115,6 +119,7 @@ rule single_item_vvca:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         zfo=SI["vvca"],
         base_seed=int(config["seed"]),
     script:
@@ -136,6 +141,7 @@ rule single_item_baseline:
         "../../environment.yml"
     threads: 1
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         evaluation=SI["evaluation"],
     script:
@@ -160,6 +166,7 @@ rule regretnet_sweep:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         training=SI["regretnet"]["training"],
         sweep=SI["regretnet"]["sweep"],
@@ -187,6 +194,7 @@ rule single_item_learned_train:
     resources:
         gpu=1,
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         training=learned_training,
         base_seed=int(config["seed"]),
@@ -210,6 +218,7 @@ rule single_item_learned_evaluate:
         "../../environment.yml"
     threads: 1
     params:
+        data_check=data_check("single_item"),
         family_cfg=si_family,
         evaluation=SI["evaluation"],
     script:

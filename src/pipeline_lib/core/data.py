@@ -148,16 +148,84 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise DataError(f"dataset file {path}: metadata is not valid JSON ({exc})") from exc
 
 
+def expected_metadata(data_check: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """What a consumer expects of the ``split`` dataset, from the workflow's ``data_check`` param
+    ``{"base_seed": int, "rows": {"train": int, "val": int, "test": int}}`` (the config's base seed and split sizes
+    of the setting's kind): keyword arguments of :func:`read_valuations` / :func:`iter_valuations`."""
+    try:
+        return {"split": split, "base_seed": int(data_check["base_seed"]), "num_rows": int(data_check["rows"][split])}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"data_check must be {{base_seed, rows: {{train, val, test}}}}, got {data_check!r}") from exc
+
+
 def check_metadata(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
-    """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``."""
+    """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``.
+
+    ``base_seed`` is checked against the entropy of the recorded seed (key ``seed``): a dataset sampled under
+    another base seed is refused."""
     for key, want in expected.items():
         if want is None:
+            continue
+        if key == "base_seed":
+            have = (meta.get("seed") or {}).get("entropy")
+            if have != int(want):
+                raise DataError(
+                    f"dataset file {path}: metadata 'seed' has entropy {have!r}, expected the config's base seed "
+                    f"{int(want)!r} (sampled under another seed; delete it or rerun its rule)"
+                )
             continue
         have = meta.get(key)
         if isinstance(want, tuple):
             want = list(want)
         if have != want:
             raise DataError(f"dataset file {path}: metadata '{key}' is {have!r}, expected {want!r}")
+
+
+def support_bounds(meta: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the values of a dataset, from its metadata; arrays broadcasting against one
+    profile's ``value_shape`` (``inf`` where the support is unbounded).
+
+    Every family and setting is non-negative; bounded above are the uniform families: single-item ``uniform``
+    U[low, high], (A) U[0, 1] and (B) U[0, i] for bidder i = 1..n. (C), (D), exponential, latent, hetero and
+    lognormal are unbounded above (checked for ``>= 0`` and finiteness only)."""
+    shape = tuple(meta["value_shape"])
+    lo, hi = np.zeros(shape), np.full(shape, np.inf)
+    params = meta.get("params") or {}
+    dist = meta.get("distribution")
+    if meta.get("kind") == "single_item" and dist == "uniform":
+        lo[...], hi[...] = float(params.get("low", 0.0)), float(params.get("high", 1.0))
+    elif meta.get("kind") == "combinatorial" and dist == "A":
+        hi[...] = 1.0
+    elif meta.get("kind") == "combinatorial" and dist == "B":
+        hi[...] = np.arange(1, shape[0] + 1, dtype=np.float64).reshape(-1, *([1] * (len(shape) - 1)))
+    # float32 rounding is monotone: x in [lo, hi] gives fl(x) in [fl(lo), fl(hi)], so compare in float32
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def check_values(path: Path, meta: Mapping[str, Any], block: np.ndarray, first_row: int) -> None:
+    """Raise :class:`DataError` naming the file, split and row of the first non-finite value or value outside the
+    support of the dataset's distribution (:func:`support_bounds`); ``first_row`` is the block's first row."""
+    where = f"dataset file {path} (split {meta.get('split')!r}, setting {meta.get('setting')!r})"
+    finite = np.isfinite(block)
+    if not finite.all():
+        idx = np.argwhere(~finite)[0]
+        raise DataError(
+            f"{where}: row {first_row + int(idx[0])} holds a non-finite value {float(block[tuple(idx)])} "
+            f"(at index {tuple(int(i) for i in idx[1:])})"
+        )
+    lo, hi = support_bounds(meta)
+    bad = (block < lo) | (block > hi)
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        low, high = (
+            float(np.broadcast_to(lo, block.shape[1:])[idx[1:]]),
+            float(np.broadcast_to(hi, block.shape[1:])[idx[1:]]),
+        )
+        raise DataError(
+            f"{where}: row {first_row + int(idx[0])} holds value {float(block[idx]):.7g} at bidder {int(idx[1])}"
+            f"{f', column {int(idx[2])}' if len(idx) > 2 else ''}, outside the support [{low:g}, {high:g}] of "
+            f"distribution {meta.get('distribution')!r}"
+        )
 
 
 def _check_column(path: Path, schema: pa.Schema, meta: Mapping[str, Any]) -> int:
@@ -183,6 +251,7 @@ def iter_valuations(path: str | os.PathLike, batch_rows: int = 8192, **expected:
         for batch in pf.iter_batches(batch_size=batch_rows, columns=[COLUMN]):
             flat = batch.column(0).flatten().to_numpy(zero_copy_only=False)
             block = flat.reshape((len(batch), *shape))
+            check_values(path, meta, block, seen)
             seen += len(batch)
             yield block
     except (pa.ArrowException, OSError) as exc:

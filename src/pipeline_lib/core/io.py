@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -43,9 +44,56 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+class NonFiniteJSONError(ValueError):
+    """A JSON payload holds NaN or an infinity (not JSON; ``null`` must be chosen explicitly by the caller)."""
+
+
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as indented JSON atomically."""
-    write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Write ``payload`` as indented JSON atomically. NaN and infinities are refused (:class:`NonFiniteJSONError`
+    naming the file and the key path): a writer maps a legitimately missing number to ``None`` itself
+    (:func:`finite_or_none`), so that a NaN from a failure never reaches a result file as ``NaN``."""
+    try:
+        text = json.dumps(payload, indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    except ValueError as exc:
+        where = _nonfinite_path(payload, "$")
+        raise NonFiniteJSONError(
+            f"refusing to write {path}: {where or 'a value'} is not a finite number (JSON has no NaN or Infinity); "
+            "map a missing value to None explicitly"
+        ) from exc
+    write_text(path, text + "\n")
+
+
+def finite_or_none(x: Any) -> float | None:
+    """``float(x)`` when finite, else ``None`` (JSON ``null``): for numbers that may legitimately be undefined,
+    e.g. the standard error of a single profile."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _nonfinite_path(obj: Any, path: str) -> str | None:
+    """Key path (``$.a[2].b``) of the first non-finite float in ``obj`` and the value, or ``None``."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else f"{path} = {float(obj)}"
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            hit = _nonfinite_path(value, f"{path}.{key}")
+            if hit:
+                return hit
+        return None
+    if isinstance(obj, list | tuple):
+        for k, value in enumerate(obj):
+            hit = _nonfinite_path(value, f"{path}[{k}]")
+            if hit:
+                return hit
+        return None
+    if isinstance(obj, str | int | bool) or obj is None:
+        return None
+    try:
+        return _nonfinite_path(_json_default(obj), path)
+    except TypeError:
+        return None
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -66,12 +114,24 @@ def read_parquet(path: str | os.PathLike) -> Any:
     return pd.read_parquet(path)
 
 
-def save_torch(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically (plain tensors, numbers, strings, lists and dicts only)."""
+def torch_bytes(obj: Any) -> bytes:
+    """What ``torch.save`` writes for ``obj``, independent of the file name: saving to a path stores the path's
+    name as the archive's folder name, so a temporary file's random name would make identical runs differ."""
+    import io as _io
+
     import torch
 
+    buffer = _io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` atomically (plain tensors, numbers, strings, lists and dicts only); the same ``obj`` gives
+    the same bytes whatever the file name."""
+    data = torch_bytes(obj)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(data)
 
 
 def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:

@@ -20,7 +20,10 @@ token's storage part without secrets.
 
 Workers: :func:`run_worker` runs one worker of a shared study until the study holds exactly ``n_total`` finished
 trials (see :func:`budget_guard` for why plain ``MaxTrialsCallback`` can overshoot with several workers), and
-:func:`mark_stale_running_as_failed` cleans up after a killed worker.
+:func:`fail_trials_of_dead_workers` cleans up after a killed worker: every trial records the worker process that
+runs it (host, pid, start time), and only RUNNING trials whose process is gone are failed, so workers started
+concurrently on one study never fail each other's live trials. On other hosts a worker's liveness is unknown: there
+rely on an RDB storage with heartbeats (``heartbeat_interval``, ``grace_period``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import socket
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,13 +47,22 @@ Kind = Literal["sqlite", "journal", "rdb"]
 KINDS: tuple[str, ...] = ("sqlite", "journal", "rdb")
 DEFAULT_URL_ENV = "OPTUNA_STORAGE_URL"
 SUFFIX = {"sqlite": ".db", "journal": ".journal"}
-OWNER_ATTR = "pipeline_worker"  # user attr: which worker ran a trial (see mark_stale_running_as_failed)
+OWNER_ATTR = "pipeline_worker"  # user attr: label of the worker that ran a trial (see mark_stale_running_as_failed)
+WORKER_ATTR = "pipeline_worker_id"  # user attr: {host, pid, started} of the process that ran a trial
+UNTAGGED_GRACE = dt.timedelta(seconds=120)  # a RUNNING trial not tagged by then lost its worker between ask and tag
 OVERFLOW_ATTR = "pipeline_budget_overflow"  # user attr: trial refused because the budget was already taken
+FAIL_REASON_ATTR = "pipeline_fail_reason"  # user attr: why a trial failed (exception, or a NaN objective)
+DEFAULT_MAX_FAILED = 10
 FINISHED_STATES: tuple[TrialState, ...] = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class StorageConfigError(ValueError):
     """The storage section of the config is wrong, or the environment lacks what it names."""
+
+
+class TooManyFailedTrials(RuntimeError):
+    """A worker saw ``max_failed`` trials fail (diverging objective, NaN, caught exceptions): it stops instead of
+    proposing trials forever."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,24 @@ def create_storage(spec: StorageSpec, default_path: str | os.PathLike[str]) -> B
     """The Optuna storage ``spec`` names. ``default_path`` is the per-study file used when ``spec.path`` is
     unset (its suffix is replaced by ``.db`` / ``.journal``); its folder is created. RDB: the URL comes from
     ``$url_env``; SQLite gets a 60 s busy timeout (a second process, e.g. a report reading trials, waits instead
-    of failing with "database is locked")."""
+    of failing with "database is locked"). A storage that cannot be opened (e.g. a corrupt file) raises
+    :class:`StorageConfigError` naming the file (or the environment variable of an RDB URL)."""
+    where = f"${spec.url_env} ({spec.kind})" if spec.kind == "rdb" else str(spec.resolve_path(default_path))
+    try:
+        storage = _create_storage(spec, default_path)
+        storage.get_all_studies()  # read it now (a journal is read lazily), so a corrupt file fails here
+        return storage
+    except StorageConfigError:
+        raise
+    except Exception as exc:
+        hint = "" if spec.kind == "rdb" else "; if the file is corrupt, move it away and the sweep starts afresh"
+        raise StorageConfigError(
+            f"cannot open the Optuna {spec.kind} storage {where}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            f"{hint}"
+        ) from exc
+
+
+def _create_storage(spec: StorageSpec, default_path: str | os.PathLike[str]) -> BaseStorage:
     if spec.kind == "journal":
         path = spec.resolve_path(default_path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +174,74 @@ def create_storage(spec: StorageSpec, default_path: str | os.PathLike[str]) -> B
         heartbeat_interval=spec.heartbeat_interval,
         grace_period=spec.grace_period,
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Worker identity: which process runs a trial, and whether it is still alive
+# --------------------------------------------------------------------------------------------------------------
+def _process_start(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks since boot (Linux ``/proc``), ``None`` where unknown: with the
+    pid it identifies a process even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22 of proc(5), counted after "(comm)"
+    except (IndexError, ValueError):
+        return None
+
+
+def worker_identity() -> dict[str, Any]:
+    """This process as a worker: ``{"host", "pid", "started"}`` (``started``: process start time, so a reused pid
+    is not taken for the original worker). Recorded on every trial it runs (user attr ``pipeline_worker_id``)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "started": _process_start(pid)}
+
+
+def worker_alive(identity: Mapping[str, Any]) -> bool | None:
+    """Whether the worker ``identity`` still runs: ``True``/``False`` on this host, ``None`` (unknown) for another
+    host. A worker on another host is never declared dead here: multi-host studies use an RDB storage, whose
+    heartbeats (``heartbeat_interval``/``grace_period``) fail the trials of a dead worker (Optuna does it when any
+    worker starts a trial)."""
+    if identity.get("host") != socket.gethostname():
+        return None
+    pid = int(identity["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's process
+        pass
+    started = identity.get("started")
+    return started is None or _process_start(pid) in (None, started)
+
+
+def fail_trials_of_dead_workers(study: optuna.Study, untagged_after: dt.timedelta = UNTAGGED_GRACE) -> list[int]:
+    """Mark FAIL the RUNNING trials whose worker is gone; returns their numbers.
+
+    A trial's worker (user attr ``pipeline_worker_id``, set when the trial starts) is gone when it ran on this host
+    and its process no longer exists (or the pid now belongs to another process). Trials of live workers, and of
+    workers on other hosts (see :func:`worker_alive`), are left alone, so any number of workers can start and stop
+    on one study. A RUNNING trial without the tag (its worker died between creating and tagging it, or an older
+    version ran it) is failed once older than ``untagged_after``.
+    """
+    now = dt.datetime.now()
+    failed: list[int] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        ident = t.user_attrs.get(WORKER_ATTR)
+        if ident is None:
+            stale = t.datetime_start is None or now - t.datetime_start >= untagged_after
+        else:
+            stale = worker_alive(ident) is False
+        if not stale:
+            continue
+        try:
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except RuntimeError:  # UpdateFinishedTrialError: its worker finished it after all
+            continue
+        failed.append(t.number)
+    return failed
 
 
 def count_trials(study: optuna.Study, states: Iterable[TrialState] = FINISHED_STATES) -> int:
@@ -173,7 +271,10 @@ def budget_guard(
     if n_total < 0:
         raise ValueError(f"n_total must be >= 0, got {n_total}")
 
+    identity = worker_identity()
+
     def guarded(trial: Trial) -> Any:
+        trial.set_user_attr(WORKER_ATTR, identity)
         if owner is not None:
             trial.set_user_attr(OWNER_ATTR, owner)
         taken = 0
@@ -189,7 +290,14 @@ def budget_guard(
             except RuntimeError:  # called outside Study.optimize (ask/tell): nothing to stop
                 pass
             return math.nan
-        return objective(trial)
+        try:
+            value = objective(trial)
+        except Exception as exc:
+            trial.set_user_attr(FAIL_REASON_ATTR, f"{type(exc).__name__}: {exc}")
+            raise
+        if isinstance(value, float) and not math.isfinite(value) and FAIL_REASON_ATTR not in trial.user_attrs:
+            trial.set_user_attr(FAIL_REASON_ATTR, f"the objective returned {value}")
+        return value
 
     return guarded
 
@@ -203,24 +311,38 @@ def run_worker(
     states: tuple[TrialState, ...] = FINISHED_STATES,
     catch: tuple[type[Exception], ...] = (),
     timeout: float | None = None,
+    max_failed: int | None = DEFAULT_MAX_FAILED,
 ) -> int:
     """Run one worker of ``study`` until the study holds ``n_total`` trials in ``states`` (together with all
     other workers; every worker can be started with the same arguments). Returns how many trials this worker
     finished in ``states``.
 
-    With ``owner`` (e.g. ``"worker3"``), trials this worker left RUNNING when it was killed are marked FAIL first
-    (a rerun of a job replaces its killed predecessor, so they cannot be running any more), and each trial is
-    tagged with the owner. ``catch``: exceptions of the objective that fail one trial but not the worker.
+    First, RUNNING trials whose worker process is gone are marked FAIL (:func:`fail_trials_of_dead_workers`); the
+    trials of live workers are left alone, so a second worker started on the same study never fails the trial a
+    first one is running. Every trial is tagged with this process's identity (host, pid, start time) and, with
+    ``owner`` (e.g. ``"worker3"``), with that label. ``catch``: exceptions of the objective that fail one trial but
+    not the worker.
+
+    ``max_failed``: after that many FAIL trials of this worker (budget refusals aside) it stops and raises
+    :class:`TooManyFailedTrials` naming the last failure's reason (the objective's exception, or the NaN it
+    returned): a diverging objective would otherwise propose trials forever, since only COMPLETE (and PRUNED)
+    trials count towards ``n_total``. ``None``: no cap.
     """
-    if owner is not None:
-        mark_stale_running_as_failed(study, owner=owner)
+    if max_failed is not None and max_failed < 1:
+        raise ValueError(f"max_failed must be >= 1 or None, got {max_failed}")
+    fail_trials_of_dead_workers(study)
     if count_trials(study, states) >= n_total:
         return 0
     mine: list[int] = []
+    failed: list[FrozenTrial] = []
 
     def record(st: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state in states:
             mine.append(trial.number)
+        elif trial.state == TrialState.FAIL and not trial.user_attrs.get(OVERFLOW_ATTR):
+            failed.append(trial)
+            if max_failed is not None and len(failed) >= max_failed:
+                st.stop()
 
     study.optimize(
         budget_guard(objective, n_total, states=states, owner=owner),
@@ -229,6 +351,14 @@ def run_worker(
         catch=catch,
         callbacks=[record, MaxTrialsCallback(n_total, states=states)],
     )
+    if max_failed is not None and len(failed) >= max_failed:
+        last = failed[-1]
+        reason = last.user_attrs.get(FAIL_REASON_ATTR, "unknown (see the log)")
+        raise TooManyFailedTrials(
+            f"{len(failed)} trials of study {study.study_name!r} failed in this worker (max_failed_trials = "
+            f"{max_failed}; {len(mine)} finished); last failure: trial {last.number} with params {last.params}: "
+            f"{reason}"
+        )
     return len(mine)
 
 
@@ -240,7 +370,8 @@ def mark_stale_running_as_failed(
 ) -> list[int]:
     """Mark RUNNING trials that no live worker will finish as FAIL; returns their numbers.
 
-    A killed worker leaves its trial RUNNING forever (the Optuna FAQ's recipe). Which trials are stale:
+    A killed worker leaves its trial RUNNING forever (the Optuna FAQ's recipe). Workers that may run concurrently
+    use :func:`fail_trials_of_dead_workers` instead, which checks that the worker is gone. Which trials are stale:
     ``owner=None`` and ``older_than=None``: every RUNNING trial (right only when a single worker uses the study,
     e.g. SQLite); ``owner``: those tagged by that worker (see :func:`run_worker`); ``older_than``: those started
     longer ago than that. Both filters together select trials matching both. A trial finished meanwhile by

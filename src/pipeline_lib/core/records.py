@@ -57,8 +57,25 @@ class Record:
     approximate: bool
 
 
+def nonfinite_key(obj: Any, path: str = "$") -> str | None:
+    """Key path (``$.a.b[2]``) of the first NaN or infinity in a JSON document, or ``None``."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else path
+    if isinstance(obj, Mapping):
+        return next((hit for k, v in obj.items() if (hit := nonfinite_key(v, f"{path}.{k}"))), None)
+    if isinstance(obj, list | tuple):
+        return next((hit for k, v in enumerate(obj) if (hit := nonfinite_key(v, f"{path}[{k}]"))), None)
+    return None
+
+
 def read_record(payload: Mapping[str, Any], source: str = "<record>") -> Record:
-    """Check ``payload`` against the record and return its common fields (``source`` names the file in errors)."""
+    """Check ``payload`` against the record and return its common fields (``source`` names the file in errors).
+
+    A record holding NaN or an infinity anywhere is refused (files written by :func:`pipeline_lib.core.io.write_json`
+    cannot hold one; an undefined number is ``null``), so a table's "-" always means missing, never a failure."""
+    bad = nonfinite_key(payload)
+    if bad is not None:
+        raise RecordError(f"{source}: metrics record holds a number that is not finite (NaN or infinity) at {bad}")
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise RecordError(f"{source}: metrics record lacks {missing} (has {sorted(payload)})")
@@ -73,7 +90,7 @@ def read_record(payload: Mapping[str, Any], source: str = "<record>") -> Record:
         method=str(payload["method"]),
         seed=int(payload["seed"]),
         revenue=mean,
-        revenue_se=float(rev.get("se", math.nan)),
+        revenue_se=math.nan if rev.get("se") is None else float(rev["se"]),  # missing (one profile): NaN here
         n_profiles=int(rev.get("n_profiles", 0)),
         approximate=bool(
             payload.get(

@@ -68,6 +68,7 @@ def train_one_item_vvca(
     ckpt_dir: str | None,
     device: torch.device,
     progress: bool = True,
+    run_key: str = "",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the one-item VVCA of ``family`` by ZFO-VVCA from VCG on bids (N, n); returns the parameters payload
     (plain tensors and values, what ``params.pt`` holds) and the history table."""
@@ -80,7 +81,7 @@ def train_one_item_vvca(
     seq = vvca_run_seed(base_seed, family, 0)
     parametrisation = Parametrisation.full(n, 1)
     log.info("training the one-item VVCA of %s (n = %d) by ZFO-VVCA: %s", family, n, cfg)
-    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, progress)
+    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, progress, run_key=run_key)
     params = parametrisation.params(result.phi)
     val = evaluate_on(sources["val"], params)
     payload = {

@@ -244,8 +244,9 @@ def summarise(result: RegretResult, values: Tensor, bootstrap: Bootstrap) -> dic
     for k, v in point.items():
         out[k] = {"value": v, "ci": bootstrap.interval(np.concatenate(draws[k]))}
     size = values.shape[0]
-    out["revenue"]["se"] = float(cols["revenue"].std(ddof=1) / math.sqrt(size)) if size > 1 else math.nan
-    out["regret_mean"]["se"] = float(cols["regret_sum"].std(ddof=1) / n / math.sqrt(size)) if size > 1 else math.nan
+    # one profile has no standard error: None (JSON null) on purpose, never NaN
+    out["revenue"]["se"] = float(cols["revenue"].std(ddof=1) / math.sqrt(size)) if size > 1 else None
+    out["regret_mean"]["se"] = float(cols["regret_sum"].std(ddof=1) / n / math.sqrt(size)) if size > 1 else None
     out["regret_max"] = {"value": float(cols["regret_sum"].max()), "ci": None}
     out["regret_max_bidder"] = {"value": float(result.regret.max()), "ci": None}
     out["ir_violation_max"] = {"value": float((-result.utility).clamp_min(0.0).max()), "ci": None}
@@ -280,10 +281,10 @@ def evaluate_mechanism(
     return Evaluation(metrics, search, result)
 
 
-def revenue_flag(revenue: float, se: float, optimum: float | None, z: float = 3.0) -> str:
+def revenue_flag(revenue: float, se: float | None, optimum: float | None, z: float = 3.0) -> str:
     """ "not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
-    (spec Part B section 5.7); "" otherwise or when no optimum is known."""
-    if optimum is None or not math.isfinite(optimum):
+    (spec Part B section 5.7); "" otherwise, when no optimum is known or without a standard error (one profile)."""
+    if optimum is None or not math.isfinite(optimum) or se is None:
         return ""
     return "not incentive compatible" if revenue > optimum + z * se else ""
 

@@ -77,14 +77,22 @@ def open_constrained_study(
     storage_path: str,
     seed: int,
     user_attrs: Mapping[str, Any] | None = None,
+    fresh_after_export: bool = False,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
-    """Create or load study ``name`` (maximise) in the configured storage with :func:`constrained_sampler`."""
-    return open_study(name, storage_section, storage_path, seed, user_attrs, make_sampler=constrained_sampler)
+    """Create or load study ``name`` (maximise) in the configured storage with :func:`constrained_sampler`
+    (``fresh_after_export`` as in :func:`pipeline_lib.single_item.sweep.open_study`)."""
+    return open_study(
+        name, storage_section, storage_path, seed, user_attrs, fresh_after_export, make_sampler=constrained_sampler
+    )
 
 
-def best_feasible_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The complete trial of highest value among those whose constraint values are all <= 0 (None if none)."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+def best_feasible_trial(study: optuna.Study, n_trials: int | None = None) -> FrozenTrial | None:
+    """The complete trial of highest value among those whose constraint values are all <= 0 (None if none); with
+    ``n_trials`` only the first ``n_trials`` complete trials (by number) count, so a lowered budget never picks a
+    trial beyond it."""
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    if n_trials is not None:
+        done = done[: int(n_trials)]
     feasible = [t for t in done if all(c <= 0.0 for c in constraints_func(t)) and t.value is not None]
     return max(feasible, key=lambda t: t.value) if feasible else None
 

@@ -18,6 +18,7 @@ changed config starts a new study in the same storage instead of mixing incompat
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import time
@@ -55,24 +56,56 @@ REPORT_LAMBDAS = {  # the report code's DEFAULT_LAMBDAS ("replace with your Optu
 # --------------------------------------------------------------------------------------------------------------
 # Study creation and resume (generic)
 # --------------------------------------------------------------------------------------------------------------
+EXPORTED_ATTR = "pipeline_exported"  # study user attr: the sweep's outputs were written from this study
+
+
+def mark_exported(study: optuna.Study) -> None:
+    """Record that the sweep's outputs were written from ``study``: a later run of the rule (forced with ``-R``,
+    or its outputs deleted) starts a fresh study instead of re-exporting this one (see :func:`open_study`)."""
+    study.set_user_attr(EXPORTED_ATTR, dt.datetime.now().isoformat(timespec="seconds"))
+
+
+def _resumable_name(storage: optuna.storages.BaseStorage, name: str) -> str:
+    """``name``, or ``name-rerun<k>`` for the first k whose study does not exist or was not exported yet."""
+    existing = {s.study_name: s._study_id for s in storage.get_all_studies()}
+    candidate, k = name, 0
+    while candidate in existing and EXPORTED_ATTR in storage.get_study_user_attrs(existing[candidate]):
+        k += 1
+        candidate = f"{name}-rerun{k}"
+    return candidate
+
+
 def open_study(
     name: str,
     storage_section: Mapping[str, Any] | None,
     storage_path: str,
     seed: int,
     user_attrs: Mapping[str, Any] | None = None,
+    fresh_after_export: bool = False,
     make_sampler: Callable[[int], optuna.samplers.BaseSampler] | None = None,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
     """Create or load study ``name`` (maximise) with a sampler seeded by ``seed`` + trials already present, so
     that a resumed sweep does not replay the start-up proposals of the first run (TPE unless ``make_sampler``
-    builds another from that seed)."""
+    builds another from that seed).
+
+    ``fresh_after_export``: a study whose outputs were already written (:func:`mark_exported`) is not resumed; the
+    first ``name-rerun<k>`` that is new or unfinished is used instead, so a forced re-run recomputes."""
     spec = ostore.StorageSpec.from_config(storage_section)
     storage = ostore.create_storage(spec, storage_path)
-    probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
-    offset = len(probe.get_trials(deepcopy=False))
     make_sampler = make_sampler or (lambda s: optuna.samplers.TPESampler(seed=s))
-    sampler = make_sampler(int(seed) + offset)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    try:
+        if fresh_after_export:
+            name = _resumable_name(storage, name)
+        probe = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
+        offset = len(probe.get_trials(deepcopy=False))
+        sampler = make_sampler(int(seed) + offset)
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    except Exception as exc:  # e.g. a journal file corrupt midway, a database of another Optuna version
+        raise ostore.StorageConfigError(
+            f"cannot open study {name!r} in the Optuna storage {spec.describe(storage_path)}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; if the file is corrupt, move "
+            "it away and the sweep starts afresh"
+        ) from exc
     for key, value in (user_attrs or {}).items():
         if key not in study.user_attrs:
             study.set_user_attr(key, value)
@@ -85,15 +118,24 @@ def resume_and_run(
     objective: Callable[[Trial], float],
     n_trials: int,
     enqueue: Mapping[str, float] | None = None,
+    max_failed: int | None = ostore.DEFAULT_MAX_FAILED,
 ) -> dict[str, int]:
-    """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete."""
-    stale = ostore.mark_stale_running_as_failed(study, owner=None if not spec.multi_worker else OWNER)
+    """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete
+    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials).
+
+    Stale: on SQLite (one worker at a time) every RUNNING trial; on a shared storage (journal, RDB) only those
+    whose worker process is gone (:func:`pipeline_lib.core.optuna_storage.fail_trials_of_dead_workers`), so a
+    second worker never fails the trial a live one is running."""
+    if spec.multi_worker:
+        stale = ostore.fail_trials_of_dead_workers(study)
+    else:
+        stale = ostore.mark_stale_running_as_failed(study)
     if stale:
         log.warning("marked %d trial(s) left RUNNING by a killed sweep as FAIL: %s", len(stale), stale)
     if enqueue and not study.get_trials(deepcopy=False):
         study.enqueue_trial(dict(enqueue))
     before = ostore.count_trials(study)
-    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER)
+    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER, max_failed=max_failed)
     return {
         "stale_failed": len(stale),
         "complete_before": before,
@@ -105,12 +147,14 @@ def resume_and_run(
 def trial_record(t: FrozenTrial) -> dict[str, Any]:
     """A JSON-safe view of one trial."""
     value = t.value if t.value is not None and math.isfinite(t.value) else None
+    attrs = {k: v for k, v in t.user_attrs.items() if not k.startswith("pipeline_")}
+    attrs = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in attrs.items()}
     return {
         "number": t.number,
         "state": t.state.name,
         "value": value,
         "params": dict(t.params),
-        "user_attrs": {k: v for k, v in t.user_attrs.items() if not k.startswith("pipeline_")},
+        "user_attrs": attrs,  # a diverged trial's metrics: null, never NaN
         "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
         "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
     }
@@ -134,8 +178,12 @@ def trial_exports(study: optuna.Study, header: Mapping[str, Any]) -> tuple[pd.Da
     return frame, {**header, "trials": records}
 
 
-def best_complete(study: optuna.Study) -> FrozenTrial:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+def best_complete(study: optuna.Study, n_trials: int | None = None) -> FrozenTrial:
+    """The best COMPLETE trial among the first ``n_trials`` complete ones by trial number (all when ``None``): a
+    study resumed with a lowered budget never reports a trial beyond that budget."""
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    if n_trials is not None:
+        done = done[: int(n_trials)]
     if not done:
         raise RuntimeError(f"study {study.study_name} has no complete trial")
     return max(done, key=lambda t: t.value)
@@ -151,6 +199,7 @@ class SweepResult:
     best: dict[str, Any]
     table: pd.DataFrame
     document: dict[str, Any]
+    study: optuna.Study
 
 
 def single_item_sweep(
@@ -164,9 +213,14 @@ def single_item_sweep(
     sweep_cfg: Mapping[str, Any],
     base_seed: int,
     device: torch.device,
+    inputs_key: str = "",
 ) -> SweepResult:
     """Run (or resume) the Optuna sweep of one family on its train / val values from the warm start ``warm`` (a
-    :func:`pipeline_lib.single_item.nets.model_payload`); the study lives in ``storage_path`` (core storage)."""
+    :func:`pipeline_lib.single_item.nets.model_payload`); the study lives in ``storage_path`` (core storage).
+
+    The study is named by a fingerprint of the configuration and ``inputs_key`` (the input files' contents and the
+    package code, :func:`pipeline_lib.core.checkpoint.run_key`): changed inputs or code start a new study; a study
+    already exported (:func:`mark_exported`) is not resumed either, so a forced run recomputes."""
     cfg = tr.TrainConfig.from_mapping(train_cfg)
     val_eval = val[: int(sweep_cfg.get("val_profiles", len(val)))]
     stats = tr.ValueStats.from_train(train, cfg.regret_grid)
@@ -197,6 +251,7 @@ def single_item_sweep(
                 row = tr.run_phase2_epoch(state, x_train, x_val, stats, cfg, pen)
         except FloatingPointError as exc:
             log.warning("trial %d diverged: %s", trial.number, exc)
+            trial.set_user_attr(ostore.FAIL_REASON_ATTR, f"training diverged: {exc}")
             return math.nan
         m = ev.evaluate_mechanism(AsMechanism(net), val_eval, search, ev.Bootstrap(n_boot=1), device=device).metrics
         attrs = {
@@ -237,10 +292,14 @@ def single_item_sweep(
         "val_profiles": len(val_eval),
         "n_bidders": int(train.shape[1]),
         "data": {"train": len(train), "val": len(val)},
+        "inputs_key": inputs_key,
     }
     fp = fingerprint(identity)
     name = f"single_item-{family}-{fp[:12]}"
-    study, spec = open_study(name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity})
+    study, spec = open_study(
+        name, sweep_cfg.get("storage"), storage_path, seed, {"fingerprint": fp, **identity}, fresh_after_export=True
+    )
+    name = study.study_name
     enqueue = REPORT_LAMBDAS.get(family_cfg["distribution"]) if sweep_cfg.get("enqueue_report_lambdas", True) else None
     if enqueue is not None:
         enqueue = {
@@ -249,7 +308,14 @@ def single_item_sweep(
         }
     n_trials = int(sweep_cfg.get("n_trials", 50))
     t0 = time.perf_counter()
-    progress = resume_and_run(study, spec, objective, n_trials, enqueue)
+    max_failed = int(sweep_cfg.get("max_failed_trials", ostore.DEFAULT_MAX_FAILED))
+    try:
+        progress = resume_and_run(study, spec, objective, n_trials, enqueue, max_failed)
+    except ostore.TooManyFailedTrials as exc:
+        raise ostore.TooManyFailedTrials(
+            f"Optuna sweep of family {family!r} stopped: {exc}. Check the family's data and training settings, "
+            "or raise single_item.sweep.max_failed_trials"
+        ) from None
     header = {
         "family": family,
         "study_name": name,
@@ -259,7 +325,7 @@ def single_item_sweep(
         "kappa": kappa,
     }
     table, document = trial_exports(study, header)
-    best = best_complete(study)
+    best = best_complete(study, n_trials)
     payload = {
         **header,
         "params": dict(best.params),
@@ -273,4 +339,4 @@ def single_item_sweep(
         "versions": package_versions(),
         "device": describe_device(device),
     }
-    return SweepResult(payload, table, document)
+    return SweepResult(payload, table, document, study)

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,8 +21,8 @@ from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
 from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
 from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, rank_starts
 from pipeline_lib.core import io
-from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
-from pipeline_lib.core.data import iter_valuations, read_metadata, read_valuations
+from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
+from pipeline_lib.core.data import check_metadata, expected_metadata, iter_valuations, read_metadata, read_valuations
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import make_record
@@ -48,10 +49,20 @@ class RunFiles:
     metrics: str
 
 
-def _sources(files: RunFiles, setting: str, n: int, m: int, device: torch.device) -> dict[str, BidSource]:
+def _read(path: str, setting: str, split: str, data_check: Mapping[str, Any], **expected: Any):
+    """One split of a combinatorial setting, checked: setting, split, the config's base seed and split size
+    (``data_check``, see :func:`pipeline_lib.core.data.expected_metadata`), ``expected``, values in the support."""
+    return read_valuations(
+        path, setting=setting, kind="combinatorial", **expected_metadata(data_check, split), **expected
+    )
+
+
+def _sources(
+    files: RunFiles, setting: str, n: int, m: int, device: torch.device, data_check: Mapping[str, Any]
+) -> dict[str, BidSource]:
     out = {}
     for split in ("train", "val", "test"):
-        vs = read_valuations(getattr(files, split), setting=setting, split=split, n=n, m=m)
+        vs = _read(getattr(files, split), setting, split, data_check, n=n, m=m)
         out[split] = BidSource.from_valuation_set(vs, device)
     return out
 
@@ -66,6 +77,7 @@ def zfo_run(
     m: int,
     base_seed: int,
     config: Mapping,
+    data_check: Mapping,
     distribution: str = "A",
 ) -> dict[str, Any]:
     """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG) or ZFO-VVCA+ (the same loop from
@@ -80,7 +92,7 @@ def zfo_run(
         raise ValueError(f"method {method!r} but config for {cfg.method!r}")
     device = get_device()
     wall0 = time.perf_counter()
-    sources = _sources(files, setting, n, m, device)
+    sources = _sources(files, setting, n, m, device, data_check)
     seq = vvca_run_seed(base_seed, setting, seed_index)
     parametrisation = Parametrisation.full(n, m)
     ckpt_dir = checkpoint_dir_for(files.params)
@@ -99,7 +111,10 @@ def zfo_run(
         log.info("ZFO-VVCA+ starts (validation revenue): %s; starting from %s", start_info["start_candidates"],
                  ranked[0].name)  # fmt: skip
     log.info("training %s on %s seed %d: %s on %s", method, setting, seed_index, asdict(cfg), describe_device(device))
-    result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, init_phi=init_phi)
+    key = run_key([files.train, files.val])  # a forced run on regenerated data or changed code starts afresh
+    result = train(
+        sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, init_phi=init_phi, run_key=key
+    )
     params = parametrisation.params(result.phi)
     test = evaluate_on(sources["test"], params)
     test_last = test
@@ -148,7 +163,7 @@ def zfo_run(
     return metrics
 
 
-def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
+def randomized_run(files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping) -> dict[str, Any]:
     """Rule ``randomized_run``: train one Lottery AMA / AMenuNet, select on validation, test once (hard argmax,
     exact payments), write ``params.pt`` (model state, the selected menu, config), ``history.parquet``,
     ``metrics.json``."""
@@ -156,13 +171,11 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec) -> dict[str, Any]:
     start = time.perf_counter()
     splits = {}
     for split in ("train", "val"):
-        data = read_valuations(
-            getattr(files, split), setting=spec.setting, split=split, n=spec.n, m=spec.m, valuation="additive"
-        )
+        data = _read(getattr(files, split), spec.setting, split, data_check, n=spec.n, m=spec.m, valuation="additive")
         splits[split] = torch.as_tensor(data.values, dtype=torch.float32, device=device)
     trained = train_randomized(spec, splits["train"], splits["val"])
     del splits
-    test = read_valuations(files.test, setting=spec.setting, split="test", n=spec.n, m=spec.m, valuation="additive")
+    test = _read(files.test, spec.setting, "test", data_check, n=spec.n, m=spec.m, valuation="additive")
     summary = evaluate_menu(trained.menu, torch.as_tensor(test.values, dtype=torch.float32, device=device))
     metrics = make_record(
         setting=spec.setting,
@@ -209,6 +222,7 @@ def combinatorial_baseline(
     *,
     baseline: str,
     setting: str,
+    data_check: Mapping,
     block_rows: int = 4096,
     train_path: str | None = None,
 ) -> dict[str, Any]:
@@ -217,14 +231,16 @@ def combinatorial_baseline(
     bundle value on the training split; a VVCA with prohibitive partial-bundle boosts) on the test set in float64
     and write ``results/baselines/{setting}/{baseline}.json``."""
     device, dtype = get_device(), torch.float64
+    expected = {"kind": "combinatorial", "setting": setting, **expected_metadata(data_check, "test")}
     meta = read_metadata(test_path)
+    check_metadata(Path(test_path), meta, expected)  # before anything is built from the metadata
     n, m, distribution, layout = meta["n"], meta["m"], meta["distribution"], meta["valuation"]
     if baseline == "vcg":
         block_fn = vvca_block_fn(VVCAParams.vcg(n, m), layout, device, dtype)
     elif baseline == "bundle_myerson":
         if train_path is None:
             raise ValueError("bundle_myerson fits its reserves on the training split (input 'train')")
-        train = read_valuations(train_path, setting=setting, split="train", n=n, m=m)
+        train = _read(train_path, setting, "train", data_check, n=n, m=m)
         params = fitted_grand_bundle_vvca(train.values, layout == "additive", dtype=dtype)
         block_fn = vvca_block_fn(params, layout, device, dtype)
     elif baseline == "item_myerson":
@@ -234,7 +250,7 @@ def combinatorial_baseline(
     else:
         raise ValueError(f"unknown combinatorial baseline {baseline!r}; expected vcg, item_myerson, bundle_myerson")
     start = time.perf_counter()
-    blocks = iter_valuations(test_path, batch_rows=block_rows, kind="combinatorial", setting=setting)
+    blocks = iter_valuations(test_path, batch_rows=block_rows, **expected)
     summary = evaluate_blocks(blocks, block_fn, dtype)
     seconds = time.perf_counter() - start
     record = make_record(

@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from pipeline_lib.core import io, methods
-from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.data import expected_metadata, read_valuations
 from pipeline_lib.core.device import get_device
+from pipeline_lib.core.records import read_record
 from pipeline_lib.core.seeds import vvca_run_seed
 from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
 from pipeline_lib.single_item.baselines import correct_baseline, known_optimum, support_upper
@@ -50,6 +51,7 @@ def table1_stage(records: Sequence[str], out: TableFiles, *, families: Mapping[s
     grouped = {name: {**spec, "learned": {}, "baselines": []} for name, spec in families.items()}
     for path in records:
         payload = io.read_json(path)
+        read_record(payload, str(path))  # names the file of a malformed or non-finite record
         family, method = payload.get("setting"), payload.get("method")
         if family not in grouped:
             raise ValueError(f"{path}: record of family {family!r}, not one of {list(grouped)}")
@@ -72,7 +74,7 @@ def table2_stage(records: Sequence[str], out: TableFiles, *, table: str, setting
 
 def single_item_figures(
     inputs: Sequence[str], roles: Sequence[Sequence[str]], outputs: Mapping[str, str], *,
-    families: Mapping[str, Mapping[str, Any]], budget: float | None = None,
+    families: Mapping[str, Mapping[str, Any]], data_check: Mapping[str, Any], budget: float | None = None,
 ) -> None:  # fmt: skip
     """Rule ``single_item_figures``: sweep trials of every learned method (revenue vs measured regret, with the
     regret budget) and every learned mechanism's response curves against Myerson. ``roles[k] = (family, role,
@@ -89,7 +91,7 @@ def single_item_figures(
             tests[fam] = path
     specs, optima = {}, {}
     for fam, family_cfg in families.items():
-        values = read_valuations(tests[fam], setting=fam, split="test").values
+        values = read_valuations(tests[fam], setting=fam, **expected_metadata(data_check, "test")).values
         ref = correct_baseline(dict(family_cfg), values.shape[1])
         learned = {}
         for method, path in models[fam].items():
@@ -117,19 +119,21 @@ def figure1_zfo(
     io.save_figure(figures_zfo.figure1(frames, settings), out_png, out_pdf)
 
 
-def _source(path: str, setting: str, split: str, rows: int | None = None) -> BidSource:
-    vs = read_valuations(path, setting=setting, split=split)
+def _source(path: str, setting: str, split: str, data_check: Mapping[str, Any], rows: int | None = None) -> BidSource:
+    vs = read_valuations(path, setting=setting, **expected_metadata(data_check, split))
     if rows is not None:
         vs.values = vs.values[:rows]
     return BidSource.from_valuation_set(vs, get_device())
 
 
-def figure2_zfo(train_path: str, val_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any]) -> None:
+def figure2_zfo(
+    train_path: str, val_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any], data_check: Mapping
+) -> None:
     """Rule ``figure2_zfo``: train the tied ZFO-VVCA, then Rev / Rev1 / Rev2 on a grid of the first
     ``n_profiles`` validation profiles covering the trajectory; writes the figure and both data tables."""
     setting = spec["setting"]
-    source = _source(train_path, setting, "train")
-    val = _source(val_path, setting, "val", int(spec["n_profiles"]))
+    source = _source(train_path, setting, "train", data_check)
+    val = _source(val_path, setting, "val", data_check, int(spec["n_profiles"]))
     if source.values.shape[1] != 2 or val.bids(slice(0, 1)).shape[-1] != 4:
         raise ValueError(f"the Fig. 2 case study needs a 2x2 setting, got {setting}")
     seed_seq = vvca_run_seed(spec["base_seed"], setting, spec["seed"])
@@ -141,10 +145,10 @@ def figure2_zfo(train_path: str, val_path: str, outputs: Mapping[str, str], *, s
     io.save_figure(figures_zfo.plot_case_study(surface, trajectory, setting), outputs["png"], outputs["pdf"])
 
 
-def figure3_zfo(data_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any]) -> None:
+def figure3_zfo(data_path: str, outputs: Mapping[str, str], *, spec: Mapping[str, Any], data_check: Mapping) -> None:
     """Rule ``figure3_zfo``: Rev2 and Rev2_sigma along one boost on the first ``n_profiles`` validation profiles."""
     setting, bidder, bundle = spec["setting"], int(spec["bidder"]), int(spec["bundle"])
-    bids = _source(data_path, setting, "val", int(spec["n_profiles"])).bids(slice(None))
+    bids = _source(data_path, setting, "val", data_check, int(spec["n_profiles"])).bids(slice(None))
     m = bids.shape[-1].bit_length() - 1
     if not (0 <= bidder < bids.shape[1] and 0 <= bundle < bids.shape[-1]):
         raise ValueError(f"bidder {bidder} / bundle {bundle} out of range for {setting}")

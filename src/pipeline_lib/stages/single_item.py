@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.core import io
-from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint
-from pipeline_lib.core.data import read_valuations
+from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
+from pipeline_lib.core.data import expected_metadata, read_valuations
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import make_record
@@ -29,15 +29,19 @@ from pipeline_lib.single_item import train as tr
 from pipeline_lib.single_item.baselines import build_baseline, correct_baseline
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
 from pipeline_lib.single_item.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
-from pipeline_lib.single_item.sweep import single_item_sweep
+from pipeline_lib.single_item.sweep import mark_exported, single_item_sweep
 
 log = logging.getLogger(__name__)
 STUDY_FILE = "study.sqlite3"
 
 
-def load_split(path: str, family: str, split: str, max_rows: int | None = None) -> np.ndarray:
-    """Values (N, n) float32 of one split of a family, checked against its metadata (first ``max_rows`` rows)."""
-    values = read_valuations(path, setting=family, split=split).values
+def load_split(
+    path: str, family: str, split: str, data_check: Mapping[str, Any], max_rows: int | None = None
+) -> np.ndarray:
+    """Values (N, n) float32 of one split of a family, checked against its metadata (setting, split, the config's
+    base seed and split size from ``data_check``: see :func:`pipeline_lib.core.data.expected_metadata`; values in
+    the family's support); the first ``max_rows`` rows."""
+    values = read_valuations(path, setting=family, kind="single_item", **expected_metadata(data_check, split)).values
     return values[: int(max_rows)] if max_rows else values
 
 
@@ -46,12 +50,13 @@ def _provenance() -> dict[str, Any]:
 
 
 def single_item_warmstart(
-    train_path: str, out_path: str, *, family: str, family_cfg: Mapping, training: Mapping, base_seed: int
-) -> dict[str, Any]:
+    train_path: str, out_path: str, *, family: str, family_cfg: Mapping, training: Mapping, base_seed: int,
+    data_check: Mapping,
+) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_warmstart``: phase 1 (imitate the family's correct baseline) -> ``warmstart.pt``."""
     cfg = tr.TrainConfig.from_mapping(training)
     seed = stage_seed(base_seed, family, "warmstart")
-    values = load_split(train_path, family, "train")
+    values = load_split(train_path, family, "train", data_check)
     target = correct_baseline(family_cfg, values.shape[1])
     t0 = time.perf_counter()
     net, history = tr.warm_start(values, target, cfg, seed, get_device())
@@ -76,19 +81,24 @@ class SweepFiles:
 
 
 def single_item_sweep_stage(
-    files: SweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int
-) -> dict[str, Any]:
+    files: SweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int,
+    data_check: Mapping,
+) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_sweep``: run or resume the family's Optuna sweep; export trials and the best weights."""
     device = get_device()
-    train = load_split(files.train, family, "train")
-    val = load_split(files.val, family, "val")
+    train = load_split(files.train, family, "train", data_check)
+    val = load_split(files.val, family, "val", data_check)
     warm = io.load_torch(files.warm, map_location=device)
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
-    result = single_item_sweep(train, val, warm, storage_path, family, family_cfg, training, sweep, base_seed, device)
+    result = single_item_sweep(
+        train, val, warm, storage_path, family, family_cfg, training, sweep, base_seed, device,
+        inputs_key=run_key([files.train, files.val, files.warm]),
+    )  # fmt: skip
     with io.atomic_path(files.csv) as tmp:
         result.table.to_csv(tmp, index=False)
     io.write_json(files.json, result.document)
     io.write_json(files.best, result.best)
+    mark_exported(result.study)  # a later (forced) run of this rule starts a fresh study
     return result.best
 
 
@@ -106,7 +116,7 @@ class FinalFiles:
 
 
 def single_item_train_final(
-    files: FinalFiles, *, family: str, seed_index: int, training: Mapping, base_seed: int
+    files: FinalFiles, *, family: str, seed_index: int, training: Mapping, base_seed: int, data_check: Mapping
 ) -> dict[str, Any]:
     """Rule ``single_item_train_final``: phase 2 from the warm start with the sweep's best weights, one seed;
     resumable per epoch (checkpoint removed on completion). Writes model.pt, history.parquet, metrics.json."""
@@ -115,12 +125,13 @@ def single_item_train_final(
     best = io.read_json(files.best)
     pen = tr.Penalties(float(best["params"]["lambda_regret"]), float(best["params"]["lambda_mono"]))
     seed = stage_seed(base_seed, family, "final", seed_index)
-    train = load_split(files.train, family, "train")
-    val = load_split(files.val, family, "val")
+    train = load_split(files.train, family, "train", data_check)
+    val = load_split(files.val, family, "val", data_check)
     net, warm_info = model_from_payload(io.load_torch(files.warm, map_location=device), map_location=device)
     ckpt_dir = checkpoint_dir_for(files.model)
     t0 = time.perf_counter()
-    history = tr.train_phase2(net, train, val, cfg, pen, seed, ckpt_dir, device, {"family": family})
+    identity = {"family": family, "run_key": run_key([files.train, files.val, files.warm, files.best])}
+    history = tr.train_phase2(net, train, val, cfg, pen, seed, ckpt_dir, device, identity)
     metrics = {
         "family": family, "seed": seed_index, "run_seed": seed, "penalties": asdict(pen),
         "sweep_objective": best.get("objective_value"), "config": tr.config_dict(cfg),
@@ -144,12 +155,13 @@ def make_single_item_record(payload: dict[str, Any], family: str, method: str, s
 
 def single_item_evaluate(
     model_path: str, test_path: str, out_path: str, *, family: str, family_cfg: Mapping, evaluation: Mapping,
-    seed_index: int,
+    seed_index: int, data_check: Mapping,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_evaluate``: test-set report of one trained network (soft as trained; with ``hardened``
     also the argmax variant, under ``hardened``)."""
     device = get_device()
-    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
+    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    values = load_split(test_path, family, "test", data_check, max_rows)
     net, extra = model_from_payload(io.load_torch(model_path, map_location=device), map_location=device)
     payload = regret.report(AsMechanism(net), values, family, family_cfg, evaluation, device)
     payload.update({"training": extra})
@@ -162,19 +174,21 @@ def single_item_evaluate(
 
 
 def single_item_vvca(
-    train_path: str, val_path: str, out_params: str, out_history: str, *, family: str, zfo: Mapping, base_seed: int
-) -> dict[str, Any]:
+    train_path: str, val_path: str, out_params: str, out_history: str, *, family: str, zfo: Mapping, base_seed: int,
+    data_check: Mapping,
+) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_vvca``: train the family's one-item VVCA by ZFO-VVCA; write params.pt, history.parquet."""
     device = get_device()
     ckpt_dir = checkpoint_dir_for(out_params)
     payload, history = train_one_item_vvca(
         family=family,
-        train_values=load_split(train_path, family, "train"),
-        val_values=load_split(val_path, family, "val"),
+        train_values=load_split(train_path, family, "train", data_check),
+        val_values=load_split(val_path, family, "val", data_check),
         zfo_cfg=zfo,
         base_seed=base_seed,
         ckpt_dir=str(ckpt_dir),
         device=device,
+        run_key=run_key([train_path, val_path]),
     )
     io.save_torch(payload, out_params)
     io.write_parquet(history, out_history)
@@ -184,7 +198,7 @@ def single_item_vvca(
 
 def single_item_baseline(
     train_path: str, test_path: str, out_path: str, *, family: str, family_cfg: Mapping, baseline: str,
-    evaluation: Mapping, fitted_path: str | None = None,
+    evaluation: Mapping, data_check: Mapping, fitted_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_baseline``: fit (on train, where it learns anything) and evaluate one baseline with the
     same evaluator; ``vvca_zfo`` is loaded from its trained parameters (``fitted_path``)."""
@@ -194,8 +208,9 @@ def single_item_baseline(
             raise ValueError("the vvca_zfo baseline needs the trained parameters (input 'fitted')")
         mech = one_item_vvca_from_payload(io.load_torch(fitted_path))
     else:
-        mech = build_baseline(baseline, family_cfg, load_split(train_path, family, "train"))
-    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
+        mech = build_baseline(baseline, family_cfg, load_split(train_path, family, "train", data_check))
+    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    values = load_split(test_path, family, "test", data_check, max_rows)
     payload = regret.report(
         mech, values, family, family_cfg, evaluation, device, regret.extra_reserve_points(mech.params)
     )

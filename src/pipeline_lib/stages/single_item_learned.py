@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline_lib.core import io
-from pipeline_lib.core.checkpoint import fingerprint
+from pipeline_lib.core import optuna_storage as ostore
+from pipeline_lib.core.checkpoint import fingerprint, run_key
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.seeds import stage_seed
@@ -31,7 +32,7 @@ from pipeline_lib.single_item import regretnet_sweep as rs
 from pipeline_lib.single_item.baselines import support_upper
 from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
-from pipeline_lib.single_item.sweep import resume_and_run, trial_exports
+from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,13 @@ def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
 
 
 def regretnet_sweep(
-    files: RegretNetSweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int
-) -> dict[str, Any]:
+    files: RegretNetSweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int,
+    data_check: Mapping,
+) -> dict[str, Any]:  # fmt: skip
     """Rule ``regretnet_sweep``: the constrained sweep of one family; exports every trial and the best feasible one
     (or, when no trial met the budget, the one of least regret, marked ``feasible: false``)."""
-    train = load_split(files.train, family, "train")
-    val = load_split(files.val, family, "val", sweep.get("val_profiles"))
+    train = load_split(files.train, family, "train", data_check)
+    val = load_split(files.val, family, "val", data_check, sweep.get("val_profiles"))
     base = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
     budget = float(sweep.get("budget", rs.REGRET_BUDGET))
     space = _space(sweep)
@@ -81,19 +83,29 @@ def regretnet_sweep(
         "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
         "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
         "data": {"train": len(train), "val": len(val)}, "n_bidders": int(train.shape[1]),
+        "inputs_key": run_key([files.train, files.val]),
     }  # fmt: skip
     name = f"regretnet-{family}-{fingerprint(identity)[:12]}"
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
-    study, spec = rs.open_constrained_study(name, sweep.get("storage"), storage_path, seed, {"identity": identity})
+    study, spec = rs.open_constrained_study(
+        name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
+    )
+    name = study.study_name
     objective = rs.make_objective(train, val, base, seed, budget, search, space)
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     n_trials = int(sweep.get("n_trials", 10))
     t0 = time.perf_counter()
-    progress = resume_and_run(study, spec, objective, n_trials, default)
-    best = rs.best_feasible_trial(study)
+    max_failed = int(sweep.get("max_failed_trials", ostore.DEFAULT_MAX_FAILED))
+    try:
+        progress = resume_and_run(study, spec, objective, n_trials, default, max_failed)
+    except ostore.TooManyFailedTrials as exc:
+        raise ostore.TooManyFailedTrials(f"RegretNet sweep of family {family!r} stopped: {exc}") from None
+    best = rs.best_feasible_trial(study, n_trials)
     feasible = best is not None
     if best is None:
-        done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        done = sorted(
+            (t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"), key=lambda t: t.number
+        )[:n_trials]
         if not done:
             raise RuntimeError(f"regretnet sweep of {family}: no trial completed")
         best = min(done, key=lambda t: t.user_attrs.get("val_regret", float("inf")))
@@ -114,17 +126,18 @@ def regretnet_sweep(
         table.to_csv(tmp, index=False)
     io.write_json(files.json, document)
     io.write_json(files.best, payload)
+    mark_exported(study)  # a later (forced) run of this rule starts a fresh study
     return payload
 
 
 def single_item_learned_train(
     train_path: str, val_path: str, outputs: Mapping[str, str], *, family: str, method: str, seed_index: int,
-    family_cfg: Mapping, training: Mapping, base_seed: int, best_path: str | None = None,
+    family_cfg: Mapping, training: Mapping, base_seed: int, data_check: Mapping, best_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration) or MyersonNet for
     one family and seed; writes model.pt (plain tensors), history.parquet and metrics.json."""
-    train = load_split(train_path, family, "train")
-    val = load_split(val_path, family, "val")
+    train = load_split(train_path, family, "train", data_check)
+    val = load_split(val_path, family, "val", data_check)
     seed = stage_seed(base_seed, family, method, seed_index)
     t0 = time.perf_counter()
     extra: dict[str, Any] = {"family": family, "method": method, "seed": seed_index, "run_seed": seed}
@@ -174,12 +187,13 @@ def load_learned(payload: Mapping[str, Any], hard: bool = False) -> Any:
 
 def single_item_learned_evaluate(
     model_path: str, test_path: str, out_path: str, *, family: str, method: str, family_cfg: Mapping,
-    evaluation: Mapping, seed_index: int,
+    evaluation: Mapping, seed_index: int, data_check: Mapping,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_learned_evaluate``: the one evaluator on the test set (RegretNet: soft as trained and,
     under ``hardened``, the argmax deployment; MyersonNet: hard)."""
     device = get_device()
-    values = load_split(test_path, family, "test", regret.EvaluationConfig.from_mapping(evaluation).max_profiles)
+    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    values = load_split(test_path, family, "test", data_check, max_rows)
     payload = io.load_torch(model_path)
     mech = load_learned(payload)
     extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))

@@ -81,12 +81,13 @@ def train(
     progress: bool = True,
     on_iteration: Callable[[int, torch.Tensor], None] | None = None,
     init_phi: torch.Tensor | None = None,
+    run_key: str = "",
 ) -> TrainResult:
     """Algorithm 3 (or its FO / BBB variants) from VCG, or from ``init_phi`` when given (ZFO-VVCA+ starts, see
-    :mod:`pipeline_lib.vvca.starts`); resumes from ``ckpt_dir`` when it holds a checkpoint of the same run.
+    :mod:`pipeline_lib.combinatorial.starts`); resumes from ``ckpt_dir`` when it holds a checkpoint of the same run
+    (config, seed, sizes and ``run_key``: :func:`pipeline_lib.core.checkpoint.run_key` of the inputs).
 
-    ``init_phi`` (d,) enters the checkpoint fingerprint (as a SHA-256 of its float32 bytes) only when given, so
-    runs from VCG keep their fingerprints.
+    ``init_phi`` (d,) enters the checkpoint fingerprint (as a SHA-256 of its float32 bytes) only when given.
 
     ``on_iteration(t, phi)`` is called after iteration t's update (and its checkpoint, if any): the Fig. 2 case
     study records the trajectory with it, tests use it to kill a run midway.
@@ -103,7 +104,7 @@ def train(
     history: list[dict[str, float]] = []
     best: tuple[float, torch.Tensor] | None = None
     start, elapsed = 0, 0.0
-    run_key = {
+    identity = {
         "cfg": asdict(cfg),
         "seed": seed_record(seed_seq),
         "parametrisation": parametrisation.name,
@@ -111,10 +112,11 @@ def train(
         "m": parametrisation.m,
         "n_train": len(train_source),
         "n_val": len(val_source) if val_source is not None else 0,
+        "run_key": run_key,
     }
     if init_phi is not None:
-        run_key["init_phi"] = hashlib.sha256(phi.detach().cpu().numpy().tobytes()).hexdigest()
-    fp = fingerprint(run_key)
+        identity["init_phi"] = hashlib.sha256(phi.detach().cpu().numpy().tobytes()).hexdigest()
+    fp = fingerprint(identity)
     state = load_checkpoint(ckpt_dir, fp)
     if state is not None:
         with torch.no_grad():
