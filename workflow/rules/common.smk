@@ -246,6 +246,7 @@ def zfo_run_params(wildcards):
         "base_seed": int(config["seed"]),
         "config": zfo_train_config(wildcards.setting, wildcards.method),
         "distribution": setting.distribution,
+        "restarts": int(COMBI["zfo_plus"]["restarts"]),
     }
 
 
