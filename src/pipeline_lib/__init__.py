@@ -8,9 +8,10 @@ Rooms (imports flow one way, top to bottom):
 * ``valuations``: samplers of the single-item families and the combinatorial settings;
 * ``vvca``: the VVCA engine (mechanism, exact DP backends, bids), the ZFO/FO/BBB optimizers (config,
   parametrisation, estimators, loop) and THE evaluator of deterministic combinatorial mechanisms, the case studies;
-* ``single_item``: distributions, auctions (Vickrey, Myerson, reserves), the report's net, training, sweeps, the
-  regret evaluator, the one-item VVCA;
-* ``combinatorial``: Item-Myerson and the randomized affine maximizers (Lottery AMA, AMenuNet) and their training;
+* ``single_item``: distributions and per-bidder priors, auctions (Vickrey, Myerson, reserves, asymmetric Myerson),
+  baselines, the report's net, training, sweeps, the regret evaluator, the one-item VVCA, RegretNet, MyersonNet;
+* ``combinatorial``: Item-Myerson, grand-bundle Myerson, the DSIC starts of ZFO-VVCA+, and the randomized affine
+  maximizers (Lottery AMA, AMenuNet) with their training;
 * ``report``: tables and figures from records (values in, text and figures out);
 * ``stages``: one function per Snakemake rule, the only code that reads or writes result files.
 
