@@ -66,16 +66,17 @@ def regretnet_sweep(
     data_check: Mapping,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``regretnet_sweep``: the constrained sweep of one family; exports every trial and the best feasible one
-    (or, when no trial met the budget, the one of least regret, marked ``feasible: false``)."""
+    (or, when no trial met the budget, the one of least regret, marked ``feasible: false``). ``sweep`` is the
+    schema-filled config block ``single_item.regretnet.sweep``."""
     train = load_split(files.train, family, "train", data_check)
-    val = load_split(files.val, family, "val", data_check, sweep.get("val_profiles"))
+    val = load_split(files.val, family, "val", data_check, sweep["val_profiles"])
     base = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
-    budget = float(sweep.get("budget", rs.REGRET_BUDGET))
+    budget = float(sweep["budget"])
     space = _space(sweep)
     seed = stage_seed(base_seed, family, "regretnet_sweep")
     search = regret.RegretSearch(
         upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])),
-        grid=int(sweep.get("val_grid", 201)),
+        grid=int(sweep["val_grid"]),
         refine_top=2,
         refine_steps=20,
     )  # the test-time search with a short refinement: a grid alone underestimates the regret of a network
@@ -93,9 +94,9 @@ def regretnet_sweep(
     name = study.study_name
     objective = rs.make_objective(train, val, base, seed, budget, search, space)
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
-    n_trials = int(sweep.get("n_trials", 10))
+    n_trials = int(sweep["n_trials"])
     t0 = time.perf_counter()
-    max_failed = int(sweep.get("max_failed_trials", ostore.DEFAULT_MAX_FAILED))
+    max_failed = int(sweep["max_failed_trials"])
     try:
         progress = resume_and_run(study, spec, objective, n_trials, default, max_failed)
     except ostore.TooManyFailedTrials as exc:
