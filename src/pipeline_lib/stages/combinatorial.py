@@ -67,19 +67,25 @@ def _sources(
     return out
 
 
+UNTRAINABLE_STARTS = ("grand_bundle",)
+
+
 def _zfo_plus(
     sources: Mapping[str, BidSource], parametrisation: Parametrisation, cfg: TrainConfig, seq: Any,
     ckpt_dir: Any, key: str, n: int, m: int, distribution: str, restarts: int,
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """ZFO-VVCA+ (shared/spec/beyond.md section 2): rank every candidate start of
     :mod:`pipeline_lib.combinatorial.starts` on the validation split, run Algorithm 3 unchanged (same
-    hyperparameters, same minibatches and directions) from the ``restarts`` best starts with VCG always among
-    them, and keep the run with the best validation revenue. Returns that run and what the selection recorded."""
+    hyperparameters, same minibatches and directions) from the ``restarts - 1`` best trainable starts and from VCG
+    (the paper's own path, so ZFO-VVCA+ never loses it), and keep the run with the best validation revenue.
+
+    The grand-bundle start is scored but not trained from: its partial-bundle boosts are prohibitive (-K), so they
+    never win on any profile, their gradient is zero and no step of the algorithm can leave that mechanism (measured:
+    2x5(A) stays at its start, 2.197, where the Myerson-shaped start reaches 2.26-2.31)."""
     t0 = time.perf_counter()
     ranked = rank_starts(candidate_starts(n, m, distribution, sources["train"].values.cpu().numpy()), sources["val"])
-    chosen = ranked[: max(1, restarts)]
-    if all(r.name != "vcg" for r in chosen):
-        chosen = [*chosen[: max(0, restarts - 1)], next(r for r in ranked if r.name == "vcg")]
+    trainable = [r for r in ranked if r.name not in UNTRAINABLE_STARTS and r.name != "vcg"]
+    chosen = [*trainable[: max(0, restarts - 1)], next(r for r in ranked if r.name == "vcg")]
     ranking_seconds = time.perf_counter() - t0
     runs = {}
     for start in chosen:
@@ -115,7 +121,7 @@ def zfo_run(
     config: Mapping,
     data_check: Mapping,
     distribution: str = "A",
-    restarts: int = 2,
+    restarts: int = 3,
 ) -> dict[str, Any]:
     """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG) or ZFO-VVCA+ (:func:`_zfo_plus`),
     evaluate it exactly on the test set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and
