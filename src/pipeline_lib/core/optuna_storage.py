@@ -227,21 +227,14 @@ def fail_trials_of_dead_workers(study: optuna.Study, untagged_after: dt.timedelt
     version ran it) is failed once older than ``untagged_after``.
     """
     now = dt.datetime.now()
-    failed: list[int] = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+
+    def stale(t: FrozenTrial) -> bool:
         ident = t.user_attrs.get(WORKER_ATTR)
         if ident is None:
-            stale = t.datetime_start is None or now - t.datetime_start >= untagged_after
-        else:
-            stale = worker_alive(ident) is False
-        if not stale:
-            continue
-        try:
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        except RuntimeError:  # UpdateFinishedTrialError: its worker finished it after all
-            continue
-        failed.append(t.number)
-    return failed
+            return t.datetime_start is None or now - t.datetime_start >= untagged_after
+        return worker_alive(ident) is False
+
+    return _fail_running(study, stale)
 
 
 def count_trials(study: optuna.Study, states: Iterable[TrialState] = FINISHED_STATES) -> int:
@@ -378,11 +371,20 @@ def mark_stale_running_as_failed(
     its worker is left alone.
     """
     now = dt.datetime.now()
+
+    def stale(t: FrozenTrial) -> bool:
+        if owner is not None and t.user_attrs.get(OWNER_ATTR) != owner:
+            return False
+        return older_than is None or t.datetime_start is None or now - t.datetime_start >= older_than
+
+    return _fail_running(study, stale)
+
+
+def _fail_running(study: optuna.Study, stale: Callable[[FrozenTrial], bool]) -> list[int]:
+    """Mark every RUNNING trial for which ``stale(trial)`` holds FAIL; the numbers of those marked."""
     failed: list[int] = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if owner is not None and t.user_attrs.get(OWNER_ATTR) != owner:
-            continue
-        if older_than is not None and t.datetime_start is not None and now - t.datetime_start < older_than:
+        if not stale(t):
             continue
         try:
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
