@@ -1,9 +1,14 @@
 # `make test` and `make run` create .venv on first use and install the project (editable, with its dev extra).
 # A GPU user overrides the torch requirement, e.g. `make run TORCH="torch==2.13.0 --index-url ..."`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 CORES ?= all
+# `gpu` resource slots: one per visible CUDA device; on a machine without one every core may run a (one-thread)
+# stage at once, so the slots are the core count. Override: `make run GPUS=1`.
+GPUS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU'); if [ "$$n" -gt 0 ]; then echo $$n; else nproc; fi)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -37,17 +42,17 @@ test-integration: $(STAMP)
 
 # Quick tier (CPU, minutes): every stage of the DAG at small budgets.
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/quick.yaml
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(GPUS) --configfile config/quick.yaml
 
 # CPU tier: all twelve Table 2 settings at Table 3 hyperparameters and the paper's test size, Table 1 at the
 # report's data sizes; reduced randomized and sweep budgets (marked). Log: results/logs/run_cpu.log.
 run-cpu: $(STAMP)
 	mkdir -p results/logs
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/cpu.yaml 2>&1 | tee results/logs/run_cpu.log
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(GPUS) --configfile config/cpu.yaml 2>&1 | tee results/logs/run_cpu.log
 
 # Paper tier: every setting of both source documents.
 run-paper: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=$(GPUS)
 
 # HTML report of the quick tier (after `make run`): every table and figure with its caption, plus provenance.
 report: $(STAMP)

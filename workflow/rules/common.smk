@@ -239,15 +239,18 @@ def zfo_train_config(setting, method):
 
 
 def zfo_run_params(wildcards):
+    """One ZFO/FO/BBB run; ZFO-VVCA+ alone gets ``restarts`` (so changing it reruns no other method)."""
     setting = SETTINGS[wildcards.setting]
-    return {
+    params = {
         "n": setting.n,
         "m": setting.m,
         "base_seed": int(config["seed"]),
         "config": zfo_train_config(wildcards.setting, wildcards.method),
         "distribution": setting.distribution,
-        "restarts": int(COMBI["zfo_plus"]["restarts"]),
     }
+    if wildcards.method == "zfo_vvca_plus":
+        params["restarts"] = int(COMBI["zfo_plus"]["restarts"])
+    return params
 
 
 def randomized_params(wildcards):
