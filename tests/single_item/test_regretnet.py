@@ -8,6 +8,7 @@ best feasible trial is known in closed form.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -60,6 +61,79 @@ def test_inner_search_stays_in_the_domain_and_does_not_lose_utility_on_average()
     assert gain.mean() > 0
 
 
+class _PostedDeviation:
+    """Fake mechanism: bidder i always wins and pays (b - 0.7)^2, so u_i(b) = v_i - (b - 0.7)^2 peaks at b = 0.7."""
+
+    def __call__(self, bids):
+        return torch.ones_like(bids), (bids - 0.7) ** 2
+
+
+def test_the_screen_finds_a_global_deviation_that_the_warm_starts_miss():
+    values = torch.rand(64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    bank = torch.zeros(64, 3, 2, dtype=torch.float64)  # warm starts far from the best misreport
+    cfg = rn.RegretNetConfig(n_misreports=2, grid_misreports=16, tie_misreports=False)
+    starts = rn.screened_starts(_PostedDeviation(), values, bank, cfg, 1.0, torch.Generator().manual_seed(1))
+    assert starts.shape == bank.shape and starts.min() >= 0.0 and starts.max() <= 1.0
+    assert ((starts[..., 0] - 0.7).abs() <= 1 / 16).all()  # one stratified point lies in 0.7's cell of width 1/16
+    off = rn.screened_starts(_PostedDeviation(), values, bank, rn.RegretNetConfig(n_misreports=2, grid_misreports=0,
+                             tie_misreports=False), 1.0, torch.Generator())  # fmt: skip
+    assert torch.equal(off, bank)  # without the screen only the warm starts remain
+
+
+def test_the_screen_keeps_the_tie_points_of_a_second_price_auction():
+    """Second-price auction, bidder 0 values 0.5 against a rival at 0.3: every bid above 0.3 is a best reply.
+    Bidder 1 (value 0.3, rival 0.5): nothing beats losing, and the tie points 0.5 +- eps are candidates."""
+    values = torch.tensor([[0.5, 0.3]], dtype=torch.float64)
+    bank = torch.zeros(1, 2, 1, dtype=torch.float64)
+    cfg = rn.RegretNetConfig(n_misreports=1, grid_misreports=0, tie_misreports=True, tie_eps=1e-3)
+
+    def second_price(bids):
+        win = torch.nn.functional.one_hot(bids.argmax(1), 2).to(bids.dtype)
+        return win, win * bids.flip(1)
+
+    starts = rn.screened_starts(second_price, values, bank, cfg, 1.0, torch.Generator())
+    assert starts[0, 0, 0].item() == pytest.approx(0.3 + 1e-3)  # bid just over the rival: win at price 0.3
+    assert starts[0, 1, 0].item() in (0.0, pytest.approx(0.5 - 1e-3))  # ties at utility 0
+
+
+def test_selection_keeps_the_best_feasible_validation_iterate_and_deploys_it():
+    rng = np.random.default_rng(4)
+    train, val = rng.random((2000, 2)), rng.random((200, 2))
+    cfg = rn.RegretNetConfig(iterations=120, batch_size=64, eval_every=20, val_profiles=200, val_grid=51,
+                             regret_budget=0.02, warm_start=False)  # fmt: skip
+    net, history = rn.train_regretnet(train, val, cfg, seed=3)
+    chosen = rn.selected_row(history)
+    assert sum(r["selected"] for r in history) == 1
+    feasible = [r for r in history if r["val_regret"] <= cfg.regret_budget]
+    if feasible:
+        assert chosen["val_revenue"] == max(r["val_revenue"] for r in feasible)
+    else:
+        assert chosen["val_regret"] == min(r["val_regret"] for r in history)
+    again = rn.validation_metrics(net, val, ev.RegretSearch(upper=1.0, grid=51))
+    assert again["revenue"] == pytest.approx(chosen["val_revenue"], rel=1e-6)  # the returned net IS that iterate
+    last = rn.train_regretnet(train, val, replace(cfg, select="last"), seed=3)[1]
+    assert rn.selected_row(last)["iteration"] == cfg.iterations
+
+
+def test_selection_score_orders_feasible_by_revenue_before_infeasible_by_regret():
+    scores = {
+        "feasible_low": rn.selection_score(0.5, 1e-4, 1e-3),
+        "feasible_high": rn.selection_score(0.6, 9e-4, 1e-3),
+        "infeasible_rich": rn.selection_score(0.9, 2e-3, 1e-3),
+        "infeasible_clean": rn.selection_score(0.1, 1.1e-3, 1e-3),
+    }
+    assert sorted(scores, key=scores.get) == ["infeasible_rich", "infeasible_clean", "feasible_low", "feasible_high"]
+
+
+def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"hidden layers \[8\].*single_item.regretnet.training.hidden"):
+        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(iterations=1),
+                           init_net=SingleItemNet(2, (8,)))  # fmt: skip
+    with pytest.raises(ValueError, match="select"):
+        rn.RegretNetConfig(select="best")
+
+
 @pytest.fixture(scope="module")
 def two_uniform():
     rng = np.random.default_rng(0)
@@ -81,7 +155,9 @@ def test_short_training_is_near_optimal_with_small_honest_regret(two_uniform):
     hard = ev.evaluate_mechanism(AsMechanism(net, hard=True), test, search, ev.Bootstrap(n_boot=50)).metrics
     assert hard["ir_violation_rate"]["value"] == 0.0 and math.isfinite(hard["regret_mean"]["value"])
     assert [h["iteration"] for h in history] == [250, 500]
-    assert history[-1]["mu"][0] > 5.0 and history[-1]["rho"] == 30.0  # multipliers and rho grew on schedule
+    defaults = rn.RegretNetConfig()
+    assert history[-1]["mu"][0] > defaults.mu_init  # multipliers and rho grew on schedule (500 // 200 = 2 steps)
+    assert history[-1]["rho"] == defaults.rho_init + 2 * defaults.rho_increment
 
 
 def test_training_is_seed_reproducible():

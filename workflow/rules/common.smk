@@ -151,6 +151,7 @@ def learned_train_inputs(wildcards):
     }
     if wildcards.method == "regretnet":
         inputs["best"] = f"results/single_item/{wildcards.family}/regretnet/sweep/best_params.json"
+        inputs["warm"] = f"results/single_item/{wildcards.family}/warmstart.pt"
     return inputs
 
 

@@ -152,6 +152,7 @@ rule regretnet_sweep:
     input:
         train="results/data/{family}/train.parquet",
         val="results/data/{family}/val.parquet",
+        warm="results/single_item/{family}/warmstart.pt",
     output:
         best="results/single_item/{family}/regretnet/sweep/best_params.json",
         csv="results/single_item/{family}/regretnet/sweep/trials.csv",

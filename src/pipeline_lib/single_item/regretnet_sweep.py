@@ -31,6 +31,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item.nets import SingleItemNet
 from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
 from pipeline_lib.single_item.sweep import open_study
 
@@ -42,7 +43,7 @@ _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
     "lr": (3e-4, 1e-2, True),
     "mu_init": (0.5, 50.0, True),
-    "rho_init": (1.0, 100.0, True),
+    "rho_init": (10.0, 300.0, True),
 }
 
 
@@ -119,11 +120,13 @@ def regretnet_trial(
     budget: float = REGRET_BUDGET,
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
+    init_net: SingleItemNet | None = None,
 ) -> tuple[float, float]:
-    """Train with suggested hyperparameters and score on ``values_val`` with the honest evaluator (soft network,
-    as trained); records the constraint and returns (validation revenue, validation mean per-bidder regret)."""
+    """Train with suggested hyperparameters (from ``init_net`` when given) and score on ``values_val`` with the
+    honest evaluator (soft network, as trained); records the constraint and returns (validation revenue, validation
+    mean per-bidder regret)."""
     cfg = suggest_config(trial, base_cfg, DEFAULT_SPACE if space is None else space)
-    net, history = train_regretnet(values_train, values_val, cfg, seed)
+    net, history = train_regretnet(values_train, values_val, cfg, seed, init_net=init_net)
     m = validation_metrics(net, values_val, search)
     record_trial(trial, m["revenue"], m["regret_mean"], budget)
     trial.set_user_attr("val_regret_max", m["regret_max"])
@@ -139,12 +142,14 @@ def make_objective(
     budget: float = REGRET_BUDGET,
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
+    init_net: SingleItemNet | None = None,
 ) -> Callable[[Trial], float]:
     """The Optuna objective (validation revenue); pair it with a study from :func:`open_constrained_study` or
-    any study whose sampler uses :func:`constraints_func`. Every trial trains from the same ``seed``."""
+    any study whose sampler uses :func:`constraints_func`. Every trial trains from the same ``seed`` (and from
+    ``init_net`` when given)."""
 
     def objective(trial: Trial) -> float:
-        revenue, _ = regretnet_trial(trial, values_train, values_val, base_cfg, seed, budget, search, space)
+        revenue, _ = regretnet_trial(trial, values_train, values_val, base_cfg, seed, budget, search, space, init_net)
         return revenue
 
     return objective

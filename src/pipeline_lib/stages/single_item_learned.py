@@ -31,7 +31,7 @@ from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item import regretnet_sweep as rs
 from pipeline_lib.single_item.baselines import support_upper
 from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
-from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -43,6 +43,7 @@ LEARNED = ("regretnet", "myersonnet")
 class RegretNetSweepFiles:
     train: str
     val: str
+    warm: str
     best: str
     csv: str
     json: str
@@ -54,6 +55,16 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
     if cfg.misreport_upper is not None:
         return cfg
     return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
+
+
+def _warm_net(cfg: rn.RegretNetConfig, warm_path: str | None) -> SingleItemNet | None:
+    """The family's phase-1 network when RegretNet starts from it (``warm_start``), else None."""
+    if not cfg.warm_start:
+        return None
+    if warm_path is None:
+        raise ValueError("regretnet with warm_start needs the family's warmstart.pt (input 'warm')")
+    net, _ = model_from_payload(io.load_torch(warm_path))
+    return net
 
 
 def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
@@ -70,8 +81,8 @@ def regretnet_sweep(
     schema-filled config block ``single_item.regretnet.sweep``."""
     train = load_split(files.train, family, "train", data_check)
     val = load_split(files.val, family, "val", data_check, sweep["val_profiles"])
-    base = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
     budget = float(sweep["budget"])
+    base = replace(_with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), regret_budget=budget)
     space = _space(sweep)
     seed = stage_seed(base_seed, family, "regretnet_sweep")
     search = regret.RegretSearch(
@@ -84,7 +95,7 @@ def regretnet_sweep(
         "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
         "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
         "data": {"train": len(train), "val": len(val)}, "n_bidders": int(train.shape[1]),
-        "inputs_key": run_key([files.train, files.val]),
+        "inputs_key": run_key([files.train, files.val, *([files.warm] if base.warm_start else [])]),
     }  # fmt: skip
     name = f"regretnet-{family}-{fingerprint(identity)[:12]}"
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
@@ -92,7 +103,7 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     name = study.study_name
-    objective = rs.make_objective(train, val, base, seed, budget, search, space)
+    objective = rs.make_objective(train, val, base, seed, budget, search, space, _warm_net(base, files.warm))
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     n_trials = int(sweep["n_trials"])
     t0 = time.perf_counter()
@@ -134,9 +145,11 @@ def regretnet_sweep(
 def single_item_learned_train(
     train_path: str, val_path: str, outputs: Mapping[str, str], *, family: str, method: str, seed_index: int,
     family_cfg: Mapping, training: Mapping, base_seed: int, data_check: Mapping, best_path: str | None = None,
+    warm_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration) or MyersonNet for
-    one family and seed; writes model.pt (plain tensors), history.parquet and metrics.json."""
+    """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration, from the phase-1
+    network ``warm_path`` under ``warm_start``) or MyersonNet for one family and seed; writes model.pt (plain
+    tensors), history.parquet and metrics.json."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
     seed = stage_seed(base_seed, family, method, seed_index)
@@ -149,7 +162,8 @@ def single_item_learned_train(
         cfg = rs.replace_config(
             _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), best["params"]
         )
-        net, history = rn.train_regretnet(train, val, cfg, seed)
+        cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
+        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_warm_net(cfg, warm_path))
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
@@ -165,7 +179,8 @@ def single_item_learned_train(
     else:
         raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")
     metrics = {
-        **extra, "final": history[-1] if history else None, "wall_time_s": time.perf_counter() - t0,
+        **extra, "final": history[-1] if history else None, "selected": rn.selected_row(history),
+        "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
     io.save_torch(payload, outputs["model"])
