@@ -128,6 +128,10 @@ def test_stages_end_to_end(tmp_path, data, monkeypatch):
     assert table.loc[table.mechanism == "vickrey", "report_revenue"].item() == 0.599
     md = (out / "t1.md").read_text()
     assert "| Vickrey |" in md and "0.6125" in md
+    mye = table.loc[table.mechanism == "myerson"].iloc[0]
+    assert mye["vs_myerson"] == pytest.approx(1.0) and "vs Myerson, same profiles" in md
+    vic = table.loc[table.mechanism == "vickrey"].iloc[0]
+    assert vic["vs_myerson"] < 1.0 and vic["vs_myerson_ci_lo"] <= vic["vs_myerson"] <= vic["vs_myerson_ci_hi"]
     assert (out / "t1.tex").read_text().startswith(r"\begin{tabular}")
 
     figures = {

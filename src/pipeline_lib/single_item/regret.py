@@ -32,7 +32,7 @@ import torch
 
 from pipeline_lib.core.device import describe_device
 from pipeline_lib.core.provenance import package_versions
-from pipeline_lib.single_item.baselines import known_optimum, support_upper
+from pipeline_lib.single_item.baselines import known_optimum, myerson_for, support_upper
 
 Tensor = torch.Tensor
 MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -219,11 +219,22 @@ def _summaries(cols: dict[str, np.ndarray], idx: np.ndarray | None) -> dict[str,
         "ir_violation_rate": take(cols["ir_violations"]).mean(1) / n,
         "welfare_ratio": welfare.mean(1) / np.maximum(vmax.mean(1), 1e-12),
         "winner_accuracy": take(cols["winner_ok"]).mean(1),
+        **(
+            {"revenue_vs_myerson": rev.mean(1) / np.maximum(take(cols["reference_revenue"]).mean(1), 1e-12)}
+            if "reference_revenue" in cols
+            else {}
+        ),
     }
 
 
-def summarise(result: RegretResult, values: Tensor, bootstrap: Bootstrap) -> dict[str, Any]:
-    """Point estimates, standard errors of means and bootstrap CIs of every reported statistic."""
+def summarise(
+    result: RegretResult, values: Tensor, bootstrap: Bootstrap, reference_revenue: Tensor | None = None
+) -> dict[str, Any]:
+    """Point estimates, standard errors of means and bootstrap CIs of every reported statistic. With the per-profile
+    revenue of Myerson's auction on the same profiles (``reference_revenue``), also ``revenue_vs_myerson`` =
+    mean revenue / mean Myerson revenue with a paired bootstrap CI (both means over the same resampled profiles): the
+    share of the optimum free of the test set's sampling noise, which dominates the share of the closed-form optimum
+    on a few thousand profiles (Myerson itself reaches 98.6% of it on the quick tier's 1000 uniform profiles)."""
     n = values.shape[1]
     to_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
     cols = {
@@ -235,6 +246,8 @@ def summarise(result: RegretResult, values: Tensor, bootstrap: Bootstrap) -> dic
         "winner_ok": to_np(((result.alloc.argmax(1) == values.argmax(1)) & (result.alloc.sum(1) > 0.5)).double()),
         "n_bidders": n,
     }
+    if reference_revenue is not None:
+        cols["reference_revenue"] = to_np(reference_revenue)
     point = {k: float(v[0]) for k, v in _summaries(cols, None).items()}
     draws: dict[str, list[np.ndarray]] = {k: [] for k in point}
     for idx in bootstrap.resamples(values.shape[0]):
@@ -272,12 +285,18 @@ def evaluate_mechanism(
     search: RegretSearch,
     bootstrap: Bootstrap | None = None,
     device: torch.device | str = "cpu",
+    reference: MechanismFn | None = None,
 ) -> Evaluation:
-    """Evaluate ``mech`` on truthful profiles ``values`` (N, n): the whole section 5.4 report in float64."""
+    """Evaluate ``mech`` on truthful profiles ``values`` (N, n): the whole section 5.4 report in float64; with a
+    ``reference`` mechanism (the family's Myerson auction) also the paired revenue ratio ``revenue_vs_myerson``."""
     v = torch.as_tensor(np.asarray(values) if not isinstance(values, Tensor) else values)
     v = v.to(device=device, dtype=torch.float64)
     result = ex_post_regret(mech, v, search)
-    metrics = summarise(result, v, bootstrap or Bootstrap())
+    ref_revenue = None
+    if reference is not None:
+        with torch.no_grad():
+            ref_revenue = reference(v)[1].sum(1)
+    metrics = summarise(result, v, bootstrap or Bootstrap(), ref_revenue)
     return Evaluation(metrics, search, result)
 
 
@@ -367,9 +386,10 @@ def report(
     cfg = EvaluationConfig.from_mapping(eval_cfg)
     search = search_for(values, family_cfg, cfg, extra_points)
     boot = Bootstrap(n_boot=cfg.bootstrap, seed=cfg.seed)
-    out = evaluate_mechanism(mech, values, search, boot, device=device)
-    m = out.metrics
     optimum = known_optimum(family_cfg, values.shape[1])
+    reference = myerson_for(family_cfg, values.shape[1]) if optimum is not None else None
+    out = evaluate_mechanism(mech, values, search, boot, device=device, reference=reference)
+    m = out.metrics
     return {
         "family": family,
         "mechanism": getattr(mech, "name", type(mech).__name__),
