@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -33,3 +34,25 @@ def test_make_clean_removes_outputs_logs_benchmark_runs_and_metadata_only(tmp_pa
     assert [p for p in gone if (tmp_path / p).exists()] == []
     assert [p for p in keep if not (tmp_path / p).exists()] == []
     assert sorted(p.name for p in (tmp_path / "benchmarks").iterdir()) == ["dp.py", "randomized.py"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_gpu_slots_are_one_per_core_without_a_cuda_device_and_can_be_overridden(tmp_path):
+    """Every CPU stage is one-threaded, so without a GPU the `gpu` resource must not serialise them."""
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("")
+    os.utime(tmp_path / "pyproject.toml", (0, 0))
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".installed").write_text("")  # newer than pyproject.toml: nothing to install
+    (tmp_path / "bin").mkdir()
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}  # no nvidia-smi on this PATH
+    dry = lambda *args: subprocess.run(  # noqa: E731
+        ["make", "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    assert f"--resources gpu={cores} --configfile config/quick.yaml" in dry("run")
+    assert "--resources gpu=1 --configfile config/cpu.yaml" in dry("run-cpu", "GPUS=1")
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'GPU 0: H200 (UUID: x)'\necho 'GPU 1: H200 (UUID: y)'\n")
+    smi.chmod(0o755)
+    assert "--resources gpu=2 --configfile config/quick.yaml" in dry("run")
