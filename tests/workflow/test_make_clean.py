@@ -46,9 +46,11 @@ def test_gpu_slots_are_one_per_core_without_a_cuda_device_and_can_be_overridden(
     (tmp_path / ".venv" / ".installed").write_text("")  # newer than pyproject.toml: nothing to install
     (tmp_path / "bin").mkdir()
     env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}  # no nvidia-smi on this PATH
-    dry = lambda *args: subprocess.run(  # noqa: E731
-        ["make", "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
-    ).stdout
+    dry = lambda *args: (
+        subprocess.run(  # noqa: E731
+            ["make", "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
+        ).stdout
+    )
     cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
     assert f"--resources gpu={cores} --configfile config/quick.yaml" in dry("run")
     assert "--resources gpu=1 --configfile config/cpu.yaml" in dry("run-cpu", "GPUS=1")
