@@ -44,17 +44,21 @@ def test_gpu_slots_are_one_per_core_without_a_cuda_device_and_can_be_overridden(
     os.utime(tmp_path / "pyproject.toml", (0, 0))
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / ".installed").write_text("")  # newer than pyproject.toml: nothing to install
-    (tmp_path / "bin").mkdir()
-    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}  # no nvidia-smi on this PATH
+    bin_dir = tmp_path / "bin"  # the only PATH entry: the tools the Makefile's recipe for GPUS needs, no nvidia-smi
+    bin_dir.mkdir()
+    for tool in ("grep", "nproc", "sh", "bash"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = {"PATH": str(bin_dir)}
+    make = shutil.which("make")
     dry = lambda *args: (
         subprocess.run(  # noqa: E731
-            ["make", "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
+            [make, "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
         ).stdout
     )
     cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
     assert f"--resources gpu={cores} --configfile config/quick.yaml" in dry("run")
     assert "--resources gpu=1 --configfile config/cpu.yaml" in dry("run-cpu", "GPUS=1")
-    smi = tmp_path / "bin" / "nvidia-smi"
+    smi = bin_dir / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 'GPU 0: H200 (UUID: x)'\necho 'GPU 1: H200 (UUID: y)'\n")
     smi.chmod(0o755)
     assert "--resources gpu=2 --configfile config/quick.yaml" in dry("run")
