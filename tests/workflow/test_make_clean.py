@@ -50,11 +50,11 @@ def test_gpu_slots_are_one_per_core_without_a_cuda_device_and_can_be_overridden(
         (bin_dir / tool).symlink_to(shutil.which(tool))
     env = {"PATH": str(bin_dir)}
     make = shutil.which("make")
-    dry = lambda *args: (
-        subprocess.run(  # noqa: E731
-            [make, "-n", "-C", str(tmp_path), *args], capture_output=True, text=True, env=env, check=True
-        ).stdout
-    )
+
+    def dry(*args: str) -> str:
+        cmd = [make, "-n", "-C", str(tmp_path), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+
     cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
     assert f"--resources gpu={cores} --configfile config/quick.yaml" in dry("run")
     assert "--resources gpu=1 --configfile config/cpu.yaml" in dry("run-cpu", "GPUS=1")
