@@ -14,7 +14,7 @@ over test profiles (sampling variance of the test set); with one seed it is the 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,8 @@ REPORT_N_BIDDERS = 4
 FLAG = "not incentive compatible"
 
 
-CI_KEYS = ("revenue", "regret_mean", "welfare_ratio", "regret_p99", "vs_myerson")
+CI_KEYS = ("revenue", "regret_mean", "welfare_ratio", "regret_p99")  # metrics with a bootstrap CI
+PAIRED_KEY = "vs_myerson"  # revenue / Myerson's on the same profiles (metric ``revenue_vs_myerson``)
 
 
 def _value(m: Mapping[str, Any], key: str) -> float:
@@ -64,13 +65,13 @@ def row_from_report(payload: Mapping[str, Any], mechanism: str) -> dict[str, Any
         "regret_share",
     ):
         row[key] = _value(m, key)
-    for key in CI_KEYS[:4]:
+    for key in CI_KEYS:
         row[f"{key}_ci_lo"], row[f"{key}_ci_hi"] = _ci(m, key)
     if "revenue_vs_myerson" in m:  # paired with Myerson on the same profiles (independent families)
-        row["vs_myerson"] = _value(m, "revenue_vs_myerson")
-        row["vs_myerson_ci_lo"], row["vs_myerson_ci_hi"] = _ci(m, "revenue_vs_myerson")
+        row[PAIRED_KEY] = _value(m, "revenue_vs_myerson")
+        row[f"{PAIRED_KEY}_ci_lo"], row[f"{PAIRED_KEY}_ci_hi"] = _ci(m, "revenue_vs_myerson")
     else:
-        row["vs_myerson"] = row["vs_myerson_ci_lo"] = row["vs_myerson_ci_hi"] = math.nan
+        row[PAIRED_KEY] = row[f"{PAIRED_KEY}_ci_lo"] = row[f"{PAIRED_KEY}_ci_hi"] = math.nan
     row["revenue"] = record.revenue
     row["regret_max"] = _value(m, "regret_max")
     row["revenue_se"] = record.revenue_se
@@ -92,7 +93,7 @@ def aggregate_seeds(rows: Sequence[dict[str, Any]], mechanism: str) -> dict[str,
             continue
         vals = np.array([r[key] for r in rows], float)
         out[key] = float(vals.max()) if key == "regret_max" else float(vals.mean())
-        if key in CI_KEYS:
+        if key in (*CI_KEYS, PAIRED_KEY):
             half = t * float(vals.std(ddof=1)) / math.sqrt(k)
             boot_lo = float(np.mean([r[f"{key}_ci_lo"] for r in rows]))
             boot_hi = float(np.mean([r[f"{key}_ci_hi"] for r in rows]))
@@ -203,22 +204,17 @@ def _f(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def _with_ci(r: pd.Series, key: str, digits: int = 4) -> str:
+def _with_ci(r: pd.Series, key: str, digits: int = 4, fmt: Callable[[Any], str] | None = None) -> str:
+    """``value [lo, hi]`` in ``fmt`` (default: ``digits`` decimals); the value alone where the CI is missing."""
+    fmt = fmt or (lambda x: _f(x, digits))
     lo, hi = r.get(f"{key}_ci_lo"), r.get(f"{key}_ci_hi")
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return _f(r[key], digits)
-    return f"{_f(r[key], digits)} [{_f(lo, digits)}, {_f(hi, digits)}]"
+    if lo is None or hi is None or not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
+        return fmt(r[key])
+    return f"{fmt(r[key])} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def _pct(x: Any) -> str:
     return "-" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.1f}%"
-
-
-def _pct_ci(r: pd.Series, key: str) -> str:
-    lo, hi = r.get(f"{key}_ci_lo"), r.get(f"{key}_ci_hi")
-    if lo is None or hi is None or not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
-        return _pct(r[key])
-    return f"{_pct(r[key])} [{_pct(lo)}, {_pct(hi)}]"
 
 
 def _report_cell(r: pd.Series) -> str:
@@ -251,7 +247,7 @@ def _cells(r: pd.Series) -> list[str]:
         _with_ci(r, "revenue"),
         _f(r["optimum"]),
         _pct(r["share_of_optimum"]),
-        _pct_ci(r, "vs_myerson"),
+        _with_ci(r, PAIRED_KEY, fmt=_pct),
         _with_ci(r, "regret_mean", 5),
         _f(r["regret_p99"], 5),
         _f(r["regret_max"], 5),
@@ -326,7 +322,7 @@ def to_latex(table: pd.DataFrame) -> str:
                         _f(r["revenue"]),
                         ci,
                         _tex(_pct(r["share_of_optimum"])),
-                        _tex(_pct(r["vs_myerson"])),
+                        _tex(_pct(r[PAIRED_KEY])),
                         _f(r["regret_mean"], 5),
                         _f(r["regret_p99"], 5),
                         _f(r["regret_max"], 5),

@@ -208,7 +208,7 @@ def _summaries(cols: dict[str, np.ndarray], idx: np.ndarray | None) -> dict[str,
     take = (lambda x: x[None, :]) if idx is None else (lambda x: x[idx])
     rev, rsum, welfare, vmax = (take(cols[k]) for k in ("revenue", "regret_sum", "welfare", "max_value"))
     n = cols["n_bidders"]
-    return {
+    out = {
         "revenue": rev.mean(1),
         "regret_mean": rsum.mean(1) / n,
         "regret_sum": rsum.mean(1),
@@ -219,12 +219,10 @@ def _summaries(cols: dict[str, np.ndarray], idx: np.ndarray | None) -> dict[str,
         "ir_violation_rate": take(cols["ir_violations"]).mean(1) / n,
         "welfare_ratio": welfare.mean(1) / np.maximum(vmax.mean(1), 1e-12),
         "winner_accuracy": take(cols["winner_ok"]).mean(1),
-        **(
-            {"revenue_vs_myerson": rev.mean(1) / np.maximum(take(cols["reference_revenue"]).mean(1), 1e-12)}
-            if "reference_revenue" in cols
-            else {}
-        ),
     }
+    if "reference_revenue" in cols:  # paired: both means over the same (resampled) profiles
+        out["revenue_vs_myerson"] = rev.mean(1) / np.maximum(take(cols["reference_revenue"]).mean(1), 1e-12)
+    return out
 
 
 def summarise(

@@ -260,7 +260,9 @@ def train_regretnet(
             vm = validation_metrics(net, val, search)
             c = max(window["count"], 1)
             score = selection_score(vm["revenue"], vm["regret_mean"], cfg.regret_budget)
-            if cfg.select == "last" or best_score is None or score > best_score:
+            if cfg.select == "last":
+                best_it = it  # the network as it ends: no copy needed
+            elif best_score is None or score > best_score:
                 best_score, best_state, best_it = score, copy.deepcopy(net.state_dict()), it
             history.append(
                 {

@@ -121,7 +121,7 @@ def zfo_run(
     config: Mapping,
     data_check: Mapping,
     distribution: str = "A",
-    restarts: int = 3,
+    restarts: int | None = None,
 ) -> dict[str, Any]:
     """Rule ``zfo_run``: train one ZFO-/FO-/BBB-VVCA run (Algorithm 3 from VCG) or ZFO-VVCA+ (:func:`_zfo_plus`),
     evaluate it exactly on the test set and write ``params.pt`` ({alpha, boosts, ...}), ``history.parquet`` and
@@ -141,6 +141,8 @@ def zfo_run(
     key = run_key([files.train, files.val])  # a forced run on regenerated data or changed code starts afresh
     log.info("training %s on %s seed %d: %s on %s", method, setting, seed_index, asdict(cfg), describe_device(device))
     if method == "zfo_vvca_plus":
+        if restarts is None:
+            raise ValueError("zfo_vvca_plus needs combinatorial.zfo_plus.restarts (params 'restarts' of rule zfo_run)")
         result, start_info = _zfo_plus(sources, parametrisation, cfg, seq, ckpt_dir, key, n, m, distribution, restarts)
     else:
         result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, run_key=key)
