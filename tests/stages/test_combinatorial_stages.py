@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from pipeline_lib.core.data import DataError, read_valuations, write_valuations
 from pipeline_lib.core.settings import Setting
@@ -208,3 +209,76 @@ def test_a_checkpoint_of_other_inputs_is_not_resumed(tmp_path, monkeypatch):
         {b"pipeline_lib": json.dumps(meta)}), paths["train"])  # fmt: skip
     assert zfo_run(files, **kwargs)["resumed_from_iteration"] == 0
     assert not any((tmp_path / "results" / "_ckpt").rglob("state.pt"))
+
+
+# --- ZFO-VVCA+ reads the ZFO-VVCA run of its seed as its restart from VCG (issue 13) ------------------------------
+
+
+def _zfo_plus_case(tmp_path):
+    """Splits of a 2x2(A) setting, the ZFO-VVCA run of seed 0 on them, and the arguments of a ZFO-VVCA+ run."""
+    setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
+    paths = {}
+    for split, rows in (("train", 256), ("val", 64), ("test", 128)):
+        paths[split] = str(tmp_path / "data" / f"{split}.parquet")
+        write_valuations(paths[split], setting, split, base_seed=3, num_rows=rows)
+
+    def files(method: str, **extra) -> RunFiles:
+        out = tmp_path / method
+        return RunFiles(**paths, params=str(out / "params.pt"), history=str(out / "history.parquet"),
+                        metrics=str(out / "metrics.json"), **extra)  # fmt: skip
+
+    cfg = {"lr": 0.05, "q": 4, "sigma": 0.05, "iterations": 8, "batch_size": 64, "eval_every": 2,
+           "checkpoint_every": 4}  # fmt: skip
+    kwargs = {"setting": "2x2_A", "seed_index": 0, "n": 2, "m": 2, "base_seed": 3, "distribution": "A"}
+    kwargs["data_check"] = check(128, base_seed=3, train=256, val=64)
+    zfo_run(files("zfo_vvca"), method="zfo_vvca", config={**cfg, "method": "zfo_vvca"}, **kwargs)
+    zfo = tmp_path / "zfo_vvca"
+    reuse = {"zfo_params": str(zfo / "params.pt"), "zfo_history": str(zfo / "history.parquet"),
+             "zfo_metrics": str(zfo / "metrics.json")}  # fmt: skip
+    return files, reuse, cfg, kwargs
+
+
+def _count_training(monkeypatch) -> list:
+    import pipeline_lib.stages.combinatorial as stage
+
+    starts = []
+    real = stage.train
+
+    def counted(*args, **kw):
+        starts.append(kw.get("init_phi"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(stage, "train", counted)
+    return starts
+
+
+@pytest.mark.parametrize("restarts", [1, 2])
+def test_zfo_plus_reusing_the_zfo_run_equals_training_its_vcg_restart(tmp_path, monkeypatch, restarts):
+    """Reading the ZFO-VVCA run instead of training from VCG changes nothing in ZFO-VVCA+'s outputs (the restart is
+    the same computation: same start, hyperparameters, minibatches and directions) and saves that training run."""
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    files, reuse, cfg, kwargs = _zfo_plus_case(tmp_path)
+    plus = {**cfg, "method": "zfo_vvca_plus"}
+    starts = _count_training(monkeypatch)
+    trained = zfo_run(files("trained"), method="zfo_vvca_plus", config=plus, restarts=restarts, **kwargs)
+    assert len(starts) == restarts
+    starts.clear()
+    reused = zfo_run(files("reused", **reuse), method="zfo_vvca_plus", config=plus, restarts=restarts, **kwargs)
+    assert len(starts) == restarts - 1  # the restart from VCG was read, not trained
+    assert reused["reused_zfo_vvca_run"] and not trained["reused_zfo_vvca_run"]
+    for key in ("test_revenue", "test_revenue_last_iterate", "welfare", "best_val_revenue", "start", "restarts"):
+        assert reused[key] == trained[key], key
+    a, b = (torch.load(tmp_path / name / "params.pt") for name in ("trained", "reused"))
+    assert torch.equal(a["alpha"], b["alpha"]) and torch.equal(a["boosts"], b["boosts"])
+    history = [pd.read_parquet(tmp_path / name / "history.parquet") for name in ("trained", "reused")]
+    pd.testing.assert_frame_equal(*history)
+
+
+def test_zfo_plus_trains_its_vcg_restart_when_the_zfo_run_has_another_config(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    files, reuse, cfg, kwargs = _zfo_plus_case(tmp_path)
+    starts = _count_training(monkeypatch)
+    other = {**cfg, "lr": 0.01, "method": "zfo_vvca_plus"}
+    record = zfo_run(files("plus", **reuse), method="zfo_vvca_plus", config=other, restarts=1, **kwargs)
+    assert len(starts) == 1 and not record["reused_zfo_vvca_run"]
+    assert "keys ['config'] differ" in caplog.text

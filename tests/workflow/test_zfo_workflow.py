@@ -38,6 +38,18 @@ def test_quick_tier_runs_table_2a_with_three_seeds(tmp_path):
     assert "results/tables/table2a.md" in out and "results/tables/table2b.md" not in out
 
 
+@pytest.mark.parametrize(("overrides", "jobs"), [({}, 2), ({"zfo_vvca_plus": {"lr": 0.5}}, 1)])
+def test_zfo_plus_reads_the_zfo_run_of_its_seed_when_their_configs_agree(tmp_path, overrides, jobs):
+    """ZFO-VVCA+'s restart from VCG is the ZFO-VVCA run of the same seed: the DAG makes that run its input (one
+    job fewer to train), unless a method override makes the two configs differ."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"combinatorial": {"method_overrides": overrides}}))
+    target = ["results/combinatorial/2x2_A/zfo_vvca_plus/seed0/metrics.json"]
+    counts, out = _dry_counts(tmp_path, QUICK, overlay, target=target)
+    assert counts["zfo_run"] == jobs
+    assert ("results/combinatorial/2x2_A/zfo_vvca/seed0/metrics.json" in out) == (jobs == 2)
+
+
 @pytest.mark.slow
 def test_smoke_tier_builds_table_2a_and_the_figures(smoke_run, tmp_path):
     """The shared smoke run (`rule all`, tests/config/smoke.yaml) holds this stage's outputs; nothing is stale."""

@@ -6,9 +6,7 @@
 
 rule zfo_run:
     input:
-        train="results/data/{setting}/train.parquet",
-        val="results/data/{setting}/val.parquet",
-        test="results/data/{setting}/test.parquet",
+        unpack(zfo_run_inputs),
     output:
         params="results/combinatorial/{setting}/{method}/seed{seed}/params.pt",
         history="results/combinatorial/{setting}/{method}/seed{seed}/history.parquet",

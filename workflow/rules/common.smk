@@ -254,6 +254,24 @@ def zfo_run_params(wildcards):
     return params
 
 
+def zfo_run_inputs(wildcards):
+    """The three splits; ZFO-VVCA+ also reads the ZFO-VVCA run of its seed, which is its restart from VCG (same
+    config but the method's name, same run seed), when that run is in the study: it is reused, not trained again.
+    """
+    data = f"results/data/{wildcards.setting}"
+    inputs = {split: f"{data}/{split}.parquet" for split in ("train", "val", "test")}
+    if wildcards.method == "zfo_vvca_plus" and "zfo_vvca" in COMBI["methods"]:
+        plus = {**zfo_train_config(wildcards.setting, "zfo_vvca_plus"), "method": "zfo_vvca"}
+        if plus == zfo_train_config(wildcards.setting, "zfo_vvca"):
+            run = f"results/combinatorial/{wildcards.setting}/zfo_vvca/seed{wildcards.seed}"
+            inputs.update(
+                zfo_params=f"{run}/params.pt",
+                zfo_history=f"{run}/history.parquet",
+                zfo_metrics=f"{run}/metrics.json",
+            )
+    return inputs
+
+
 def randomized_params(wildcards):
     """One randomized run: sizes, candidate size s, hyperparameters (with per-setting overrides), seeds."""
     block = COMBI["randomized"]

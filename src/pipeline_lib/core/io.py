@@ -96,6 +96,12 @@ def _nonfinite_path(obj: Any, path: str) -> str | None:
         return None
 
 
+def json_roundtrip(obj: Any) -> Any:
+    """``obj`` as it reads back from a JSON file written by :func:`write_json` (tuples become lists, numpy and
+    torch scalars plain numbers): for comparing a value with a stored record."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """The JSON document at ``path``."""
     return json.loads(Path(path).read_text())

@@ -32,7 +32,7 @@ from pipeline_lib.vvca.config import TrainConfig
 from pipeline_lib.vvca.evaluate import evaluate_blocks, evaluate_on, vvca_block_fn
 from pipeline_lib.vvca.mechanism import VVCAParams
 from pipeline_lib.vvca.parametrisation import Parametrisation
-from pipeline_lib.vvca.zfo import history_frame, train
+from pipeline_lib.vvca.zfo import TrainResult, history_frame, train
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,18 @@ class RunFiles:
     params: str
     history: str
     metrics: str
+    # ZFO-VVCA+ only: the ZFO-VVCA run of the same setting and seed, which is its restart from VCG (see _reused_run)
+    zfo_params: str | None = None
+    zfo_history: str | None = None
+    zfo_metrics: str | None = None
+
+
+@dataclass(frozen=True)
+class ReusedRun:
+    """A finished ZFO-VVCA run standing in for ZFO-VVCA+'s restart from VCG, and its last iterate's test record."""
+
+    result: TrainResult
+    test_last: dict[str, Any]  # {"revenue": the record of its last iterate on the test split}
 
 
 def _read(path: str, setting: str, split: str, data_check: Mapping[str, Any], **expected: Any):
@@ -70,14 +82,57 @@ def _sources(
 UNTRAINABLE_STARTS = ("grand_bundle",)
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality of two values as they read back from JSON (tuples are lists there)."""
+    return io.json_roundtrip(a) == io.json_roundtrip(b)
+
+
+def _reused_run(
+    files: RunFiles, cfg: TrainConfig, seq: Any, n: int, m: int, data: Mapping[str, int]
+) -> ReusedRun | None:
+    """ZFO-VVCA+'s restart from VCG, read from the finished ZFO-VVCA run of the same setting and seed, or None.
+
+    The restart from VCG runs Algorithm 3 with the same hyperparameters, the same run seed (so the same minibatches
+    and directions, :func:`pipeline_lib.core.seeds.vvca_run_seed` does not depend on the method) from the same
+    start (phi = 0) as ZFO-VVCA itself, so it IS that run: reading it halves the cost of ZFO-VVCA+ at two restarts.
+    The run is reused only when its record says so (method, config but the method's name, run seed, sizes, split
+    sizes); otherwise the restart is trained (a warning names the keys that differ)."""
+    if files.zfo_metrics is None or files.zfo_params is None or files.zfo_history is None:
+        return None
+    record = io.read_json(files.zfo_metrics)
+    expected = {
+        "method": "zfo_vvca",
+        "config": {**asdict(cfg), "method": "zfo_vvca"},
+        "run_seed": seed_record(seq),
+        "n": n,
+        "m": m,
+        "data": dict(data),
+    }
+    differ = [key for key, value in expected.items() if not _json_equal(record.get(key), value)]
+    if differ:
+        log.warning(
+            "ZFO-VVCA+: not reusing %s (keys %s differ); training the restart from VCG", files.zfo_metrics, differ
+        )
+        return None
+    payload = io.load_torch(files.zfo_params)
+    phi = torch.cat([payload["alpha"].reshape(-1), payload["boosts"].reshape(-1)]).to(torch.float32)
+    history = io.read_parquet(files.zfo_history).to_dict("records")
+    result = TrainResult(
+        phi, history, float(record["train_seconds"]), int(record["resumed_from_iteration"]), record["best_val_revenue"]
+    )
+    log.info("ZFO-VVCA+: the restart from VCG is the ZFO-VVCA run %s (reused, not retrained)", files.zfo_metrics)
+    return ReusedRun(result, {"revenue": record["test_revenue_last_iterate"]})
+
+
 def _zfo_plus(
     sources: Mapping[str, BidSource], parametrisation: Parametrisation, cfg: TrainConfig, seq: Any,
-    ckpt_dir: Any, key: str, n: int, m: int, distribution: str, restarts: int,
+    ckpt_dir: Any, key: str, n: int, m: int, distribution: str, restarts: int, reused: ReusedRun | None = None,
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """ZFO-VVCA+ (shared/spec/beyond.md section 2): rank every candidate start of
     :mod:`pipeline_lib.combinatorial.starts` on the validation split, run Algorithm 3 unchanged (same
     hyperparameters, same minibatches and directions) from the ``restarts - 1`` best trainable starts and from VCG
     (the paper's own path, so ZFO-VVCA+ never loses it), and keep the run with the best validation revenue.
+    ``reused`` (:func:`_reused_run`), when given, is the run from VCG, not trained again.
 
     The grand-bundle start is scored but not trained from: its partial-bundle boosts are prohibitive (-K), so they
     never win on any profile, their gradient is zero and no step of the algorithm can leave that mechanism (measured:
@@ -89,6 +144,9 @@ def _zfo_plus(
     ranking_seconds = time.perf_counter() - t0
     runs = {}
     for start in chosen:
+        if start.name == "vcg" and reused is not None:
+            runs[start.name] = reused.result
+            continue
         log.info("ZFO-VVCA+: training from start %s (validation revenue %.4f)", start.name, start.val_revenue)
         device = sources["train"].device
         runs[start.name] = train(
@@ -104,6 +162,7 @@ def _zfo_plus(
         "restarts": {name: r.best_val for name, r in runs.items()},
         "start_seconds": ranking_seconds,
         "restart_train_seconds": {name: r.train_seconds for name, r in runs.items()},
+        "reused_zfo_vvca_run": reused is not None,
     }
     log.info("ZFO-VVCA+: kept the run from %s (best validation revenues %s)", best, info["restarts"])
     return runs[best], info
@@ -130,6 +189,7 @@ def zfo_run(
     Checkpoints go to :func:`checkpoint_dir_for` of the parameters file and are removed on completion.
     """
     cfg = TrainConfig(**config)
+    reused_test_last = None
     if method != cfg.method:
         raise ValueError(f"method {method!r} but config for {cfg.method!r}")
     device = get_device()
@@ -143,13 +203,19 @@ def zfo_run(
     if method == "zfo_vvca_plus":
         if restarts is None:
             raise ValueError("zfo_vvca_plus needs combinatorial.zfo_plus.restarts (params 'restarts' of rule zfo_run)")
-        result, start_info = _zfo_plus(sources, parametrisation, cfg, seq, ckpt_dir, key, n, m, distribution, restarts)
+        data = {split: len(source) for split, source in sources.items()}
+        reused = _reused_run(files, cfg, seq, n, m, data)
+        result, start_info = _zfo_plus(
+            sources, parametrisation, cfg, seq, ckpt_dir, key, n, m, distribution, restarts, reused
+        )
+        if reused is not None and result is reused.result:
+            reused_test_last = reused.test_last
     else:
         result = train(sources["train"], parametrisation, cfg, seq, sources["val"], ckpt_dir, run_key=key)
         start_info = {"start": "vcg"}
     params = parametrisation.params(result.phi)
     test = evaluate_on(sources["test"], params)
-    test_last = test
+    test_last = test if reused_test_last is None else reused_test_last
     if result.last_phi is not None and not torch.equal(result.last_phi, result.phi):
         test_last = evaluate_on(sources["test"], parametrisation.params(result.last_phi))
     payload = {
