@@ -19,7 +19,7 @@ import torch
 
 from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
 from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
-from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, rank_starts
+from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, params_to_phi, rank_starts
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
 from pipeline_lib.core.data import check_metadata, expected_metadata, iter_valuations, read_metadata, read_valuations
@@ -82,11 +82,6 @@ def _sources(
 UNTRAINABLE_STARTS = ("grand_bundle",)
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality of two values as they read back from JSON (tuples are lists there)."""
-    return io.json_roundtrip(a) == io.json_roundtrip(b)
-
-
 def _reused_run(
     files: RunFiles, cfg: TrainConfig, seq: Any, n: int, m: int, data: Mapping[str, int]
 ) -> ReusedRun | None:
@@ -100,22 +95,24 @@ def _reused_run(
     if files.zfo_metrics is None or files.zfo_params is None or files.zfo_history is None:
         return None
     record = io.read_json(files.zfo_metrics)
-    expected = {
-        "method": "zfo_vvca",
-        "config": {**asdict(cfg), "method": "zfo_vvca"},
-        "run_seed": seed_record(seq),
-        "n": n,
-        "m": m,
-        "data": dict(data),
-    }
-    differ = [key for key, value in expected.items() if not _json_equal(record.get(key), value)]
+    expected = io.json_roundtrip(
+        {
+            "method": "zfo_vvca",
+            "config": {**asdict(cfg), "method": "zfo_vvca"},
+            "run_seed": seed_record(seq),
+            "n": n,
+            "m": m,
+            "data": dict(data),
+        }
+    )  # as the record reads back from its JSON file
+    differ = [key for key, value in expected.items() if record.get(key) != value]
     if differ:
         log.warning(
             "ZFO-VVCA+: not reusing %s (keys %s differ); training the restart from VCG", files.zfo_metrics, differ
         )
         return None
     payload = io.load_torch(files.zfo_params)
-    phi = torch.cat([payload["alpha"].reshape(-1), payload["boosts"].reshape(-1)]).to(torch.float32)
+    phi = params_to_phi(VVCAParams(payload["alpha"], payload["boosts"]), Parametrisation.full(n, m))
     history = io.read_parquet(files.zfo_history).to_dict("records")
     result = TrainResult(
         phi, history, float(record["train_seconds"]), int(record["resumed_from_iteration"]), record["best_val_revenue"]
@@ -195,6 +192,7 @@ def zfo_run(
     device = get_device()
     wall0 = time.perf_counter()
     sources = _sources(files, setting, n, m, device, data_check)
+    data = {split: len(source) for split, source in sources.items()}
     seq = vvca_run_seed(base_seed, setting, seed_index)
     parametrisation = Parametrisation.full(n, m)
     ckpt_dir = checkpoint_dir_for(files.params)
@@ -203,7 +201,6 @@ def zfo_run(
     if method == "zfo_vvca_plus":
         if restarts is None:
             raise ValueError("zfo_vvca_plus needs combinatorial.zfo_plus.restarts (params 'restarts' of rule zfo_run)")
-        data = {split: len(source) for split, source in sources.items()}
         reused = _reused_run(files, cfg, seq, n, m, data)
         result, start_info = _zfo_plus(
             sources, parametrisation, cfg, seq, ckpt_dir, key, n, m, distribution, restarts, reused
@@ -246,7 +243,7 @@ def zfo_run(
         resumed_from_iteration=result.resumed_from,
         device=describe_device(device),
         config=asdict(cfg),
-        data={split: len(source) for split, source in sources.items()},
+        data=data,
         base_seed=base_seed,
         n=n,
         m=m,
