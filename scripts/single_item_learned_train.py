@@ -12,6 +12,6 @@ single_item_learned_train(
     method=snakemake.wildcards.method,
     seed_index=int(snakemake.wildcards.seed),
     best_path=snakemake.input.get("best"),
-    warm_path=snakemake.input.get("warm"),
+    start_path=snakemake.input.get("start"),
     **dict(snakemake.params.items()),
 )

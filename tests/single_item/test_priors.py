@@ -201,3 +201,14 @@ def test_payments_follow_myersons_payment_identity():
         integral = values[:, i] * a_i[:, :-1].mean(1)
         expected = values[:, i] * a_i[:, -1] - integral
         assert np.allclose(pay[:, i].numpy(), expected, atol=2e-4 * max(1.0, values[:, i].max()))
+
+
+def test_the_distillation_teacher_is_myerson_where_priors_are_known_else_myersonnet():
+    uniform, latent = {"distribution": "uniform", "low": 0.0, "high": 1.0}, {"distribution": "latent"}
+    assert pr.distillation_teacher("auto", uniform, 3) == "myerson"
+    assert pr.distillation_teacher("auto", latent, 3) == "myersonnet"
+    assert pr.distillation_teacher("none", uniform, 3) == "none"
+    with pytest.raises(ValueError, match=r"regretnet.start.teacher: myerson needs .* 'latent'"):
+        pr.distillation_teacher("myerson", latent, 3)
+    with pytest.raises(ValueError, match="must be one of"):
+        pr.distillation_teacher("vickrey", uniform, 3)

@@ -18,6 +18,9 @@ import torch
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item import regretnet_sweep as sw
+from pipeline_lib.single_item.auctions import myerson
+from pipeline_lib.single_item.distill import DistillConfig, distill
+from pipeline_lib.single_item.distributions import UniformPrior
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
 
 
@@ -59,6 +62,17 @@ def test_inner_search_stays_in_the_domain_and_does_not_lose_utility_on_average()
     assert found.min() >= 0.0 and found.max() <= 1.0 and not found.requires_grad
     gain = rn.deviation_utilities(net, values, found) - rn.deviation_utilities(net, values, start)
     assert gain.mean() > 0
+
+
+def test_inner_search_keeps_the_best_point_of_its_path_when_a_step_overshoots():
+    """u_i(b) = v_i - (b - 0.7)^2 peaks at 0.7; from 0.69 a step of size 10 jumps to 0.89 (utility lower): the
+    search returns 0.69, never a misreport worse than its start."""
+    values = torch.full((1, 2), 0.5, dtype=torch.float64)
+    start = torch.full((1, 2, 1), 0.69, dtype=torch.float64)
+    found = rn.inner_search(_PostedDeviation(), values, start, steps=3, step_size=10.0, upper=1.0)
+    assert torch.allclose(found, start)
+    small = rn.inner_search(_PostedDeviation(), values, start, steps=50, step_size=0.1, upper=1.0)
+    assert torch.allclose(small, torch.full_like(start, 0.7), atol=1e-4)  # small steps converge to the peak
 
 
 class _PostedDeviation:
@@ -136,10 +150,18 @@ def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
 
 @pytest.fixture(scope="module")
 def two_uniform():
+    """The pipeline's path on two U[0,1] bidders, small: a network distilled from Myerson, then the Lagrangian."""
     rng = np.random.default_rng(0)
     train, val = rng.random((8000, 2)), rng.random((300, 2))
-    cfg = rn.RegretNetConfig(iterations=500, batch_size=128, eval_every=250, val_profiles=300, val_grid=101)
-    net, history = rn.train_regretnet(train, val, cfg, seed=1)
+    cfg = rn.RegretNetConfig(
+        hidden=(64, 64), iterations=500, batch_size=128, eval_every=250, val_profiles=300, val_grid=101
+    )
+    torch.manual_seed(0)
+    start, _ = distill(
+        SingleItemNet(2, cfg.hidden, input_scale=0.5), train, myerson(UniformPrior(0.0, 1.0)),
+        DistillConfig(iterations=1500, batch_size=256), upper=1.0, seed=0,
+    )  # fmt: skip
+    net, history = rn.train_regretnet(train, val, cfg, seed=1, init_net=start)
     return net, history
 
 
@@ -149,8 +171,8 @@ def test_short_training_is_near_optimal_with_small_honest_regret(two_uniform):
     test = np.random.default_rng(1).random((500, 2))
     search = ev.RegretSearch(upper=1.0, grid=1001)
     soft = ev.evaluate_mechanism(AsMechanism(net), test, search, ev.Bootstrap(n_boot=50)).metrics
-    assert soft["revenue"]["value"] >= 0.9 * optimum
-    assert soft["regret_mean"]["value"] <= 0.01
+    assert soft["revenue"]["value"] >= 0.95 * optimum
+    assert soft["regret_mean"]["value"] <= 0.005
     assert soft["ir_violation_rate"]["value"] == 0.0  # p_i = rho_i b_i a_i <= b_i a_i
     hard = ev.evaluate_mechanism(AsMechanism(net, hard=True), test, search, ev.Bootstrap(n_boot=50)).metrics
     assert hard["ir_violation_rate"]["value"] == 0.0 and math.isfinite(hard["regret_mean"]["value"])

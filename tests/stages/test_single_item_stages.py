@@ -10,6 +10,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from pipeline_lib.core.data import write_valuations
 from pipeline_lib.core.settings import Setting
@@ -194,3 +195,41 @@ def test_table1_flags_learned_revenue_above_the_optimum(tmp_path):
     assert row["flag"] == f"{FLAG} (1 of 2 seeds)" and row["n_seeds"] == 2
     assert row["revenue"] == pytest.approx(0.635) and row["share_of_optimum"] == pytest.approx(0.635 / 0.6125)
     assert row["revenue_ci_lo"] < 0.61 and row["revenue_ci_hi"] > 0.66  # t interval over two seeds is wide
+
+
+def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(tmp_path, data, monkeypatch):
+    """Rule regretnet_start: the start is the phase-1 network distilled from Myerson (the auto teacher of an i.i.d.
+    family); the record names the teacher; a correlated family has no Myerson teacher and the stage says so."""
+    from pipeline_lib.core import io
+    from pipeline_lib.single_item.nets import model_from_payload
+    from pipeline_lib.stages import single_item_learned as sl
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    warm = str(tmp_path / "warmstart.pt")
+    st.single_item_warmstart(
+        data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5, data_check=CHECK
+    )
+    kwargs = {"family": "uniform", "training": {"val_profiles": 32, "val_grid": 51}, "base_seed": 5,
+              "data_check": CHECK, "warm_path": warm}  # fmt: skip
+    out = str(tmp_path / "start.pt")
+    info = sl.regretnet_start(
+        data["train"], data["val"], out, family_cfg=FAMILY, start={"teacher": "auto", "iterations": 300}, **kwargs
+    )
+    assert info["teacher"] == "myerson" and info["from_phase1"] and len(info["history"]) == 10
+    assert info["misreport_upper"] == 1.0  # U[0, 1]: the support bound
+    net, extra = model_from_payload(io.load_torch(out))
+    phase1, _ = model_from_payload(io.load_torch(warm))
+    assert extra["val_regret"] == info["val_regret"] and net.hidden == phase1.hidden
+    assert any(
+        not torch.equal(a, b) for a, b in zip(net.state_dict().values(), phase1.state_dict().values(), strict=True)
+    )
+    plain = sl.regretnet_start(
+        data["train"], data["val"], str(tmp_path / "plain.pt"), family_cfg=FAMILY, start={"teacher": "none"}, **kwargs
+    )
+    assert plain["teacher"] == "none" and plain["history"] == []
+    same, _ = model_from_payload(io.load_torch(str(tmp_path / "plain.pt")))
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), phase1.state_dict().values(), strict=True))
+    with pytest.raises(ValueError, match="teacher: myerson needs independent bidders"):
+        sl.regretnet_start(data["train"], data["val"], str(tmp_path / "x.pt"), family_cfg={"distribution": "latent"},
+                           start={"teacher": "myerson"}, **kwargs)  # fmt: skip
+    assert not (tmp_path / "x.pt").exists()

@@ -14,7 +14,7 @@ from pipeline_lib.core.settings import (
     single_item_settings,
 )
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.single_item.priors import baseline_names
+from pipeline_lib.single_item.priors import baseline_names, distillation_teacher
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -151,7 +151,25 @@ def learned_train_inputs(wildcards):
     }
     if wildcards.method == "regretnet":
         inputs["best"] = f"results/single_item/{wildcards.family}/regretnet/sweep/best_params.json"
-        inputs["warm"] = f"results/single_item/{wildcards.family}/warmstart.pt"
+        inputs["start"] = f"results/single_item/{wildcards.family}/regretnet/start.pt"
+    return inputs
+
+
+def regretnet_start_inputs(wildcards):
+    """Training and validation values, the phase-1 network (read under warm_start), and the family's first
+    MyersonNet when it is the distillation teacher (pipeline_lib.single_item.priors.distillation_teacher).
+    """
+    family = wildcards.family
+    inputs = {
+        "train": f"results/data/{family}/train.parquet",
+        "val": f"results/data/{family}/val.parquet",
+        "warm": f"results/single_item/{family}/warmstart.pt",
+    }
+    teacher = distillation_teacher(
+        SI["regretnet"]["start"]["teacher"], SI["families"][family], SETTINGS[family].n
+    )
+    if teacher == "myersonnet":
+        inputs["teacher"] = si_model(family, "myersonnet", si_method_seeds("myersonnet")[0])
     return inputs
 
 

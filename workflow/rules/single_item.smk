@@ -148,11 +148,35 @@ rule single_item_baseline:
         "../../scripts/single_item_baseline.py"
 
 
+rule regretnet_start:
+    input:
+        unpack(regretnet_start_inputs),
+    output:
+        "results/single_item/{family}/regretnet/start.pt",
+    log:
+        "logs/regretnet_start/{family}.log",
+    benchmark:
+        "benchmarks/regretnet_start/{family}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        data_check=data_check("single_item"),
+        family_cfg=si_family,
+        training=SI["regretnet"]["training"],
+        start=SI["regretnet"]["start"],
+        base_seed=int(config["seed"]),
+    script:
+        "../../scripts/regretnet_start.py"
+
+
 rule regretnet_sweep:
     input:
         train="results/data/{family}/train.parquet",
         val="results/data/{family}/val.parquet",
-        warm="results/single_item/{family}/warmstart.pt",
+        start="results/single_item/{family}/regretnet/start.pt",
     output:
         best="results/single_item/{family}/regretnet/sweep/best_params.json",
         csv="results/single_item/{family}/regretnet/sweep/trials.csv",

@@ -84,3 +84,22 @@ def baseline_names(family: Mapping[str, Any], n_bidders: int, requested: Sequenc
     """The requested baselines that apply to ``family`` (Myerson only where the bidders' priors are independent
     and known)."""
     return [b for b in requested if b != "myerson" or bidder_priors(family, n_bidders) is not None]
+
+
+TEACHERS = ("auto", "myerson", "myersonnet", "none")
+
+
+def distillation_teacher(kind: str, family: Mapping[str, Any], n_bidders: int) -> str:
+    """The DSIC mechanism RegretNet's start imitates (``single_item.regretnet.start.teacher``): ``auto`` is Myerson
+    where the bidders' priors are independent and known, else the family's MyersonNet (exactly DSIC, learned)."""
+    if kind not in TEACHERS:
+        raise ValueError(f"single_item.regretnet.start.teacher must be one of {TEACHERS}, got {kind!r}")
+    known = bidder_priors(family, n_bidders) is not None
+    if kind == "myerson" and not known:
+        raise ValueError(
+            f"single_item.regretnet.start.teacher: myerson needs independent bidders with known priors, and family "
+            f"{family.get('distribution')!r} has none (use myersonnet or auto)"
+        )
+    if kind == "auto":
+        return "myerson" if known else "myersonnet"
+    return kind

@@ -41,9 +41,9 @@ CONSTRAINT_KEY = "regret"  # the name under Trial.set_constraint (Optuna >= 5)
 _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 # name -> (low, high, log); every name is a RegretNetConfig field
 DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
-    "lr": (3e-4, 1e-2, True),
-    "mu_init": (0.5, 50.0, True),
-    "rho_init": (10.0, 300.0, True),
+    "lr": (1e-4, 1e-3, True),
+    "mu_init": (20.0, 500.0, True),
+    "rho_init": (10.0, 500.0, True),
 }
 
 

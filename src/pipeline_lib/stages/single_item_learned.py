@@ -1,5 +1,7 @@
 """Stages of the learned single-item mechanisms beyond the report (shared/spec/beyond.md sections 3 and 4):
 
+* ``regretnet_start``: RegretNet's starting network (the phase-1 network or a fresh one) distilled from a DSIC
+  teacher over the whole misreport range (:mod:`pipeline_lib.single_item.distill`);
 * ``regretnet_sweep``: Optuna sweep of RegretNet's optimiser settings that maximises validation revenue subject
   to validation regret <= budget (Optuna constraints); trial 0 is the default configuration;
 * ``single_item_learned_train``: RegretNet (augmented Lagrangian, best feasible configuration of the sweep) or
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from pipeline_lib.core import io
 from pipeline_lib.core import optuna_storage as ostore
@@ -29,9 +32,12 @@ from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item import regretnet_sweep as rs
-from pipeline_lib.single_item.baselines import support_upper
+from pipeline_lib.single_item.baselines import correct_baseline, support_upper
+from pipeline_lib.single_item.distill import DistillConfig, distill
+from pipeline_lib.single_item.distill import config_dict as distill_config
 from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
+from pipeline_lib.single_item.priors import distillation_teacher
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -43,7 +49,7 @@ LEARNED = ("regretnet", "myersonnet")
 class RegretNetSweepFiles:
     train: str
     val: str
-    warm: str
+    start: str
     best: str
     csv: str
     json: str
@@ -57,14 +63,63 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
     return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
 
 
-def _warm_net(cfg: rn.RegretNetConfig, warm_path: str | None) -> SingleItemNet | None:
-    """The family's phase-1 network when RegretNet starts from it (``warm_start``), else None."""
-    if not cfg.warm_start:
-        return None
-    if warm_path is None:
-        raise ValueError("regretnet with warm_start needs the family's warmstart.pt (input 'warm')")
-    net, _ = model_from_payload(io.load_torch(warm_path))
+def _start_net(start_path: str | None) -> SingleItemNet:
+    """RegretNet's starting network, the output of rule ``regretnet_start``."""
+    if start_path is None:
+        raise ValueError("regretnet needs the family's starting network regretnet/start.pt (input 'start')")
+    net, _ = model_from_payload(io.load_torch(start_path))
     return net
+
+
+def _teacher(kind: str, family_cfg: Mapping, n_bidders: int, teacher_path: str | None) -> Any:
+    """The teacher mechanism of :func:`regretnet_start` (None for ``none``)."""
+    if kind == "myerson":
+        return correct_baseline(family_cfg, n_bidders)
+    if kind == "myersonnet":
+        if teacher_path is None:
+            raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
+        return load_learned(io.load_torch(teacher_path))
+    return None
+
+
+def regretnet_start(
+    train_path: str, val_path: str, out_path: str, *, family: str, family_cfg: Mapping, training: Mapping,
+    start: Mapping, base_seed: int, data_check: Mapping, warm_path: str | None = None, teacher_path: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Rule ``regretnet_start``: the phase-1 network ``warm_path`` (``training.warm_start``) or a fresh one,
+    distilled from the teacher of ``start.teacher`` (:func:`pipeline_lib.single_item.priors.distillation_teacher`)
+    for ``start.iterations`` steps; writes start.pt with the teacher, the distillation history and the start's
+    validation revenue and regret (the one evaluator, as in the sweep)."""
+    train = load_split(train_path, family, "train", data_check)
+    val = load_split(val_path, family, "val", data_check)
+    cfg = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
+    dcfg = DistillConfig.from_mapping(start)
+    kind = distillation_teacher(str(start["teacher"]), family_cfg, train.shape[1])
+    seed = stage_seed(base_seed, family, "regretnet_start")
+    t0 = time.perf_counter()
+    if cfg.warm_start:
+        if warm_path is None:
+            raise ValueError("regretnet with warm_start needs the family's warmstart.pt (input 'warm')")
+        net, _ = model_from_payload(io.load_torch(warm_path))
+        rn.check_start(net, cfg, train.shape[1])
+    else:
+        torch.manual_seed(seed)
+        net = SingleItemNet(train.shape[1], cfg.hidden, input_scale=float(max(train.mean(), 1e-6)))
+    teacher = _teacher(kind, family_cfg, train.shape[1], teacher_path)
+    history: list[dict[str, Any]] = []
+    if teacher is not None and dcfg.iterations > 0:
+        net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
+    vm = rn.validation_metrics(net, val[: cfg.val_profiles])
+    vm_pair = (vm["revenue"], vm["regret_mean"])
+    info = {
+        "family": family, "seed": seed, "teacher": kind, "from_phase1": bool(cfg.warm_start),
+        "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
+        "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
+        "versions": package_versions(), "device": describe_device(get_device()),
+    }  # fmt: skip
+    log.info("regretnet start of %s (teacher %s): val revenue %.4f, regret %.5f", family, kind, *vm_pair)
+    io.save_torch(model_payload(net, extra=info), out_path)
+    return info
 
 
 def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
@@ -95,7 +150,7 @@ def regretnet_sweep(
         "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
         "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
         "data": {"train": len(train), "val": len(val)}, "n_bidders": int(train.shape[1]),
-        "inputs_key": run_key([files.train, files.val, *([files.warm] if base.warm_start else [])]),
+        "inputs_key": run_key([files.train, files.val, files.start]),
     }  # fmt: skip
     name = f"regretnet-{family}-{fingerprint(identity)[:12]}"
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
@@ -103,7 +158,7 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     name = study.study_name
-    objective = rs.make_objective(train, val, base, seed, budget, search, space, _warm_net(base, files.warm))
+    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start))
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     n_trials = int(sweep["n_trials"])
     t0 = time.perf_counter()
@@ -145,10 +200,10 @@ def regretnet_sweep(
 def single_item_learned_train(
     train_path: str, val_path: str, outputs: Mapping[str, str], *, family: str, method: str, seed_index: int,
     family_cfg: Mapping, training: Mapping, base_seed: int, data_check: Mapping, best_path: str | None = None,
-    warm_path: str | None = None,
+    start_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration, from the phase-1
-    network ``warm_path`` under ``warm_start``) or MyersonNet for one family and seed; writes model.pt (plain
+    """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration, from the starting
+    network ``start_path``) or MyersonNet for one family and seed; writes model.pt (plain
     tensors), history.parquet and metrics.json."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
@@ -163,7 +218,7 @@ def single_item_learned_train(
             _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), best["params"]
         )
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
-        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_warm_net(cfg, warm_path))
+        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path))
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
