@@ -209,8 +209,8 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
     st.single_item_warmstart(
         data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5, data_check=CHECK
     )
-    kwargs = {"family": "uniform", "training": {"val_profiles": 32, "val_grid": 51}, "base_seed": 5,
-              "data_check": CHECK, "warm_path": warm}  # fmt: skip
+    training = {"val_profiles": 32, "val_grid": 51, "warm_start": True, "hidden": [64, 32, 16]}  # the phase-1 widths
+    kwargs = {"family": "uniform", "training": training, "base_seed": 5, "data_check": CHECK, "warm_path": warm}
     out = str(tmp_path / "start.pt")
     info = sl.regretnet_start(
         data["train"], data["val"], out, family_cfg=FAMILY, start={"teacher": "auto", "iterations": 300}, **kwargs

@@ -109,15 +109,18 @@ def regretnet_start(
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
         net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
-    vm = rn.validation_metrics(net, val[: cfg.val_profiles])
-    vm_pair = (vm["revenue"], vm["regret_mean"])
+    search = regret.RegretSearch(
+        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])), grid=cfg.val_grid
+    )
+    vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
     info = {
         "family": family, "seed": seed, "teacher": kind, "from_phase1": bool(cfg.warm_start),
         "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
         "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
-    log.info("regretnet start of %s (teacher %s): val revenue %.4f, regret %.5f", family, kind, *vm_pair)
+    log.info("regretnet start of %s (teacher %s): val revenue %.4f", family, kind, vm["revenue"])
+    log.info("regretnet start of %s: val regret %.5f", family, vm["regret_mean"])
     io.save_torch(model_payload(net, extra=info), out_path)
     return info
 
