@@ -1,8 +1,8 @@
 """RegretNet training of the report's single-item network (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
 "Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; spec beyond.md 3).
 
-Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP 64-32-16, softmax over n bidders plus
-"no sale", p_i = rho_i b_i a_i, ex-post IR by construction). Training solves
+Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
+``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction). Training solves
 
     min_theta -rev(theta)  subject to  rgt_i(theta) = 0 for every bidder i
 
@@ -100,6 +100,12 @@ class RegretNetConfig:
 SELECTIONS = ("best_feasible", "last")
 
 
+def fresh_net(values: np.ndarray | Tensor, hidden: tuple[int, ...]) -> SingleItemNet:
+    """A newly initialised network for profiles ``values`` (N, n), input scale the mean value (draws from torch's
+    global generator: seed it first)."""
+    return SingleItemNet(values.shape[1], hidden, input_scale=float(max(float(values.mean()), 1e-6)))
+
+
 def check_start(net: SingleItemNet, cfg: RegretNetConfig, n_bidders: int) -> None:
     """A starting network must have RegretNet's bidders and hidden layers."""
     if tuple(net.hidden) != tuple(cfg.hidden) or net.n_bidders != n_bidders:
@@ -152,23 +158,18 @@ def inner_search(
     overshoot on a sharp allocation and end below its start, so the last iterate alone would under-state regret
     (measured: training regret 0.007 against the evaluator's 0.017 on a near-hard network)."""
     m = misreports.detach().clone()
-    best, best_u = m.clone(), None
+    best, best_u = m.clone(), torch.full_like(m, -math.inf)
     for step in range(steps + 1):
         m.requires_grad_(True)
         with torch.enable_grad():
             u = deviation_utilities(net, values, m)
             grad = torch.autograd.grad(u.sum(), m)[0] if step < steps else None
-        with torch.no_grad():
-            u = u.detach()
-            if best_u is None:
-                best_u = u
-            else:
-                better = u > best_u
-                best = torch.where(better, m.detach(), best)
-                best_u = torch.where(better, u, best_u)
-            if grad is not None:
-                m = (m.detach() + step_size * grad).clamp_(0.0, upper)
-    return best.detach()
+        m, u = m.detach(), u.detach()
+        better = u > best_u
+        best, best_u = torch.where(better, m, best), torch.where(better, u, best_u)
+        if grad is not None:
+            m = (m + step_size * grad).clamp_(0.0, upper)
+    return best
 
 
 def regret_per_bidder(net: SingleItemNet, values: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
@@ -226,7 +227,7 @@ def train_regretnet(
     n_rows, n = train.shape
     upper = float(cfg.misreport_upper) if cfg.misreport_upper else float(train.max())
     if init_net is None:
-        net = SingleItemNet(n, cfg.hidden, input_scale=float(max(train.mean(), 1e-6)))
+        net = fresh_net(train, cfg.hidden)
     else:
         check_start(init_net, cfg, n)
         net = copy.deepcopy(init_net).float()

@@ -104,7 +104,7 @@ def regretnet_start(
         rn.check_start(net, cfg, train.shape[1])
     else:
         torch.manual_seed(seed)
-        net = SingleItemNet(train.shape[1], cfg.hidden, input_scale=float(max(train.mean(), 1e-6)))
+        net = rn.fresh_net(train, cfg.hidden)
     teacher = _teacher(kind, family_cfg, train.shape[1], teacher_path)
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
