@@ -212,3 +212,16 @@ def test_the_distillation_teacher_is_myerson_where_priors_are_known_else_myerson
         pr.distillation_teacher("myerson", latent, 3)
     with pytest.raises(ValueError, match="must be one of"):
         pr.distillation_teacher("vickrey", uniform, 3)
+
+
+def test_column_resampling_is_on_for_independent_bidders_and_refused_for_correlated_values():
+    latent = {"distribution": "latent", "d": 1}
+    asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}
+    key = "single_item.regretnet.training.resample_bidders"
+    assert pr.resample_bidders("auto", U01, 4, key) and pr.resample_bidders("auto", asym, 2, key)
+    assert not pr.resample_bidders("auto", latent, 4, key)
+    assert not pr.resample_bidders(False, U01, 4, key) and pr.resample_bidders(True, HETERO_AS_MIXTURE, 3, key)
+    with pytest.raises(ValueError, match=r"resample_bidders: true needs independent bidders.*'latent'"):
+        pr.resample_bidders(True, latent, 4, key)
+    with pytest.raises(ValueError, match="resample_bidders must be auto, true or false"):
+        pr.resample_bidders("yes", U01, 4, key)

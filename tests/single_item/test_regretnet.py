@@ -146,6 +146,8 @@ def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
                            init_net=SingleItemNet(2, (8,)))  # fmt: skip
     with pytest.raises(ValueError, match="select"):
         rn.RegretNetConfig(select="best")
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        rn.RegretNetConfig(lr_schedule="linear")
 
 
 @pytest.fixture(scope="module")

@@ -233,3 +233,30 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
         sl.regretnet_start(data["train"], data["val"], str(tmp_path / "x.pt"), family_cfg={"distribution": "latent"},
                            start={"teacher": "myerson"}, **kwargs)  # fmt: skip
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, data, monkeypatch):
+    """``single_item.regretnet.sweep.n_trials: 0``: no study, no trial; best_params.json holds the configured
+    training parameters (feasibility unknown), the trial exports are empty, and the final training uses them."""
+    from pipeline_lib.stages import single_item_learned as sl
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    training = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations": 4, "eval_every": 2, "lr": 7e-4}
+    kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
+    start = str(tmp_path / "start.pt")
+    sl.regretnet_start(data["train"], data["val"], start, start={"teacher": "myerson", "iterations": 20}, **kwargs)
+    files = sl.RegretNetSweepFiles(
+        train=data["train"], val=data["val"], start=start, best=str(tmp_path / "best_params.json"),
+        csv=str(tmp_path / "trials.csv"), json=str(tmp_path / "trials.json"),
+    )  # fmt: skip
+    sweep = {"n_trials": 0, "budget": 1e-3, "val_profiles": 16, "val_grid": 21, "max_failed_trials": 2}
+    best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
+    assert best["params"] == {"lr": 7e-4, "mu_init": 100.0, "rho_init": 50.0} and best["feasible"] is None
+    assert json.loads(open(files.json).read())["trials"] == [] and not (tmp_path / "study.sqlite3").exists()
+    outputs = {k: str(tmp_path / f"final_{k}") for k in ("model", "history", "metrics")}
+    metrics = sl.single_item_learned_train(
+        data["train"], data["val"], outputs, method="regretnet", seed_index=0, best_path=files.best,
+        start_path=start, **kwargs,
+    )  # fmt: skip
+    assert metrics["config"]["lr"] == 7e-4 and metrics["config"]["resample_bidders"] is True  # auto: i.i.d. values
+    assert metrics["sweep_feasible"] is None

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline_lib.single_item.minibatches import minibatch
+
 Tensor = torch.Tensor
 
 
@@ -62,6 +64,7 @@ class MyersonNetConfig:
     init_reserve: float = 0.5
     eval_every: int = 100
     val_profiles: int = 10000
+    resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> MyersonNetConfig:
@@ -189,7 +192,7 @@ def train_myersonnet(
     running, count, t0 = 0.0, 0, time.perf_counter()
     for it in range(1, cfg.iterations + 1):
         idx = torch.randint(0, train.shape[0], (min(cfg.batch_size, train.shape[0]),), generator=gen)
-        _, pay = net(train[idx], hard=False, temperature=cfg.temperature)
+        _, pay = net(minibatch(train, idx, gen, cfg.resample_bidders), hard=False, temperature=cfg.temperature)
         revenue = pay.sum(1).mean()
         opt.zero_grad(set_to_none=True)
         (-revenue).backward()

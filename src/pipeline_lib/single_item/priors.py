@@ -103,3 +103,21 @@ def distillation_teacher(kind: str, family: Mapping[str, Any], n_bidders: int) -
     if kind == "auto":
         return "myerson" if known else "myersonnet"
     return kind
+
+
+def resample_bidders(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
+    """Whether training minibatches draw each bidder's column independently
+    (:mod:`pipeline_lib.single_item.minibatches`): ``auto`` where the bidders are independent, ``true`` only there
+    (refused for correlated values: it would train on a different distribution), ``false`` never. ``key`` names the
+    config entry in the error."""
+    independent = bidder_priors(family, n_bidders) is not None
+    if setting == "auto":
+        return independent
+    if not isinstance(setting, bool):
+        raise ValueError(f"{key} must be auto, true or false, got {setting!r}")
+    if setting and not independent:
+        raise ValueError(
+            f"{key}: true needs independent bidders, and family {family.get('distribution')!r} has correlated "
+            "values (resampling the columns would train on another distribution; use auto or false)"
+        )
+    return setting

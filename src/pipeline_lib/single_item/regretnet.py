@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item.minibatches import minibatch
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
 
 Tensor = torch.Tensor
@@ -84,6 +85,8 @@ class RegretNetConfig:
     val_profiles: int = 500
     val_grid: int = 201
     misreport_upper: float | None = None  # B of the misreport search; None: the largest training value
+    resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
+    lr_schedule: str = "constant"  # or "cosine": the step decays to 0 over the run
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:
@@ -95,9 +98,12 @@ class RegretNetConfig:
     def __post_init__(self) -> None:
         if self.select not in SELECTIONS:
             raise ValueError(f"RegretNet select must be one of {SELECTIONS}, got {self.select!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"RegretNet lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
 
 SELECTIONS = ("best_feasible", "last")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def fresh_net(values: np.ndarray | Tensor, hidden: tuple[int, ...]) -> SingleItemNet:
@@ -238,6 +244,7 @@ def train_regretnet(
     val = np.asarray(values_val, np.float64)[: cfg.val_profiles]
     search = ev.RegretSearch(upper=ev.misreport_upper(val, math.inf, 1.0) if upper <= 0 else upper, grid=cfg.val_grid)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iterations) if cfg.lr_schedule == "cosine" else None
     lag = LagrangeState(torch.full((n,), float(cfg.mu_init)), float(cfg.rho_init))
     rgt_sum, since_mu = torch.zeros(n), 0
     history: list[dict[str, Any]] = []
@@ -251,7 +258,7 @@ def train_regretnet(
             perm, pos = torch.randperm(n_rows, generator=gen), 0
         idx = perm[pos : pos + cfg.batch_size]
         pos += cfg.batch_size
-        v = train[idx]
+        v = minibatch(train, idx, gen, cfg.resample_bidders)
         net.train()
         starts = screened_starts(net, v, bank[idx], cfg, upper, gen)
         m = inner_search(net, v, starts, cfg.inner_steps, cfg.inner_lr * upper, upper)
@@ -263,6 +270,8 @@ def train_regretnet(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         rgt_sum += rgt.detach()
         since_mu += 1
         window["revenue"] += float(revenue.detach())

@@ -37,7 +37,7 @@ from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distill import config_dict as distill_config
 from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
-from pipeline_lib.single_item.priors import distillation_teacher
+from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -61,6 +61,19 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
     if cfg.misreport_upper is not None:
         return cfg
     return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
+
+
+def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, key: str) -> dict[str, Any]:
+    """A learned method's training block with ``resample_bidders`` resolved for the family (auto: independent
+    bidders only); ``key`` names the config block in errors."""
+    setting = training.get("resample_bidders", "auto")
+    return {**training, "resample_bidders": resample_bidders(setting, family_cfg, n_bidders, f"{key}.resample_bidders")}
+
+
+def _regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) -> rn.RegretNetConfig:
+    """RegretNet's training configuration for a family: resampling resolved, misreports over the evaluator's range."""
+    block = _training(training, family_cfg, train.shape[1], "single_item.regretnet.training")
+    return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
 
 
 def _start_net(start_path: str | None) -> SingleItemNet:
@@ -92,7 +105,7 @@ def regretnet_start(
     validation revenue and regret (the one evaluator, as in the sweep)."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
-    cfg = _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train)
+    cfg = _regretnet_config(training, family_cfg, train)
     dcfg = DistillConfig.from_mapping(start)
     kind = distillation_teacher(str(start["teacher"]), family_cfg, train.shape[1])
     seed = stage_seed(base_seed, family, "regretnet_start")
@@ -130,19 +143,42 @@ def _space(sweep: Mapping[str, Any]) -> dict[str, tuple[float, float, bool]]:
     return {k: (float(v[0]), float(v[1]), bool(v[2]) if len(v) > 2 else True) for k, v in dict(space).items()}
 
 
+def _write_sweep(files: RegretNetSweepFiles, table: pd.DataFrame, document: Mapping, payload: Mapping) -> None:
+    with io.atomic_path(files.csv) as tmp:
+        table.to_csv(tmp, index=False)
+    io.write_json(files.json, document)
+    io.write_json(files.best, payload)
+
+
 def regretnet_sweep(
     files: RegretNetSweepFiles, *, family: str, family_cfg: Mapping, training: Mapping, sweep: Mapping, base_seed: int,
     data_check: Mapping,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``regretnet_sweep``: the constrained sweep of one family; exports every trial and the best feasible one
     (or, when no trial met the budget, the one of least regret, marked ``feasible: false``). ``sweep`` is the
-    schema-filled config block ``single_item.regretnet.sweep``."""
+    schema-filled config block ``single_item.regretnet.sweep``; ``n_trials: 0`` is no sweep: best_params.json holds
+    the configured training parameters (``feasible: null``) and the trial exports are empty."""
     train = load_split(files.train, family, "train", data_check)
     val = load_split(files.val, family, "val", data_check, sweep["val_profiles"])
     budget = float(sweep["budget"])
-    base = replace(_with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), regret_budget=budget)
+    base = replace(_regretnet_config(training, family_cfg, train), regret_budget=budget)
     space = _space(sweep)
     seed = stage_seed(base_seed, family, "regretnet_sweep")
+    n_trials = int(sweep["n_trials"])
+    header = {
+        "family": family, "method": "regretnet", "n_trials": n_trials, "budget": budget,
+        "objective": "val_revenue subject to val_regret_mean <= budget",
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    if n_trials == 0:  # no sweep: the training block as configured, no study, no trial
+        table, document = pd.DataFrame(), {**header, "selected_trial": None, "trials": []}
+        payload = {
+            **header, "params": {k: float(getattr(base, k)) for k in space}, "feasible": None, "trial_number": None,
+            "val_revenue": None, "val_regret": None, "config": rn.config_dict(base), "wall_time_s": 0.0,
+        }  # fmt: skip
+        log.info("regretnet of %s: no sweep (n_trials 0), the configured training parameters", family)
+        _write_sweep(files, table, document, payload)
+        return payload
     search = regret.RegretSearch(
         upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])),
         grid=int(sweep["val_grid"]),
@@ -160,11 +196,9 @@ def regretnet_sweep(
     study, spec = rs.open_constrained_study(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
-    name = study.study_name
+    header.update({"study_name": study.study_name, "storage": spec.describe(storage_path)})
     objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start))
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
-    n_trials = int(sweep["n_trials"])
-    t0 = time.perf_counter()
     max_failed = int(sweep["max_failed_trials"])
     try:
         progress = resume_and_run(study, spec, objective, n_trials, default, max_failed)
@@ -180,10 +214,6 @@ def regretnet_sweep(
             raise RuntimeError(f"regretnet sweep of {family}: no trial completed")
         best = min(done, key=lambda t: t.user_attrs.get("val_regret", float("inf")))
         log.warning("no trial of %s met the regret budget %g; using the trial of least regret", family, budget)
-    header = {
-        "family": family, "method": "regretnet", "study_name": name, "storage": spec.describe(storage_path),
-        "n_trials": n_trials, "objective": "val_revenue subject to val_regret_mean <= budget", "budget": budget,
-    }  # fmt: skip
     table, document = trial_exports(study, {**header, "selected_trial": best.number})
     payload = {
         **header, "params": dict(best.params), "feasible": feasible, "objective_value": best.value,
@@ -192,10 +222,7 @@ def regretnet_sweep(
         "config": rn.config_dict(rs.replace_config(base, best.params)), "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
-    with io.atomic_path(files.csv) as tmp:
-        table.to_csv(tmp, index=False)
-    io.write_json(files.json, document)
-    io.write_json(files.best, payload)
+    _write_sweep(files, table, document, payload)
     mark_exported(study)  # a later (forced) run of this rule starts a fresh study
     return payload
 
@@ -217,15 +244,15 @@ def single_item_learned_train(
         if best_path is None:
             raise ValueError("regretnet training needs the sweep's best_params.json (input 'best')")
         best = io.read_json(best_path)
-        cfg = rs.replace_config(
-            _with_upper(rn.RegretNetConfig.from_mapping(training), family_cfg, train), best["params"]
-        )
+        cfg = rs.replace_config(_regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
         net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path))
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
-        cfg = MyersonNetConfig.from_mapping(training)
+        cfg = MyersonNetConfig.from_mapping(
+            _training(training, family_cfg, train.shape[1], "single_item.myersonnet.training")
+        )
         net, history = train_myersonnet(train, val, cfg, seed)
         payload = {
             "kind": "myersonnet",
