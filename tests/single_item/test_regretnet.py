@@ -129,6 +129,25 @@ def test_selection_keeps_the_best_feasible_validation_iterate_and_deploys_it():
     assert rn.selected_row(last)["iteration"] == cfg.iterations
 
 
+def test_the_start_competes_and_is_deployed_when_training_only_loses_revenue(monkeypatch):
+    """Validation revenue falling with every evaluation (a Lagrangian that trades revenue for nothing): the start,
+    scored as iteration 0, is the best feasible iterate and the returned network has the start's weights."""
+    rng = np.random.default_rng(5)
+    train, val = rng.random((400, 2)), rng.random((20, 2))
+    scores = iter([0.5, 0.4, 0.3, 0.2])
+    monkeypatch.setattr(rn, "validation_metrics", lambda *a, **k: dict.fromkeys(KEYS, 0.0) | {"revenue": next(scores)})
+    cfg = rn.RegretNetConfig(hidden=(8,), iterations=30, batch_size=32, eval_every=10, val_profiles=20, val_grid=11)
+    torch.manual_seed(0)
+    start = SingleItemNet(2, (8,), input_scale=0.5)
+    net, history = rn.train_regretnet(train, val, cfg, seed=0, init_net=start)
+    assert [h["iteration"] for h in history] == [0, 10, 20, 30] and rn.selected_row(history)["iteration"] == 0
+    assert math.isnan(history[0]["train_revenue"])  # no training step before the start's score
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), start.state_dict().values(), strict=True))
+
+
+KEYS = ("revenue", "regret_mean", "regret_max", "ir_violation_rate")
+
+
 def test_selection_score_orders_feasible_by_revenue_before_infeasible_by_regret():
     scores = {
         "feasible_low": rn.selection_score(0.5, 1e-4, 1e-3),
@@ -178,7 +197,7 @@ def test_short_training_is_near_optimal_with_small_honest_regret(two_uniform):
     assert soft["ir_violation_rate"]["value"] == 0.0  # p_i = rho_i b_i a_i <= b_i a_i
     hard = ev.evaluate_mechanism(AsMechanism(net, hard=True), test, search, ev.Bootstrap(n_boot=50)).metrics
     assert hard["ir_violation_rate"]["value"] == 0.0 and math.isfinite(hard["regret_mean"]["value"])
-    assert [h["iteration"] for h in history] == [250, 500]
+    assert [h["iteration"] for h in history] == [0, 250, 500]  # the distilled start is scored too
     defaults = rn.RegretNetConfig()
     assert history[-1]["mu"][0] > defaults.mu_init  # multipliers and rho grew on schedule (500 // 200 = 2 steps)
     assert history[-1]["rho"] == defaults.rho_init + 2 * defaults.rho_increment

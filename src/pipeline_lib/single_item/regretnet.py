@@ -30,8 +30,9 @@ Start (``init_net``): in the pipeline, the output of rule ``regretnet_start``: t
 alone the Lagrangian settled far below the optimum (quick tier, exponential: 78% at regret 8e-4; from scratch,
 uniform: 89% at 1.1e-3).
 
-Iterate selection (``select``): every ``eval_every`` iterations the network is scored on the validation profiles by
-the honest evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among those whose
+Iterate selection (``select``): every ``eval_every`` iterations, and before the first one when training starts from
+``init_net`` (iteration 0: the start competes), the network is scored on the validation profiles by the honest
+evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among those whose
 validation regret is within ``regret_budget`` (none feasible: the one of least regret), ``last`` the final one.
 
 Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.nets.AsMechanism`) and with the
@@ -249,9 +250,36 @@ def train_regretnet(
     rgt_sum, since_mu = torch.zeros(n), 0
     history: list[dict[str, Any]] = []
     window = {"revenue": 0.0, "regret": 0.0, "count": 0}
-    best_score: tuple[int, float] | None = None
-    best_state, best_it = None, None
     t0 = time.perf_counter()
+
+    def record(it: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Score the network on the validation profiles, append a history row, keep the best iterate so far."""
+        net.eval()
+        vm = validation_metrics(net, val, search)
+        c = window["count"]
+        score = selection_score(vm["revenue"], vm["regret_mean"], cfg.regret_budget)
+        if cfg.select == "last":
+            best = (None, None, it)  # the network as it ends: no copy needed
+        elif best[0] is None or score > best[0]:
+            best = (score, copy.deepcopy(net.state_dict()), it)
+        history.append(
+            {
+                "iteration": it,
+                "train_revenue": window["revenue"] / c if c else math.nan,
+                "train_regret": window["regret"] / c if c else math.nan,
+                "val_revenue": vm["revenue"],
+                "val_regret": vm["regret_mean"],
+                "val_regret_max": vm["regret_max"],
+                "mu": [float(x) for x in lag.mu],
+                "rho": lag.rho,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        return best
+
+    best: tuple[Any, ...] = (None, None, None)  # (score, state, iteration) of the deployed iterate
+    if init_net is not None and cfg.select == "best_feasible":
+        best = record(0, best)  # the start competes: a Lagrangian phase that only trades revenue away loses
     perm, pos = torch.randperm(n_rows, generator=gen), 0
     for it in range(1, cfg.iterations + 1):
         if pos + cfg.batch_size > n_rows:
@@ -283,32 +311,12 @@ def train_regretnet(
         if it % cfg.rho_every == 0:
             lag.rho = min(cfg.rho_max, lag.rho + cfg.rho_increment)
         if it % cfg.eval_every == 0 or it == cfg.iterations:
-            net.eval()
-            vm = validation_metrics(net, val, search)
-            c = max(window["count"], 1)
-            score = selection_score(vm["revenue"], vm["regret_mean"], cfg.regret_budget)
-            if cfg.select == "last":
-                best_it = it  # the network as it ends: no copy needed
-            elif best_score is None or score > best_score:
-                best_score, best_state, best_it = score, copy.deepcopy(net.state_dict()), it
-            history.append(
-                {
-                    "iteration": it,
-                    "train_revenue": window["revenue"] / c,
-                    "train_regret": window["regret"] / c,
-                    "val_revenue": vm["revenue"],
-                    "val_regret": vm["regret_mean"],
-                    "val_regret_max": vm["regret_max"],
-                    "mu": [float(x) for x in lag.mu],
-                    "rho": lag.rho,
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
+            best = record(it, best)
             window = {"revenue": 0.0, "regret": 0.0, "count": 0}
-    if best_state is not None:
-        net.load_state_dict(best_state)
+    if best[1] is not None:
+        net.load_state_dict(best[1])
     for row in history:
-        row["selected"] = row["iteration"] == best_it
+        row["selected"] = row["iteration"] == best[2]
     return net.eval(), history
 
 
