@@ -225,3 +225,16 @@ def test_column_resampling_is_on_for_independent_bidders_and_refused_for_correla
         pr.resample_bidders(True, latent, 4, key)
     with pytest.raises(ValueError, match="resample_bidders must be auto, true or false"):
         pr.resample_bidders("yes", U01, 4, key)
+
+
+def test_a_shared_myersonnet_map_is_on_for_iid_bidders_only():
+    key = "single_item.myersonnet.training.shared_map"
+    asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}
+    assert pr.shared_map("auto", EXP1, 4, key) and pr.shared_map(
+        "auto", {"distribution": "per_bidder", "bidders": [U01, U01]}, 2, key
+    )
+    assert not pr.shared_map("auto", asym, 2, key) and not pr.shared_map("auto", {"distribution": "latent"}, 4, key)
+    with pytest.raises(
+        ValueError, match=r"shared_map: true needs i.i.d. bidders.*'per_bidder' has bidders that differ"
+    ):
+        pr.shared_map(True, asym, 2, key)

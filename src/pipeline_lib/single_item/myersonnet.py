@@ -65,6 +65,7 @@ class MyersonNetConfig:
     eval_every: int = 100
     val_profiles: int = 10000
     resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
+    shared_map: bool = False  # one phibar for every bidder (symmetric priors only)
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> MyersonNetConfig:
@@ -72,7 +73,9 @@ class MyersonNetConfig:
 
 
 class MyersonNet(nn.Module):
-    """Per-bidder monotone maps phibar_i (parameters w, beta of shape (n, K, J)) and the mechanism they define."""
+    """Per-bidder monotone maps phibar_i (parameters w, beta of shape (n, K, J)) and the mechanism they define;
+    ``shared``: one map for every bidder (shape (1, K, J), broadcast), for bidders with the same prior, where the
+    optimal auction treats them alike (Myerson: one virtual value) and each map sees n times the data."""
 
     def __init__(
         self,
@@ -83,21 +86,23 @@ class MyersonNet(nn.Module):
         init_scale: float = 0.2,
         generator: torch.Generator | None = None,
         init_reserve: float = 0.5,
+        shared: bool = False,
     ) -> None:
         super().__init__()
         if n_bidders < 1 or n_groups < 1 or n_units < 1:
             raise ValueError("need at least one bidder, one group and one unit")
-        shape = (n_bidders, n_groups, n_units)
+        self._n_bidders, self.shared = int(n_bidders), bool(shared)
+        shape = (1 if shared else n_bidders, n_groups, n_units)
         self.w = nn.Parameter(init_scale * torch.randn(shape, generator=generator))
         self.beta = nn.Parameter(init_scale * torch.randn(shape, generator=generator))
         self.register_buffer("input_scale", torch.tensor(float(input_scale)))
         with torch.no_grad():  # shift each phibar_i so that phibar_i(init_reserve * s) = 0
             at = torch.full((1, n_bidders), float(init_reserve) * float(input_scale))
-            self.beta -= self.transform(at)[0][:, None, None]
+            self.beta -= self.transform(at)[0][: shape[0], None, None]
 
     @property
     def n_bidders(self) -> int:
-        return self.w.shape[0]
+        return self._n_bidders
 
     def transform(self, bids: Tensor) -> Tensor:
         """r_i = phibar_i(b_i) = min_k max_j (exp(w_ikj) b_i / s + beta_ikj), shape (B, n)."""
@@ -185,7 +190,9 @@ def train_myersonnet(
     train = torch.as_tensor(np.asarray(values_train, np.float32))
     val = torch.as_tensor(np.asarray(values_val, np.float32))[: cfg.val_profiles]
     scale = float(max(train.mean(), 1e-6))
-    net = MyersonNet(train.shape[1], cfg.n_groups, cfg.n_units, scale, cfg.init_scale, gen, cfg.init_reserve)
+    net = MyersonNet(
+        train.shape[1], cfg.n_groups, cfg.n_units, scale, cfg.init_scale, gen, cfg.init_reserve, cfg.shared_map
+    )
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     best_rev, best_state = -math.inf, copy.deepcopy(net.state_dict())
     history: list[dict[str, Any]] = []

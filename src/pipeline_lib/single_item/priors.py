@@ -109,15 +109,24 @@ def resample_bidders(setting: str | bool, family: Mapping[str, Any], n_bidders: 
     """Whether training minibatches draw each bidder's column independently
     (:mod:`pipeline_lib.single_item.minibatches`): ``auto`` where the bidders are independent, ``true`` only there
     (refused for correlated values: it would train on a different distribution), ``false`` never. ``key`` names the
-    config entry in the error."""
+    config entry in errors."""
     independent = bidder_priors(family, n_bidders) is not None
+    return _auto_flag(setting, independent, key, family, "independent bidders", "correlated values")
+
+
+def shared_map(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
+    """Whether MyersonNet learns one map for every bidder: ``auto`` where the bidders' priors are independent and
+    identical (Myerson's auction then has one virtual value), ``true`` only there, ``false`` never."""
+    priors = bidder_priors(family, n_bidders)
+    symmetric = priors is not None and is_symmetric(priors)
+    return _auto_flag(setting, symmetric, key, family, "i.i.d. bidders", "bidders that differ")
+
+
+def _auto_flag(setting: str | bool, holds: bool, key: str, family: Mapping[str, Any], needs: str, has: str) -> bool:
     if setting == "auto":
-        return independent
+        return holds
     if not isinstance(setting, bool):
         raise ValueError(f"{key} must be auto, true or false, got {setting!r}")
-    if setting and not independent:
-        raise ValueError(
-            f"{key}: true needs independent bidders, and family {family.get('distribution')!r} has correlated "
-            "values (resampling the columns would train on another distribution; use auto or false)"
-        )
+    if setting and not holds:
+        raise ValueError(f"{key}: true needs {needs}, and family {family.get('distribution')!r} has {has}")
     return setting

@@ -37,7 +37,7 @@ from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distill import config_dict as distill_config
 from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
-from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders
+from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders, shared_map
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -63,16 +63,23 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
     return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
 
 
-def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, key: str) -> dict[str, Any]:
-    """A learned method's training block with ``resample_bidders`` resolved for the family (auto: independent
-    bidders only); ``key`` names the config block in errors."""
-    setting = training.get("resample_bidders", "auto")
-    return {**training, "resample_bidders": resample_bidders(setting, family_cfg, n_bidders, f"{key}.resample_bidders")}
+def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, method: str) -> dict[str, Any]:
+    """The training block of learned ``method`` with its family-dependent switches resolved (``resample_bidders``:
+    auto = independent bidders; ``shared_map``, MyersonNet only: auto = i.i.d. bidders)."""
+    key = f"single_item.{method}.training"
+    block = {**training}
+    block["resample_bidders"] = resample_bidders(
+        training.get("resample_bidders", "auto"), family_cfg, n_bidders, f"{key}.resample_bidders"
+    )
+    if method == "myersonnet":
+        setting = training.get("shared_map", "auto")
+        block["shared_map"] = shared_map(setting, family_cfg, n_bidders, f"{key}.shared_map")
+    return block
 
 
 def _regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) -> rn.RegretNetConfig:
     """RegretNet's training configuration for a family: resampling resolved, misreports over the evaluator's range."""
-    block = _training(training, family_cfg, train.shape[1], "single_item.regretnet.training")
+    block = _training(training, family_cfg, train.shape[1], "regretnet")
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
 
 
@@ -250,14 +257,12 @@ def single_item_learned_train(
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
-        cfg = MyersonNetConfig.from_mapping(
-            _training(training, family_cfg, train.shape[1], "single_item.myersonnet.training")
-        )
+        cfg = MyersonNetConfig.from_mapping(_training(training, family_cfg, train.shape[1], "myersonnet"))
         net, history = train_myersonnet(train, val, cfg, seed)
         payload = {
             "kind": "myersonnet",
             "config": {"n_bidders": net.n_bidders, "n_groups": cfg.n_groups, "n_units": cfg.n_units,
-                       "input_scale": float(net.input_scale)},
+                       "input_scale": float(net.input_scale), "shared": net.shared},
             "state_dict": net.state_dict(), "extra": extra,
         }  # fmt: skip
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
