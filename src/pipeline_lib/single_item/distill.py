@@ -40,7 +40,7 @@ Teacher = Callable[[Tensor], tuple[Tensor, Tensor]]
 class DistillConfig:
     """Hyperparameters of the distillation (defaults declared here only); ``iterations = 0`` skips it."""
 
-    iterations: int = 20000
+    iterations: int = 40000
     batch_size: int = 512
     lr: float = 3e-3
     payment_weight: float = 10.0

@@ -70,7 +70,7 @@ class RegretNetConfig:
     n_misreports: int = 4
     inner_steps: int = 5
     inner_lr: float = 0.05
-    mu_init: float = 100.0
+    mu_init: float = 10.0
     mu_every: int = 25
     rho_init: float = 50.0
     rho_increment: float = 50.0
@@ -87,7 +87,7 @@ class RegretNetConfig:
     val_grid: int = 201
     misreport_upper: float | None = None  # B of the misreport search; None: the largest training value
     resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
-    lr_schedule: str = "constant"  # or "cosine": the step decays to 0 over the run
+    lr_schedule: str = "cosine"  # the step decays to 0 over the run; or "constant"
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:

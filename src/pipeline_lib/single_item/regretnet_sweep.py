@@ -42,7 +42,7 @@ _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 # name -> (low, high, log); every name is a RegretNetConfig field
 DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
     "lr": (1e-4, 1e-3, True),
-    "mu_init": (20.0, 500.0, True),
+    "mu_init": (2.0, 200.0, True),
     "rho_init": (10.0, 500.0, True),
 }
 
