@@ -135,3 +135,20 @@ def test_a_shared_map_treats_every_bidder_alike_and_stays_dsic():
     test = torch.as_tensor(np.random.default_rng(9).random((20_000, 4)))
     rev = float(mn.myersonnet_mechanism(trained)(test)[1].sum(1).mean())
     assert rev >= 0.99 * float(c.myerson(c.UniformPrior())(test)[1].sum(1).mean())
+
+
+def test_with_a_shared_map_myersonnet_is_the_second_price_auction_with_its_reserve():
+    """Why MyersonNet cannot iron: one strictly increasing map keeps the order of the bids, so the highest bid above
+    the reserve wins and pays max(runner-up's bid, reserve), whatever the map."""
+    gen = torch.Generator().manual_seed(6)
+    net = mn.MyersonNet(4, 5, 7, input_scale=0.6, init_scale=0.8, generator=gen, init_reserve=0.4, shared=True).double()
+    mech = mn.myersonnet_mechanism(net)
+    (reserve,) = set(mech.params["reserves"])
+    bids = torch.as_tensor(np.random.default_rng(16).random((3000, 4)) * 1.5)
+    alloc, pay = mech(bids)
+    top = bids.topk(2, dim=1)
+    sold = top.values[:, 0] > reserve
+    assert torch.equal(alloc.sum(1) > 0, sold)
+    assert torch.equal(alloc[sold].argmax(1), top.indices[sold, 0])
+    price = torch.maximum(top.values[:, 1], torch.tensor(reserve, dtype=torch.float64))
+    assert torch.allclose(pay.sum(1)[sold], price[sold], atol=1e-12) and torch.all(pay[~sold] == 0)

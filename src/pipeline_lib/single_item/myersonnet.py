@@ -9,6 +9,16 @@ affine functions with positive slopes:
 
 (s a fixed input scale, the mean training value). A max of increasing affine maps is increasing and convex, a
 min of those is increasing, and the stated formula is its exact inverse (min/max swap under an increasing map).
+For i.i.d. bidders (``shared_map``, the pipeline's default there) every bidder uses one map: Myerson's auction has
+one virtual value, and per-bidder maps learned from finite data differ and misallocate (measured, quick-tier hetero
+on 200,000 fresh profiles: 98.73% of Myerson per bidder, 98.85% shared).
+
+Limit (irregular priors): a strictly increasing map separates every two bids, so it cannot iron. Where Myerson
+irons (hetero: an interval [0.856, 1.562]) the winner above the interval pays the interval's right end when the
+runner-up lies inside it; here it pays the runner-up's bid. With one shared map the auction IS the second-price
+auction with reserve phibar^{-1}(0) (the highest bid wins, the price is phibar^{-1}(phibar(runner-up)) = the
+runner-up's bid, or the reserve): for four hetero bidders at most 98.86% of the optimum (the best reserve, 0.562,
+measured on 200,000 profiles), which trained MyersonNets reach (98.85%).
 
 Deployed (hard) mechanism: the second-price auction with reserve 0 on the transformed bids r_i = phibar_i(b_i).
 The highest r_i wins if r_i > 0 (lowest index on ties) and pays its critical bid
