@@ -197,7 +197,8 @@ def table1_families(wildcards):
 
 def si_figure_files():
     """(path, [family, role, method]) of every input of the single-item figures: the sweep trials of each learned
-    method with a sweep, the first seed's model of each learned method, the test set."""
+    method with a sweep, the first seed's model of each learned method, RegretNet's first-seed training history,
+    the test set."""
     files = []
     for f in SINGLE_ITEM_FAMILIES:
         if "learned" in si_methods():
@@ -208,6 +209,9 @@ def si_figure_files():
             )
         for m in si_methods():
             files.append((si_model(f, m, si_method_seeds(m)[0]), [f, "model", m]))
+        if "regretnet" in si_methods():  # the validation path of the first seed's Lagrangian
+            model = si_model(f, "regretnet", si_method_seeds("regretnet")[0])
+            files.append((model.replace("model.pt", "history.parquet"), [f, "history", "regretnet"]))
         files.append((f"results/data/{f}/test.parquet", [f, "test", ""]))
     return files
 

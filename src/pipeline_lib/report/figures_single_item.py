@@ -35,10 +35,13 @@ def plot_sweeps(
     trials: Mapping[str, Mapping[str, Mapping[str, Any]]],
     optima: Mapping[str, float | None],
     budget: float | None = None,
+    paths: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> plt.Figure:
     """Validation revenue against honestly measured mean per-bidder regret of every complete sweep trial, per
     family and learned method (``trials``: family -> method -> trials document); the selected trial circled, the
-    optimum and the regret budget as lines (log-scaled regret axis)."""
+    optimum and the regret budget as lines (log-scaled regret axis). ``paths``: family -> method -> a training
+    history (columns val_revenue, val_regret, selected), drawn as the path of its validation scores with the
+    deployed iterate starred (the only points of a method run without a sweep)."""
     fams = list(trials)
     cols = min(2, len(fams))
     rows = math.ceil(len(fams) / cols)
@@ -60,6 +63,12 @@ def plot_sweeps(
             for t in pick:
                 ax.scatter([max(t["user_attrs"].get(key, math.nan), 1e-7)], [t["user_attrs"].get("val_revenue")],
                            s=140, facecolors="none", edgecolors="red", linewidths=1.5)  # fmt: skip
+        for method, hist in (paths or {}).get(fam, {}).items():
+            color = SWEEP_STYLE.get(method, ("^", "tab:green"))[1]
+            x, y = np.maximum(hist["val_regret"].to_numpy(float), 1e-7), hist["val_revenue"].to_numpy(float)
+            ax.plot(x, y, "-", marker=".", color=color, lw=0.8, alpha=0.6, label=f"{method} training path")
+            chosen = hist["selected"].to_numpy(bool)
+            ax.scatter(x[chosen], y[chosen], marker="*", s=120, color=color, edgecolors="k", label=f"{method} deployed")
         opt = optima.get(fam)
         if opt is not None:
             ax.axhline(opt, ls="--", c="k", lw=1, label=f"Myerson optimum {opt:.4f}")
@@ -70,7 +79,7 @@ def plot_sweeps(
         ax.set_xlabel("validation mean per-bidder regret (measured)")
         ax.set_ylabel("validation revenue")
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle("Sweep trials: revenue against honestly measured regret (selected trial circled)")
+    fig.suptitle("Sweep trials and training paths: revenue against honestly measured regret (selected circled)")
     return fig
 
 

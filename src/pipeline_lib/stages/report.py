@@ -78,13 +78,17 @@ def single_item_figures(
 ) -> None:  # fmt: skip
     """Rule ``single_item_figures``: sweep trials of every learned method (revenue vs measured regret, with the
     regret budget) and every learned mechanism's response curves against Myerson. ``roles[k] = (family, role,
-    method)`` of ``inputs[k]``, role one of ``trials``, ``model``, ``test``."""
+    method)`` of ``inputs[k]``, role one of ``trials``, ``model``, ``history`` (a training run's validation path),
+    ``test``."""
     trials: dict[str, dict[str, Any]] = {f: {} for f in families}
     models: dict[str, dict[str, Any]] = {f: {} for f in families}
+    paths: dict[str, dict[str, pd.DataFrame]] = {f: {} for f in families}
     tests: dict[str, str] = {}
     for path, (fam, role, method) in zip(inputs, roles, strict=True):
         if role == "trials":
             trials[fam][method] = io.read_json(path)
+        elif role == "history":
+            paths[fam][method] = io.read_parquet(path)
         elif role == "model":
             models[fam][method] = path
         else:
@@ -105,7 +109,8 @@ def single_item_figures(
             "upper": misreport_upper(values, support_upper(dict(family_cfg), values.shape[1]), 1.0),
         }  # fmt: skip
         optima[fam] = known_optimum(dict(family_cfg), values.shape[1])
-    io.save_figure(figures_single_item.plot_sweeps(trials, optima, budget), outputs["sweep_png"], outputs["sweep_pdf"])
+    sweeps = figures_single_item.plot_sweeps(trials, optima, budget, paths)
+    io.save_figure(sweeps, outputs["sweep_png"], outputs["sweep_pdf"])
     io.save_figure(figures_single_item.plot_responses(specs), outputs["response_png"], outputs["response_pdf"])
 
 
