@@ -211,7 +211,9 @@ def si_figure_files():
             files.append((si_model(f, m, si_method_seeds(m)[0]), [f, "model", m]))
         if "regretnet" in si_methods():  # the validation path of the first seed's Lagrangian
             model = si_model(f, "regretnet", si_method_seeds("regretnet")[0])
-            files.append((model.replace("model.pt", "history.parquet"), [f, "history", "regretnet"]))
+            files.append(
+                (model.replace("model.pt", "history.parquet"), [f, "history", "regretnet"])
+            )
         files.append((f"results/data/{f}/test.parquet", [f, "test", ""]))
     return files
 
