@@ -253,6 +253,7 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
     best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
     assert best["params"] == {"lr": 7e-4, "mu_init": 100.0, "rho_init": 50.0} and best["feasible"] is None
     assert json.loads(open(files.json).read())["trials"] == [] and not (tmp_path / "study.sqlite3").exists()
+    assert pd.read_csv(files.csv).empty and {"number", "state", "value"} <= set(pd.read_csv(files.csv).columns)
     outputs = {k: str(tmp_path / f"final_{k}") for k in ("model", "history", "metrics")}
     metrics = sl.single_item_learned_train(
         data["train"], data["val"], outputs, method="regretnet", seed_index=0, best_path=files.best,

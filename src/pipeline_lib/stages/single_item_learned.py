@@ -178,7 +178,8 @@ def regretnet_sweep(
     }  # fmt: skip
     t0 = time.perf_counter()
     if n_trials == 0:  # no sweep: the training block as configured, no study, no trial
-        table, document = pd.DataFrame(), {**header, "selected_trial": None, "trials": []}
+        table = pd.DataFrame(columns=[*header, "number", "state", "value"])  # the trial table's columns, no row
+        document = {**header, "selected_trial": None, "trials": []}
         payload = {
             **header, "params": {k: float(getattr(base, k)) for k in space}, "feasible": None, "trial_number": None,
             "val_revenue": None, "val_regret": None, "config": rn.config_dict(base), "wall_time_s": 0.0,
