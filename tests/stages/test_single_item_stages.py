@@ -238,6 +238,7 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
 def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, data, monkeypatch):
     """``single_item.regretnet.sweep.n_trials: 0``: no study, no trial; best_params.json holds the configured
     training parameters (feasibility unknown), the trial exports are empty, and the final training uses them."""
+    from pipeline_lib.single_item.regretnet import RegretNetConfig
     from pipeline_lib.stages import single_item_learned as sl
 
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
@@ -251,7 +252,9 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
     )  # fmt: skip
     sweep = {"n_trials": 0, "budget": 1e-3, "val_profiles": 16, "val_grid": 21, "max_failed_trials": 2}
     best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
-    assert best["params"] == {"lr": 7e-4, "mu_init": 100.0, "rho_init": 50.0} and best["feasible"] is None
+    defaults = RegretNetConfig()
+    assert best["params"] == {"lr": 7e-4, "mu_init": defaults.mu_init, "rho_init": defaults.rho_init}
+    assert best["feasible"] is None
     assert json.loads(open(files.json).read())["trials"] == [] and not (tmp_path / "study.sqlite3").exists()
     assert pd.read_csv(files.csv).empty and {"number", "state", "value"} <= set(pd.read_csv(files.csv).columns)
     outputs = {k: str(tmp_path / f"final_{k}") for k in ("model", "history", "metrics")}
