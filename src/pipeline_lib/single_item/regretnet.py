@@ -23,7 +23,8 @@ deviations that a local ascent from the warm start misses (the test-time evaluat
 step is Adam on C with the misreports held fixed (Danskin: the gradient of a max is the gradient at the maximiser),
 its step decaying to 0 over the run (``lr_schedule: cosine``; ``constant`` keeps it). Minibatches are rows of the
 training split or, with ``resample_bidders`` (the pipeline's default for independent bidders), profiles whose
-columns are drawn independently (:mod:`pipeline_lib.single_item.minibatches`). Every ``mu_every`` (Q) iterations
+columns are drawn independently (:mod:`pipeline_lib.single_item.minibatches`; the warm-start slots then hold another
+profile's misreports, which are screened like the grid points). Every ``mu_every`` (Q) iterations
 mu_i <- mu_i + rho * mean of rgt_i over those Q iterations, and every ``rho_every`` iterations
 rho <- min(rho_max, rho + rho_increment) (RegretNet grows rho additively on a schedule).
 
