@@ -25,4 +25,5 @@ def test_a_training_path_is_drawn_with_its_deployed_iterate_starred():
     (star,) = [c for c in ax.collections if c.get_label() == "regretnet deployed"]
     assert np.allclose(star.get_offsets(), [[9e-4, 0.605]])
     assert {ln.get_label() for ln in ax.lines} >= {"Myerson optimum 0.6125", "regret budget 0.001"}
+    assert "regretnet trials" not in {c.get_label() for c in ax.collections}  # no sweep, no trial marker
     plt.close(fig)

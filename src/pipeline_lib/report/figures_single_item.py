@@ -52,6 +52,8 @@ def plot_sweeps(
         for method, blob in trials[fam].items():
             marker, color = SWEEP_STYLE.get(method, ("^", "tab:green"))
             done = [t for t in blob["trials"] if t["state"] == "COMPLETE"]
+            if not done:  # a method run without a sweep: its training path only
+                continue
             key = "val_regret_mean" if any("val_regret_mean" in t["user_attrs"] for t in done) else "val_regret"
             x = [max(t["user_attrs"].get(key, math.nan), 1e-7) for t in done]
             y = [t["user_attrs"].get("val_revenue", math.nan) for t in done]
