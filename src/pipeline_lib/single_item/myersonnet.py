@@ -114,6 +114,12 @@ class MyersonNet(nn.Module):
     def n_bidders(self) -> int:
         return self._n_bidders
 
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments, saved next to the weights."""
+        _, n_groups, n_units = self.w.shape
+        return {"n_bidders": self.n_bidders, "n_groups": n_groups, "n_units": n_units,
+                "input_scale": float(self.input_scale), "shared": self.shared}  # fmt: skip
+
     def transform(self, bids: Tensor) -> Tensor:
         """r_i = phibar_i(b_i) = min_k max_j (exp(w_ikj) b_i / s + beta_ikj), shape (B, n)."""
         x = (bids / self.input_scale)[..., None, None]

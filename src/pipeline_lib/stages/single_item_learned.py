@@ -133,14 +133,14 @@ def regretnet_start(
         upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])), grid=cfg.val_grid
     )
     vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
+    vm_pair = (vm["revenue"], vm["regret_mean"])
     info = {
         "family": family, "seed": seed, "teacher": kind, "from_phase1": bool(cfg.warm_start),
         "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
         "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
-    log.info("regretnet start of %s (teacher %s): val revenue %.4f", family, kind, vm["revenue"])
-    log.info("regretnet start of %s: val regret %.5f", family, vm["regret_mean"])
+    log.info("regretnet start of %s (teacher %s): val revenue %.4f, regret %.5f", family, kind, *vm_pair)
     io.save_torch(model_payload(net, extra=info), out_path)
     return info
 
@@ -260,12 +260,7 @@ def single_item_learned_train(
     elif method == "myersonnet":
         cfg = MyersonNetConfig.from_mapping(_training(training, family_cfg, train.shape[1], "myersonnet"))
         net, history = train_myersonnet(train, val, cfg, seed)
-        payload = {
-            "kind": "myersonnet",
-            "config": {"n_bidders": net.n_bidders, "n_groups": cfg.n_groups, "n_units": cfg.n_units,
-                       "input_scale": float(net.input_scale), "shared": net.shared},
-            "state_dict": net.state_dict(), "extra": extra,
-        }  # fmt: skip
+        payload = {"kind": "myersonnet", "config": net.config(), "state_dict": net.state_dict(), "extra": extra}
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     else:
         raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")
