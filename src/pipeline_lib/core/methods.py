@@ -78,6 +78,13 @@ _METHODS = (
         dsic=False,
     ),  # fmt: skip
     Method("myersonnet", "MyersonNet (exactly DSIC)", "single_item", "single_item_learned_evaluate", "Learned"),
+    Method(
+        "myersonnet_softmax",
+        "MyersonNet, softmax + envelope payments (exactly DSIC, irons)",
+        "single_item",
+        "single_item_learned_evaluate",
+        "Learned",
+    ),  # fmt: skip
     Method("myerson", "Myerson (correct, ironed where needed)", "single_item", "single_item_baseline", "Baseline"),
     Method("vvca_zfo", "VVCA, one item (ZFO)", "single_item", "single_item_baseline", "Baseline"),
     Method(

@@ -9,8 +9,9 @@ baseline) is a JSON object holding at least
 
 plus study-specific fields (the combinatorial evaluator adds ``welfare`` {mean, se}, ``ir`` {violations,
 max_relative_violation} and ``payments_per_bidder``; the single-item evaluator adds its regret statistics under
-``metrics``). :func:`make_record` builds the common part and :func:`read_record` checks and reads it, naming the
-file and the missing key when a record is malformed.
+``metrics``; a single-item network deployed a second way carries that deployment's own record in the field
+:data:`SECOND` names, a row of its own in Table 1). :func:`make_record` builds the common part and
+:func:`read_record` checks and reads it, naming the file and the missing key when a record is malformed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from pipeline_lib.core import methods
 
 REQUIRED = ("setting", "method", "seed", "test_revenue")
+SECOND = {"hard": "hardened", "softmax": "softmax"}  # a second deployment of one network -> its sub-record's field
 
 
 class RecordError(ValueError):

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline_lib.core import methods
-from pipeline_lib.core.records import read_record
+from pipeline_lib.core.records import SECOND, read_record
 
 # The report's Table 1 (n = 4, 10,000 evaluation samples): revenue, its regret metric (defective, spec Part B 2.5),
 # and its "efficiency" (winner accuracy, not a welfare ratio). Keyed by distribution, then by our mechanism name.
@@ -113,16 +113,18 @@ def family_rows(
 ) -> list[dict[str, Any]]:
     """All rows of one family, in table order, with the optimum (or the DSIC reference), its share and the
     report's figures. ``learned`` maps a learned method's key to its per-seed records (a record's ``hardened``
-    sub-record is the argmax deployment of the same network, a row of its own)."""
+    sub-record is the argmax deployment of the same network, its ``softmax`` one MyersonNet's softmax deployment:
+    rows of their own, see :data:`SECOND`)."""
     rows: list[dict[str, Any]] = []
     for method, payloads in learned.items():
         if not payloads:
             continue
         rows.append(aggregate_seeds([row_from_report(p, method) for p in payloads], method))
-        hard = [p["hardened"] for p in payloads if "hardened" in p]
-        if hard:
-            key = hard[0].get("method", f"{method}_hard")
-            rows.append(aggregate_seeds([row_from_report(p, key) for p in hard], key))
+        for deployment, field in SECOND.items():
+            subs = [p[field] for p in payloads if field in p]
+            if subs:
+                key = subs[0].get("method", f"{method}_{deployment}")
+                rows.append(aggregate_seeds([row_from_report(p, key) for p in subs], key))
     rows += [row_from_report(p, p.get("method", p.get("baseline", "?"))) for p in baselines]
     payloads = [p for group in learned.values() for p in group] + list(baselines)
     optimum = next((p["optimum"] for p in payloads if p.get("optimum") is not None), None)

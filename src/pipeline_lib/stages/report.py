@@ -23,7 +23,7 @@ from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
 from pipeline_lib.single_item.baselines import correct_baseline, known_optimum, support_upper
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
 from pipeline_lib.single_item.regret import misreport_upper
-from pipeline_lib.stages.single_item_learned import load_learned
+from pipeline_lib.stages.single_item_learned import deployments, load_learned
 from pipeline_lib.vvca import case_study
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
@@ -103,7 +103,9 @@ def single_item_figures(
             if method == "learned":
                 learned["report's net"] = AsMechanism(model_from_payload(payload)[0])
             else:
-                learned[method] = load_learned(payload)
+                first, *others = deployments(payload)
+                learned[method] = load_learned(payload, first)
+                learned.update({f"{method}_{d}": load_learned(payload, d) for d in others})
         specs[fam] = {
             "learned": learned, "reference": ref, "reference_name": ref.name, "values": values,
             "upper": misreport_upper(values, support_upper(dict(family_cfg), values.shape[1]), 1.0),

@@ -7,7 +7,8 @@
 * ``single_item_learned_train``: RegretNet (augmented Lagrangian, best feasible configuration of the sweep) or
   MyersonNet (exactly DSIC) per family and seed;
 * ``single_item_learned_evaluate``: the one evaluator on the test set; RegretNet as trained (soft) and with argmax
-  allocation (``regretnet_hard``), MyersonNet as deployed (hard, DSIC: its measured regret must be 0).
+  allocation (``regretnet_hard``), MyersonNet hard (the spec's) and softmax with envelope payments
+  (``myersonnet_softmax``), both DSIC: their measured regret must be 0.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.core.checkpoint import fingerprint, run_key
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
+from pipeline_lib.core.records import SECOND
 from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
@@ -35,7 +37,13 @@ from pipeline_lib.single_item import regretnet_sweep as rs
 from pipeline_lib.single_item.baselines import correct_baseline, support_upper
 from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distill import config_dict as distill_config
-from pipeline_lib.single_item.myersonnet import MyersonNet, MyersonNetConfig, MyersonNetMechanism, train_myersonnet
+from pipeline_lib.single_item.myersonnet import (
+    MyersonNet,
+    MyersonNetConfig,
+    MyersonNetMechanism,
+    train_myersonnet,
+    train_softmax,
+)
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
 from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders, shared_map
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
@@ -43,6 +51,7 @@ from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_
 
 log = logging.getLogger(__name__)
 LEARNED = ("regretnet", "myersonnet")
+DEPLOYMENTS = {"regretnet": ("soft", "hard"), "myersonnet": ("hard", "softmax")}  # first: the method's own row
 
 
 @dataclass(frozen=True)
@@ -241,8 +250,8 @@ def single_item_learned_train(
     start_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration, from the starting
-    network ``start_path``) or MyersonNet for one family and seed; writes model.pt (plain
-    tensors), history.parquet and metrics.json."""
+    network ``start_path``) or MyersonNet (hard, then its softmax deployment from it) for one family and seed;
+    writes model.pt (plain tensors), history.parquet and metrics.json."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
     seed = stage_seed(base_seed, family, method, seed_index)
@@ -261,6 +270,10 @@ def single_item_learned_train(
         cfg = MyersonNetConfig.from_mapping(_training(training, family_cfg, train.shape[1], "myersonnet"))
         net, history = train_myersonnet(train, val, cfg, seed)
         payload = {"kind": "myersonnet", "config": net.config(), "state_dict": net.state_dict(), "extra": extra}
+        if cfg.softmax_iterations > 0:
+            soft, soft_history = train_softmax(net, train, val, cfg, seed)
+            payload["softmax"] = {"state_dict": soft.state_dict(), "temperature": cfg.temperature}
+            history += soft_history
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     else:
         raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")
@@ -275,35 +288,57 @@ def single_item_learned_train(
     return metrics
 
 
-def load_learned(payload: Mapping[str, Any], hard: bool = False) -> Any:
-    """The evaluator mechanism of a saved learned single-item model (RegretNet soft or hard; MyersonNet hard)."""
-    if payload["kind"] == "myersonnet":
+def load_learned(payload: Mapping[str, Any], deployment: str | None = None) -> Any:
+    """The evaluator mechanism of a saved learned single-item model in one of its deployments (:data:`DEPLOYMENTS`;
+    None: the method's first, RegretNet as trained, MyersonNet hard)."""
+    kind = payload["kind"]
+    deployment = deployment or DEPLOYMENTS[kind][0]
+    if deployment not in DEPLOYMENTS[kind]:
+        raise ValueError(f"{kind} has no deployment {deployment!r}; expected one of {DEPLOYMENTS[kind]}")
+    if kind == "myersonnet":
         net = MyersonNet(**payload["config"])
+        if deployment == "softmax":
+            if "softmax" not in payload:
+                raise ValueError("this MyersonNet was trained without a softmax deployment (softmax_iterations 0)")
+            net.double().load_state_dict(payload["softmax"]["state_dict"])
+            return MyersonNetMechanism(net.eval(), "softmax", temperature=payload["softmax"]["temperature"])
         net.load_state_dict(payload["state_dict"])
-        return MyersonNetMechanism(net.eval(), hard=True)
+        return MyersonNetMechanism(net.eval(), "hard")
     net, _ = model_from_payload(payload)
-    mech = AsMechanism(net, hard=hard)
-    mech.name = "regretnet_hard" if hard else "regretnet"
+    mech = AsMechanism(net, hard=deployment == "hard")
+    mech.name = "regretnet_hard" if deployment == "hard" else "regretnet"
     return mech
+
+
+def deployments(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """The deployments a saved model holds (MyersonNet's softmax one only where it was trained)."""
+    kind = payload["kind"]
+    untrained = kind == "myersonnet" and "softmax" not in payload
+    return tuple(d for d in DEPLOYMENTS[kind] if not (untrained and d == "softmax"))
 
 
 def single_item_learned_evaluate(
     model_path: str, test_path: str, out_path: str, *, family: str, method: str, family_cfg: Mapping,
     evaluation: Mapping, seed_index: int, data_check: Mapping,
 ) -> dict[str, Any]:  # fmt: skip
-    """Rule ``single_item_learned_evaluate``: the one evaluator on the test set (RegretNet: soft as trained and,
-    under ``hardened``, the argmax deployment; MyersonNet: hard)."""
+    """Rule ``single_item_learned_evaluate``: the one evaluator on the test set, every deployment of the model
+    (RegretNet: soft as trained and, under ``hardened``, argmax; MyersonNet: hard and, under ``softmax``, the
+    softmax deployment where it was trained)."""
     device = get_device()
     max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
     payload = io.load_torch(model_path)
-    mech = load_learned(payload)
-    extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
-    report = regret.report(mech, values, family, family_cfg, evaluation, device, extra_points)
+    first, *others = deployments(payload)
+    reports = {}
+    for deployment in (first, *others):
+        mech = load_learned(payload, deployment)
+        extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
+        reports[deployment] = regret.report(mech, values, family, family_cfg, evaluation, device, extra_points)
+    report = reports[first]
     report["training"] = payload.get("extra", {})
-    if method == "regretnet":
-        hard = regret.report(load_learned(payload, hard=True), values, family, family_cfg, evaluation, device)
-        report["hardened"] = make_single_item_record(hard, family, "regretnet_hard", seed_index)
+    for deployment in others:  # a second deployment of the same network: a row of its own (records.SECOND)
+        key = f"{method}_{deployment}"
+        report[SECOND[deployment]] = make_single_item_record(reports[deployment], family, key, seed_index)
     record = make_single_item_record(report, family, method, seed_index)
     io.write_json(out_path, record)
     return record
