@@ -28,13 +28,15 @@ The highest r_i wins if r_i > 0 (lowest index on ties) and pays its critical bid
 the least non-negative bid that still wins (phibar_w is strictly increasing and continuous). Threshold payments
 of a monotone 0/1 allocation: exactly dominant-strategy IC and ex-post IR, whatever the parameters.
 
-Softmax deployment (ours, beyond the spec; row ``myersonnet_softmax``): the same maps, the softmax allocation
-x_i = exp(r_i / T) / (1 + sum_j exp(r_j / T)) at the training temperature T deployed as it is, priced by Myerson's
-payment identity p_i = b_i x_i - int_0^{b_i} x_i(z, b_-i) dz, computed exactly on the linear pieces of phibar_i
-(:mod:`pipeline_lib.single_item.envelope`). x_i is increasing in b_i, so the auction is exactly DSIC and IR for
-any parameters; a map that is nearly flat on an interval splits the item among bidders in it, which is ironing.
-It is trained (:func:`train_softmax`, from the trained hard maps) on its own exact revenue, no relaxation. On
-quick-tier hetero (200,000 fresh profiles) it reaches 99.9% of the optimum where the hard auction stops at 98.9%.
+Softmax deployment (ours, beyond the spec; row ``myersonnet_softmax``): the same maps, the softmax allocation x_i =
+exp(r_i / T) / (1 + sum_j exp(r_j / T)) at temperature T (``softmax_temperature``) deployed as it is, priced by
+Myerson's payment identity p_i = b_i x_i - int_0^{b_i} x_i(z, b_-i) dz, computed exactly on the linear pieces of
+phibar_i (:mod:`pipeline_lib.single_item.envelope`). x_i is increasing in b_i, so the auction is exactly DSIC and IR
+for any parameters; a map that is nearly flat on an interval splits the item among bidders in it, which is ironing.
+It is trained (:func:`train_softmax`, from the trained hard maps) on its own exact revenue, no relaxation. Measured
+on quick-tier training data, 100,000 fresh profiles, four seeds: hetero 99.91-99.95% of Myerson where the hard
+auction stops at 98.86-98.87%; uniform and exponential (three seeds) 99.97-99.99%. At T = 0.02 (or step 3e-3) one
+seed in four stayed at the hard auction's revenue: the larger temperature smooths the path to the flat piece.
 
 Training (soft): the allocation is relaxed to a softmax over the transformed bids plus a zero "no sale" dummy,
 a = softmax([r_1, ..., r_n, 0] / temperature)[:n], with the same payment per unit of allocation, p_i = a_i c_i,
@@ -87,7 +89,8 @@ class MyersonNetConfig:
     resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
     shared_map: bool = False  # one phibar for every bidder (symmetric priors only)
     softmax_iterations: int = 6000  # training steps of the softmax deployment (0: no softmax deployment)
-    softmax_lr: float = 3e-3
+    softmax_lr: float = 1e-2
+    softmax_temperature: float = 0.05  # the deployed softmax's temperature, in units of the transformed bids
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> MyersonNetConfig:
@@ -268,7 +271,7 @@ def mean_revenue(net: MyersonNet, values: Tensor, mode: str = "hard", temperatur
 
 def _fit(
     net: MyersonNet, train: Tensor, val: Tensor, cfg: MyersonNetConfig, gen: torch.Generator, mode: str,
-    train_mode: str, iterations: int, lr: float,
+    train_mode: str, iterations: int, lr: float, temperature: float,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Adam on -E[sum_i p_i] of the ``train_mode`` mechanism on minibatches; every ``eval_every`` iterations (and
     at the end) score the ``mode`` auction on ``val`` and keep the best parameters in ``net``. One history row per
@@ -280,13 +283,13 @@ def _fit(
     for it in range(1, iterations + 1):
         idx = torch.randint(0, train.shape[0], (min(cfg.batch_size, train.shape[0]),), generator=gen)
         bids = minibatch(train, idx, gen, cfg.resample_bidders)
-        revenue = net(bids, mode=train_mode, temperature=cfg.temperature)[1].sum(1).mean()
+        revenue = net(bids, mode=train_mode, temperature=temperature)[1].sum(1).mean()
         opt.zero_grad(set_to_none=True)
         (-revenue).backward()
         opt.step()
         running, count = running + float(revenue.detach()), count + 1
         if it % cfg.eval_every == 0 or it == iterations:
-            val_rev = mean_revenue(net, val, mode, cfg.temperature)
+            val_rev = mean_revenue(net, val, mode, temperature)
             if val_rev > best_rev:
                 best_rev, best_state = val_rev, copy.deepcopy(net.state_dict())
             history.append(
@@ -318,7 +321,7 @@ def train_myersonnet(
     net = MyersonNet(
         train.shape[1], cfg.n_groups, cfg.n_units, scale, cfg.init_scale, gen, cfg.init_reserve, cfg.shared_map
     )
-    history = _fit(net, train, val, cfg, gen, "hard", "relaxed", cfg.iterations, cfg.lr)
+    history = _fit(net, train, val, cfg, gen, "hard", "relaxed", cfg.iterations, cfg.lr, cfg.temperature)
     return net.eval(), history
 
 
@@ -336,7 +339,18 @@ def train_softmax(
     train = torch.as_tensor(np.asarray(values_train, np.float64))
     val = torch.as_tensor(np.asarray(values_val, np.float64))[: cfg.val_profiles]
     soft = copy.deepcopy(net).double().train()
-    history = _fit(soft, train, val, cfg, gen, "softmax", "softmax", cfg.softmax_iterations, cfg.softmax_lr)
+    history = _fit(
+        soft,
+        train,
+        val,
+        cfg,
+        gen,
+        "softmax",
+        "softmax",
+        cfg.softmax_iterations,
+        cfg.softmax_lr,
+        cfg.softmax_temperature,
+    )
     return soft.eval(), history
 
 

@@ -272,7 +272,7 @@ def single_item_learned_train(
         payload = {"kind": "myersonnet", "config": net.config(), "state_dict": net.state_dict(), "extra": extra}
         if cfg.softmax_iterations > 0:
             soft, soft_history = train_softmax(net, train, val, cfg, seed)
-            payload["softmax"] = {"state_dict": soft.state_dict(), "temperature": cfg.temperature}
+            payload["softmax"] = {"state_dict": soft.state_dict(), "temperature": cfg.softmax_temperature}
             history += soft_history
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     else:
