@@ -264,3 +264,37 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
     )  # fmt: skip
     assert metrics["config"]["lr"] == 7e-4 and metrics["config"]["resample_bidders"] is True  # auto: i.i.d. values
     assert metrics["sweep_feasible"] is None
+
+
+def test_myersonnet_is_evaluated_in_both_deployments_and_tabulated_as_two_dsic_rows(tmp_path, data, monkeypatch):
+    """MyersonNet's model holds the hard maps and the softmax deployment's; the evaluation writes the hard record
+    with the softmax one under ``softmax``, both with zero regret (exactly DSIC), and Table 1 shows two rows. With
+    ``softmax_iterations: 0`` there is no softmax deployment and no second record."""
+    from pipeline_lib.stages import single_item_learned as sl
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    records = []
+    for softmax_iterations in (4, 0):
+        training = {"iterations": 4, "eval_every": 2, "val_profiles": 32, "softmax_iterations": softmax_iterations}
+        kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
+        outputs = {k: str(tmp_path / f"{softmax_iterations}_{k}") for k in ("model", "history", "metrics")}
+        sl.single_item_learned_train(data["train"], data["val"], outputs, method="myersonnet", seed_index=0, **kwargs)
+        history = pd.read_parquet(outputs["history"])
+        assert set(history["deployment"]) == ({"hard", "softmax"} if softmax_iterations else {"hard"})
+        out = str(tmp_path / f"{softmax_iterations}_test.json")
+        record = sl.single_item_learned_evaluate(
+            outputs["model"], data["test"], out, family="uniform", method="myersonnet", family_cfg=FAMILY,
+            evaluation=EVAL, seed_index=0, data_check=CHECK,
+        )  # fmt: skip
+        records.append(record)
+    with_softmax, without = records
+    assert with_softmax["softmax"]["method"] == "myersonnet_softmax" and "softmax" not in without
+    for record in (with_softmax, with_softmax["softmax"]):
+        assert record["metrics"]["regret_max"]["value"] <= 1e-9
+        assert record["metrics"]["ir_violation_rate"]["value"] == 0.0
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(with_softmax))
+    files = TableFiles(str(tmp_path / "t.csv"), str(tmp_path / "t.md"), str(tmp_path / "t.tex"))
+    table = table1_stage([path], files, families={"uniform": {"distribution": "uniform", "n_bidders": 4}})
+    assert list(table["mechanism"]) == ["myersonnet", "myersonnet_softmax"]
+    assert (table["flag"] == "").all()
