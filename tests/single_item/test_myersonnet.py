@@ -212,7 +212,12 @@ def test_the_softmax_deployment_irons_where_the_hard_auction_cannot():
         return np.asarray(sample_single_item(np.random.default_rng(seed), size, 4, {"distribution": "hetero"}))
 
     cfg = mn.MyersonNetConfig(
-        iterations=600, val_profiles=4000, shared_map=True, resample_bidders=True, softmax_iterations=3000
+        iterations=600,
+        val_profiles=4000,
+        shared_map=True,
+        resample_bidders=True,
+        softmax_iterations=3000,
+        softmax_restarts=1,
     )
     train, val = draw(31, 20_000), draw(32, 4_000)
     hard, _ = mn.train_myersonnet(train, val, cfg, seed=0)
@@ -224,3 +229,15 @@ def test_the_softmax_deployment_irons_where_the_hard_auction_cannot():
     soft_rev = mn.mean_revenue(soft, test, "softmax", cfg.temperature)
     assert hard_rev <= 0.99 * myerson
     assert soft_rev >= 0.995 * myerson and soft_rev >= hard_rev + 0.005 * myerson
+
+
+def test_softmax_restarts_keep_the_run_of_best_validation_revenue():
+    rng = np.random.default_rng(41)
+    train, val = rng.random((2000, 3)), rng.random((500, 3))
+    cfg = mn.MyersonNetConfig(iterations=20, eval_every=10, softmax_iterations=30, softmax_restarts=3)
+    hard, _ = mn.train_myersonnet(train, val, cfg, seed=4)
+    soft, history = mn.train_softmax(hard, train, val, cfg, seed=4)
+    assert sorted({h["restart"] for h in history}) == [0, 1, 2]
+    best = max(h["val_revenue"] for h in history)
+    got = mn.mean_revenue(soft, torch.as_tensor(val), "softmax", cfg.softmax_temperature)
+    assert got == pytest.approx(best, rel=1e-9)

@@ -91,6 +91,7 @@ class MyersonNetConfig:
     softmax_iterations: int = 6000  # training steps of the softmax deployment (0: no softmax deployment)
     softmax_lr: float = 1e-2
     softmax_temperature: float = 0.05  # the deployed softmax's temperature, in units of the transformed bids
+    softmax_restarts: int = 2  # softmax trainings from the hard maps (minibatch seeds seed, seed + 1, ...); best kept
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> MyersonNetConfig:
@@ -332,26 +333,28 @@ def train_softmax(
     """The softmax deployment: a float64 copy of ``net`` (the trained hard MyersonNet) trained on the EXACT revenue
     of the softmax auction with envelope payments, E[sum_i b_i x_i - int_0^{b_i} x_i] (no relaxation: the mechanism
     trained is the one deployed), for ``softmax_iterations`` steps of Adam at ``softmax_lr``; the parameters kept
-    are those of the best validation revenue of that same auction. Float64: the closed-form integrals subtract
-    nearby softplus values."""
+    are those of the best validation revenue of that same auction, over ``softmax_restarts`` runs from the hard maps
+    with different minibatch streams. Restarts, because finding the flat piece that irons is a matter of escaping a
+    plateau: on report-sized hetero data one run in about four stays at the hard auction's revenue (98.8% of
+    Myerson) while the others reach 99.8%. Float64: the closed-form integrals subtract nearby softplus values.
+    History rows carry their ``restart``."""
     cfg = cfg or MyersonNetConfig()
-    gen = torch.Generator().manual_seed(int(seed))
     train = torch.as_tensor(np.asarray(values_train, np.float64))
     val = torch.as_tensor(np.asarray(values_val, np.float64))[: cfg.val_profiles]
-    soft = copy.deepcopy(net).double().train()
-    history = _fit(
-        soft,
-        train,
-        val,
-        cfg,
-        gen,
-        "softmax",
-        "softmax",
-        cfg.softmax_iterations,
-        cfg.softmax_lr,
-        cfg.softmax_temperature,
-    )
-    return soft.eval(), history
+    best, best_rev, history = None, -math.inf, []
+    for restart in range(max(cfg.softmax_restarts, 1)):
+        gen = torch.Generator().manual_seed(int(seed) + restart)
+        soft = copy.deepcopy(net).double().train()
+        rows = _fit(
+            soft, train, val, cfg, gen, "softmax", "softmax", cfg.softmax_iterations, cfg.softmax_lr,
+            cfg.softmax_temperature,
+        )  # fmt: skip
+        history += [{**row, "restart": restart} for row in rows]
+        top = max(row["best_val_revenue"] for row in rows)
+        if top > best_rev:
+            best, best_rev = soft, top
+    assert best is not None
+    return best.eval(), history
 
 
 def config_dict(cfg: MyersonNetConfig) -> dict[str, Any]:
