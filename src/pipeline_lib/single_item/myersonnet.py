@@ -198,8 +198,9 @@ class MyersonNet(nn.Module):
         k = vals.gather(-1, j[..., None])[..., 0].argmin(dim=-1)
         return k, j.gather(-1, k[..., None])[..., 0]
 
-    def forward(self, bids: Tensor, mode: str = "hard", temperature: float = 0.02) -> tuple[Tensor, Tensor]:
-        """(a, p) of one of three mechanisms on the transformed bids r = phibar(b):
+    def forward(self, bids: Tensor, mode: str = "hard", temperature: float | None = None) -> tuple[Tensor, Tensor]:
+        """(a, p) of one of three mechanisms on the transformed bids r = phibar(b) (``temperature``: that of the
+        relaxed or softmax allocation, required there; the config holds both defaults):
 
         * ``hard``: the deployed auction of the spec (argmax, critical-bid payments);
         * ``relaxed``: the training relaxation (softmax allocation, price per unit phibar_i^{-1}(t_i), not
@@ -212,6 +213,8 @@ class MyersonNet(nn.Module):
             sold = r.gather(1, top[:, None]) > 0
             alloc = nn.functional.one_hot(top, self.n_bidders).to(bids.dtype) * sold.to(bids.dtype)
             return alloc, alloc * self.critical_bids(r)
+        if mode in MODES and temperature is None:
+            raise ValueError(f"MyersonNet mode {mode!r} needs a temperature")
         if mode == "relaxed":
             logits = torch.cat([r, torch.zeros_like(r[:, :1])], dim=1) / temperature
             alloc = torch.softmax(logits, dim=1)[:, : self.n_bidders]
@@ -234,7 +237,7 @@ class MyersonNetMechanism:
     ``differentiable = False``; the softmax one is smooth between the map's vertices."""
 
     def __init__(
-        self, net: MyersonNet, mode: str = "hard", dtype: torch.dtype = torch.float64, temperature: float = 0.02
+        self, net: MyersonNet, mode: str = "hard", dtype: torch.dtype = torch.float64, temperature: float | None = None
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown MyersonNet mode {mode!r}; expected one of {MODES}")
@@ -242,7 +245,7 @@ class MyersonNetMechanism:
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.mode = mode
-        self.temperature = float(temperature)
+        self.temperature = temperature
         self.differentiable = mode != "hard"
         self.name = {"hard": "myersonnet", "relaxed": "myersonnet_relaxed", "softmax": "myersonnet_softmax"}[mode]
         self.params: dict[str, Any] = {"reserves": [float(x) for x in self.net.reserves()]}
@@ -253,12 +256,12 @@ class MyersonNetMechanism:
         return self.net(bids, mode=self.mode, temperature=self.temperature)
 
 
-def myersonnet_mechanism(net: MyersonNet, mode: str = "hard", temperature: float = 0.02) -> MyersonNetMechanism:
+def myersonnet_mechanism(net: MyersonNet, mode: str = "hard", temperature: float | None = None) -> MyersonNetMechanism:
     """A deployed (float64) MyersonNet auction for the evaluator: ``hard`` (the spec's) or ``softmax``."""
     return MyersonNetMechanism(net, mode=mode, temperature=temperature)
 
 
-def mean_revenue(net: MyersonNet, values: Tensor, mode: str = "hard", temperature: float = 0.02) -> float:
+def mean_revenue(net: MyersonNet, values: Tensor, mode: str = "hard", temperature: float | None = None) -> float:
     """Mean revenue of the ``mode`` auction on truthful profiles (in chunks: the softmax payments hold a
     (rows, n, pieces) array)."""
     chunk = 4096

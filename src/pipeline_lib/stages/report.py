@@ -103,9 +103,8 @@ def single_item_figures(
             if method == "learned":
                 learned["report's net"] = AsMechanism(model_from_payload(payload)[0])
             else:
-                first, *others = deployments(payload)
-                learned[method] = load_learned(payload, first)
-                learned.update({f"{method}_{d}": load_learned(payload, d) for d in others})
+                mechs = [load_learned(payload, d) for d in deployments(payload)]
+                learned.update({mech.name: mech for mech in mechs})
         specs[fam] = {
             "learned": learned, "reference": ref, "reference_name": ref.name, "values": values,
             "upper": misreport_upper(values, support_upper(dict(family_cfg), values.shape[1]), 1.0),

@@ -328,17 +328,17 @@ def single_item_learned_evaluate(
     max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
     payload = io.load_torch(model_path)
-    first, *others = deployments(payload)
-    reports = {}
-    for deployment in (first, *others):
+    reports = []
+    for deployment in deployments(payload):
         mech = load_learned(payload, deployment)
         extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
-        reports[deployment] = regret.report(mech, values, family, family_cfg, evaluation, device, extra_points)
-    report = reports[first]
+        reports.append(
+            (deployment, mech.name, regret.report(mech, values, family, family_cfg, evaluation, device, extra_points))
+        )
+    (_, _, report), *others = reports
     report["training"] = payload.get("extra", {})
-    for deployment in others:  # a second deployment of the same network: a row of its own (records.SECOND)
-        key = f"{method}_{deployment}"
-        report[SECOND[deployment]] = make_single_item_record(reports[deployment], family, key, seed_index)
+    for deployment, name, sub in others:  # a second deployment of the same network: a row of its own (records.SECOND)
+        report[SECOND[deployment]] = make_single_item_record(sub, family, name, seed_index)
     record = make_single_item_record(report, family, method, seed_index)
     io.write_json(out_path, record)
     return record
