@@ -138,7 +138,7 @@ def test_the_start_competes_and_is_deployed_when_training_only_loses_revenue(mon
     monkeypatch.setattr(rn, "validation_metrics", lambda *a, **k: dict.fromkeys(KEYS, 0.0) | {"revenue": next(scores)})
     cfg = rn.RegretNetConfig(hidden=(8,), iterations=30, batch_size=32, eval_every=10, val_profiles=20, val_grid=11)
     torch.manual_seed(0)
-    start = SingleItemNet(2, (8,), input_scale=0.5)
+    start = SingleItemNet(2, (8,), input_scale=0.5, payment_head=cfg.payment_head)
     net, history = rn.train_regretnet(train, val, cfg, seed=0, init_net=start)
     assert [h["iteration"] for h in history] == [0, 10, 20, 30] and rn.selected_row(history)["iteration"] == 0
     assert math.isnan(history[0]["train_revenue"])  # no training step before the start's score
@@ -163,6 +163,11 @@ def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
     with pytest.raises(ValueError, match=r"hidden layers \[8\].*single_item.regretnet.training.hidden"):
         rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(iterations=1),
                            init_net=SingleItemNet(2, (8,)))  # fmt: skip
+    with pytest.raises(ValueError, match=r"payment head is 'fraction'.*training.payment_head: fraction"):
+        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
+                           init_net=SingleItemNet(2, (8,)))  # fmt: skip
+    with pytest.raises(ValueError, match="payment_head must be one of"):
+        rn.RegretNetConfig(payment_head="bid")
     with pytest.raises(ValueError, match="select"):
         rn.RegretNetConfig(select="best")
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
@@ -179,7 +184,7 @@ def two_uniform():
     )
     torch.manual_seed(0)
     start, _ = distill(
-        SingleItemNet(2, cfg.hidden, input_scale=0.5), train, myerson(UniformPrior(0.0, 1.0)),
+        rn.fresh_net(train, cfg), train, myerson(UniformPrior(0.0, 1.0)),
         DistillConfig(iterations=1500, batch_size=256), upper=1.0, seed=0,
     )  # fmt: skip
     net, history = rn.train_regretnet(train, val, cfg, seed=1, init_net=start)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,14 @@ import torch
 from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import auctions as c
 from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
+from pipeline_lib.single_item.nets import (
+    PAYMENT_HEADS,
+    PRICE_SHARPNESS,
+    AsMechanism,
+    SingleItemNet,
+    model_from_payload,
+    model_payload,
+)
 
 
 class LowestBidWins:
@@ -33,16 +42,46 @@ def stats_for(values: np.ndarray, k: int = 16) -> tr.ValueStats:
 
 
 # --- the network -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("head", PAYMENT_HEADS)
 @pytest.mark.parametrize("n", [1, 4, 8])
-def test_network_is_individually_rational_by_construction(n):
+def test_network_is_individually_rational_by_construction(n, head):
     torch.manual_seed(0)
-    net = SingleItemNet(n, input_scale=1.0)
-    bids = torch.cat([torch.rand(500, n), 10 * torch.rand(500, n), torch.zeros(10, n)])
+    net = SingleItemNet(n, input_scale=1.0, payment_head=head)
+    bids = torch.cat([torch.rand(500, n), 10 * torch.rand(500, n), 1e-9 * torch.rand(10, n), torch.zeros(10, n)])
     for hard in (False, True):
         a, p = net(bids, hard=hard)
         assert a.shape == p.shape == bids.shape
         assert torch.all(a >= 0) and torch.all(a.sum(1) <= 1 + 1e-6)
         assert torch.all(p >= 0) and torch.all(p <= a * bids + 1e-7)
+
+
+def test_price_head_charges_the_smaller_of_bid_and_price_level():
+    """rho = smin(1, q / b) with q = s softplus(z): |p / a - min(b, q)| <= b log(2) / beta (the smoothing)."""
+    torch.manual_seed(1)
+    net = SingleItemNet(3, (16,), input_scale=2.0, payment_head="price").double()
+    bids = 4 * torch.rand(2000, 3, dtype=torch.float64)
+    with torch.no_grad():
+        a, p = net(bids)
+        q = 2.0 * torch.nn.functional.softplus(net.pay_head(net.trunk(bids / 2.0)))
+    gap = (p / a - torch.minimum(bids, q)).abs()
+    assert torch.all(gap <= bids * math.log(2.0) / PRICE_SHARPNESS + 1e-12)
+    assert float(gap.max()) > 0  # the smoothing is real: not a hard min
+
+
+def test_price_head_payment_is_flat_in_the_own_bid_when_the_price_level_is():
+    """A critical-bid payment: if the trunk ignores bidder 0's bid, its payment is the same at every bid well above
+    the price level (the sigmoid head pays a fixed fraction of the bid instead)."""
+    torch.manual_seed(2)
+    for head, flat in (("price", True), ("fraction", False)):
+        net = SingleItemNet(2, (16,), payment_head=head).double()
+        with torch.no_grad():
+            net.trunk[0].weight[:, 0] = 0.0  # features independent of b_0
+            net.pay_head.bias.fill_(-1.0)  # q = softplus(-1 + ...) well below 2
+        bids = torch.tensor([[2.0, 0.3], [5.0, 0.3], [9.0, 0.3]], dtype=torch.float64)
+        with torch.no_grad():
+            a, p = net(bids)
+        price = p[:, 0] / a[:, 0]
+        assert bool(torch.allclose(price, price[0].expand(3), rtol=1e-12)) is flat
 
 
 def test_no_sale_output_lets_the_network_keep_the_item():
@@ -53,12 +92,13 @@ def test_no_sale_output_lets_the_network_keep_the_item():
     assert torch.all(a.sum(1) < 0.01)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    net = SingleItemNet(4, input_scale=2.5)
+@pytest.mark.parametrize("head", PAYMENT_HEADS)
+def test_save_and_load_round_trip(tmp_path, head):
+    net = SingleItemNet(4, input_scale=2.5, payment_head=head)
     torch.save(model_payload(net, extra={"family": "uniform"}), tmp_path / "m.pt")
     loaded, extra = model_from_payload(torch.load(tmp_path / "m.pt", weights_only=True))
     bids = torch.rand(20, 4)
-    assert extra == {"family": "uniform"} and float(loaded.input_scale) == 2.5
+    assert extra == {"family": "uniform"} and float(loaded.input_scale) == 2.5 and loaded.payment_head == head
     assert all(torch.equal(x, y) for x, y in zip(net(bids), loaded(bids), strict=True))
 
 

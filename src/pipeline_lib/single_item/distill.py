@@ -67,7 +67,7 @@ def distillation_loss(net: SingleItemNet, bids: Tensor, teacher: Teacher, cfg: D
     target = torch.cat([a_t, (1.0 - a_t.sum(dim=1, keepdim=True)).clamp_min(0.0)], dim=1)
     h = net.trunk(bids / net.input_scale)
     ce = torch.nn.functional.cross_entropy(net.alloc_head(h), target)
-    rho = torch.sigmoid(net.pay_head(h))
+    rho = net.fractions(h, bids)
     price = torch.where(a_t > 0, p_t / a_t.clamp_min(1e-12), bids)  # t_i; a loser's target rho is 1
     frac = (price / bids.clamp_min(1e-12)).clamp(0.0, 1.0)
     winner_term = a_t * ((rho - frac) * bids / net.input_scale) ** 2

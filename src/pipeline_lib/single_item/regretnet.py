@@ -60,7 +60,7 @@ import torch
 
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.minibatches import minibatch
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.nets import PAYMENT_HEADS, AsMechanism, SingleItemNet
 
 Tensor = torch.Tensor
 
@@ -70,6 +70,7 @@ class RegretNetConfig:
     """Hyperparameters of RegretNet training (defaults declared here only)."""
 
     hidden: tuple[int, ...] = (128, 128, 64)  # the report's 64-32-16 cannot fit Myerson's payments closely enough
+    payment_head: str = "price"  # rho = smin(1, q / b) (nets.py); "fraction": the report's sigmoid
     iterations: int = 3000
     batch_size: int = 256
     lr: float = 3e-4
@@ -105,6 +106,8 @@ class RegretNetConfig:
     def __post_init__(self) -> None:
         if self.select not in SELECTIONS:
             raise ValueError(f"RegretNet select must be one of {SELECTIONS}, got {self.select!r}")
+        if self.payment_head not in PAYMENT_HEADS:
+            raise ValueError(f"RegretNet payment_head must be one of {PAYMENT_HEADS}, got {self.payment_head!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"RegretNet lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
@@ -113,19 +116,26 @@ SELECTIONS = ("best_feasible", "last")
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def fresh_net(values: np.ndarray | Tensor, hidden: tuple[int, ...]) -> SingleItemNet:
-    """A newly initialised network for profiles ``values`` (N, n), input scale the mean value (draws from torch's
-    global generator: seed it first)."""
-    return SingleItemNet(values.shape[1], hidden, input_scale=float(max(float(values.mean()), 1e-6)))
+def fresh_net(values: np.ndarray | Tensor, cfg: RegretNetConfig) -> SingleItemNet:
+    """A newly initialised network (``cfg.hidden``, ``cfg.payment_head``) for profiles ``values`` (N, n), input
+    scale the mean value (draws from torch's global generator: seed it first)."""
+    scale = float(max(float(values.mean()), 1e-6))
+    return SingleItemNet(values.shape[1], cfg.hidden, input_scale=scale, payment_head=cfg.payment_head)
 
 
 def check_start(net: SingleItemNet, cfg: RegretNetConfig, n_bidders: int) -> None:
-    """A starting network must have RegretNet's bidders and hidden layers."""
+    """A starting network must have RegretNet's bidders, hidden layers and payment head."""
     if tuple(net.hidden) != tuple(cfg.hidden) or net.n_bidders != n_bidders:
         raise ValueError(
             f"RegretNet start: the network has {net.n_bidders} bidders and hidden layers {list(net.hidden)}, but "
             f"RegretNet trains {n_bidders} bidders with hidden {list(cfg.hidden)} (set "
             "single_item.regretnet.training.hidden to single_item.training.hidden, or warm_start: false)"
+        )
+    if net.payment_head != cfg.payment_head:
+        raise ValueError(
+            f"RegretNet start: the network's payment head is {net.payment_head!r}, but RegretNet trains "
+            f"{cfg.payment_head!r} (set single_item.regretnet.training.payment_head: {net.payment_head}, or "
+            "warm_start: false)"
         )
 
 
@@ -240,7 +250,7 @@ def train_regretnet(
     n_rows, n = train.shape
     upper = float(cfg.misreport_upper) if cfg.misreport_upper else float(train.max())
     if init_net is None:
-        net = fresh_net(train, cfg.hidden)
+        net = fresh_net(train, cfg)
     else:
         check_start(init_net, cfg, n)
         net = copy.deepcopy(init_net).float()

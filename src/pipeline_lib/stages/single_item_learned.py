@@ -133,7 +133,7 @@ def regretnet_start(
         rn.check_start(net, cfg, train.shape[1])
     else:
         torch.manual_seed(seed)
-        net = rn.fresh_net(train, cfg.hidden)
+        net = rn.fresh_net(train, cfg)
     teacher = _teacher(kind, family_cfg, train.shape[1], teacher_path)
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
