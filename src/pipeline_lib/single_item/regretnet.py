@@ -2,7 +2,9 @@
 "Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; spec beyond.md 3).
 
 Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
-``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction). Training solves
+``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; by default the
+fraction comes from a price output, rho_i = smin(1, q_i / b_i), ``payment_head: price``, since a winner's DSIC
+payment is flat in its own bid; ``fraction`` is the report's sigmoid). Training solves
 
     min_theta -rev(theta)  subject to  rgt_i(theta) = 0 for every bidder i
 
@@ -87,7 +89,7 @@ class RegretNetConfig:
     rho_increment: float = 50.0
     rho_every: int = 200
     rho_max: float = 500.0
-    warm_start: bool = False  # start from the report's phase-1 network (needs hidden 64-32-16)
+    warm_start: bool = False  # start from the report's phase-1 network (needs hidden 64-32-16, fraction head)
     grid_misreports: int = 64
     tie_misreports: bool = True
     tie_eps: float = 1e-3
