@@ -209,7 +209,13 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
     st.single_item_warmstart(
         data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5, data_check=CHECK
     )
-    training = {"val_profiles": 32, "val_grid": 51, "warm_start": True, "hidden": [64, 32, 16]}  # the phase-1 widths
+    training = {
+        "val_profiles": 32,
+        "val_grid": 51,
+        "warm_start": True,
+        "hidden": [64, 32, 16],
+        "payment_head": "fraction",
+    }
     kwargs = {"family": "uniform", "training": training, "base_seed": 5, "data_check": CHECK, "warm_path": warm}
     out = str(tmp_path / "start.pt")
     info = sl.regretnet_start(
