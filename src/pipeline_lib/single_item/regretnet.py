@@ -2,9 +2,9 @@
 "Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; spec beyond.md 3).
 
 Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
-``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; by default the
-fraction comes from a price output, rho_i = smin(1, q_i / b_i), ``payment_head: price``, since a winner's DSIC
-payment is flat in its own bid; ``fraction`` is the report's sigmoid). Training solves
+``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; the fraction is the
+report's sigmoid, or with ``payment_head: price`` comes from a price output, rho_i = smin(1, q_i / b_i), since a
+winner's DSIC payment is flat in its own bid). Training solves
 
     min_theta -rev(theta)  subject to  rgt_i(theta) = 0 for every bidder i
 
@@ -23,9 +23,9 @@ grid, fresh every iteration) and, with ``tie_misreports``, the other bids +- eps
 a soft allocation changes fastest). Bids are one-dimensional, so this screen is cheap and finds the global
 deviations that a local ascent from the warm start misses (the test-time evaluator searches a fine grid). A search
 that misses deviations lets the Lagrangian buy revenue with regret it does not see (measured, quick tier, exponential,
-price head, 1500 iterations: 16 grid points and 5 steps of 0.05 U: test regret 2.7e-3 at 102.0% of Myerson's revenue;
-64 points and 10 steps of 0.01 U, twice the time: 1.6e-3 at 101.4%; 200 points and 5 steps of 0.005 U, four times
-the time: 1.4e-3 at 101.1%). The outer
+price head, 1500 iterations: 16 grid points and 5 steps of 0.05 U, the defaults: test regret 2.7e-3 at 102.0% of
+Myerson's revenue; 64 points and 10 steps of 0.01 U, twice the time: 1.6e-3 at 101.4%; 200 points and 5 steps of
+0.005 U, four times the time: 1.4e-3 at 101.1%). The outer
 step is Adam on C with the misreports held fixed (Danskin: the gradient of a max is the gradient at the maximiser),
 its step decaying to 0 over the run (``lr_schedule: cosine``; ``constant`` keeps it). Minibatches are rows of the
 training split or, with ``resample_bidders`` (the pipeline's default for independent bidders), profiles whose
@@ -76,13 +76,13 @@ class RegretNetConfig:
     """Hyperparameters of RegretNet training (defaults declared here only)."""
 
     hidden: tuple[int, ...] = (128, 128, 64)  # the report's 64-32-16 cannot fit Myerson's payments closely enough
-    payment_head: str = "price"  # rho = smin(1, q / b) (nets.py); "fraction": the report's sigmoid
+    payment_head: str = "fraction"  # the report's sigmoid; "price": rho = smin(1, q / b) (nets.py, README)
     iterations: int = 3000
     batch_size: int = 256
     lr: float = 3e-4
     n_misreports: int = 4
-    inner_steps: int = 10
-    inner_lr: float = 0.01
+    inner_steps: int = 5
+    inner_lr: float = 0.05
     mu_init: float = 10.0
     mu_every: int = 25
     rho_init: float = 50.0
@@ -90,7 +90,7 @@ class RegretNetConfig:
     rho_every: int = 200
     rho_max: float = 500.0
     warm_start: bool = False  # start from the report's phase-1 network (needs hidden 64-32-16, fraction head)
-    grid_misreports: int = 64
+    grid_misreports: int = 16
     tie_misreports: bool = True
     tie_eps: float = 1e-3
     select: str = "best_feasible"
