@@ -209,12 +209,12 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
     st.single_item_warmstart(
         data["train"], warm, family="uniform", family_cfg=FAMILY, training=TRAIN, base_seed=5, data_check=CHECK
     )
-    training = {
+    training = {  # a RegretNet that accepts the phase-1 network as its start
         "val_profiles": 32,
         "val_grid": 51,
         "warm_start": True,
         "hidden": [64, 32, 16],
-        "payment_head": "fraction",
+        "payment_head": "fraction",  # the phase-1 network: report widths, sigmoid head
     }
     kwargs = {"family": "uniform", "training": training, "base_seed": 5, "data_check": CHECK, "warm_path": warm}
     out = str(tmp_path / "start.pt")
