@@ -51,6 +51,33 @@ def test_the_loss_asks_a_loser_for_its_whole_bid_and_a_winner_for_the_critical_b
     assert distillation_loss(net, bids, posted, cfg).item() == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_price_head_winner_is_fitted_on_its_price_level_even_when_that_overshoots_its_bid():
+    """Price head: the winner's term is ((q - t) / s)^2. Its price level q = 2 is above its bid 0.6, where the
+    payment smin(b, q) is flat in q; the loss still sees the error (2 - 0.3)^2 and pulls q down."""
+
+    def posted(bids):
+        alloc = torch.zeros_like(bids)
+        alloc[:, 0] = 1.0
+        return alloc, alloc * 0.3
+
+    net = SingleItemNet(2, (4,), payment_head="price").double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.alloc_head.bias.copy_(torch.tensor([50.0, -50.0, -50.0]))
+        q0 = 2.0  # softplus(z) = q0 (input scale 1)
+        net.pay_head.bias.copy_(torch.log(torch.expm1(torch.tensor([q0, 40.0], dtype=torch.float64))))  # loser: q = 40, rho ~ 1
+    bids = torch.tensor([[0.6, 0.2]], dtype=torch.float64)
+    cfg = DistillConfig(payment_weight=1.0, loser_weight=1.0)
+    loss = distillation_loss(net, bids, posted, cfg)
+    assert loss.item() == pytest.approx((q0 - 0.3) ** 2 / 2, rel=1e-9)
+    loss.backward()
+    assert net.pay_head.bias.grad[0] > 0.1  # gradient descent lowers q; via the fraction it would be ~e^{-50 * 2.3}
+    with torch.no_grad():
+        net.pay_head.bias[0] = torch.log(torch.expm1(torch.tensor(0.3, dtype=torch.float64)))  # q = t
+    assert distillation_loss(net, bids, posted, cfg).item() == pytest.approx(0.0, abs=1e-12)
+
+
 def test_distilling_myerson_gives_a_near_optimal_network_of_small_honest_regret():
     rng = np.random.default_rng(0)
     train = rng.random((4000, 2))

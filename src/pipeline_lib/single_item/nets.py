@@ -74,12 +74,17 @@ class SingleItemNet(nn.Module):
         h = self.trunk(bids / self.input_scale)
         return torch.softmax(self.alloc_head(h), dim=-1), self.fractions(h, bids)
 
+    def prices(self, h: Tensor) -> Tensor:
+        """The price head's price levels q = s softplus(z) (B, n) from trunk features ``h`` (price head only)."""
+        if self.payment_head != "price":
+            raise ValueError(f"prices() needs payment_head 'price', this network has {self.payment_head!r}")
+        return self.input_scale * nn.functional.softplus(self.pay_head(h))
+
     def fractions(self, h: Tensor, bids: Tensor) -> Tensor:
         """Payment fractions rho (B, n) in [0, 1] from trunk features ``h`` (module docstring)."""
-        z = self.pay_head(h)
         if self.payment_head == "fraction":
-            return torch.sigmoid(z)
-        x = self.input_scale * nn.functional.softplus(z) / bids.clamp_min(torch.finfo(bids.dtype).tiny)
+            return torch.sigmoid(self.pay_head(h))
+        x = self.prices(h) / bids.clamp_min(torch.finfo(bids.dtype).tiny)
         return (1.0 - nn.functional.softplus(1.0 - x, beta=PRICE_SHARPNESS)).clamp(0.0, 1.0)
 
     def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
