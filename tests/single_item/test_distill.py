@@ -66,7 +66,8 @@ def test_a_price_head_winner_is_fitted_on_its_price_level_even_when_that_oversho
             p.zero_()
         net.alloc_head.bias.copy_(torch.tensor([50.0, -50.0, -50.0]))
         q0 = 2.0  # softplus(z) = q0 (input scale 1)
-        net.pay_head.bias.copy_(torch.log(torch.expm1(torch.tensor([q0, 40.0], dtype=torch.float64))))  # loser: q = 40, rho ~ 1
+        levels = torch.tensor([q0, 40.0], dtype=torch.float64)  # the loser's q = 40: rho ~ 1
+        net.pay_head.bias.copy_(torch.log(torch.expm1(levels)))
     bids = torch.tensor([[0.6, 0.2]], dtype=torch.float64)
     cfg = DistillConfig(payment_weight=1.0, loser_weight=1.0)
     loss = distillation_loss(net, bids, posted, cfg)

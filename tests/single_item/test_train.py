@@ -84,6 +84,24 @@ def test_price_head_payment_is_flat_in_the_own_bid_when_the_price_level_is():
         assert bool(torch.allclose(price, price[0].expand(3), rtol=1e-12)) is flat
 
 
+def test_critical_head_price_depends_on_the_other_bids_only():
+    """payment_head critical: q_i = g_i(b_{-i}), for any weights. Changing bidder 0's bid leaves its price level
+    (and the others' levels move only through b_0) unchanged; well above that level its payment per unit is q_0."""
+    torch.manual_seed(3)
+    net = SingleItemNet(3, (16, 8), input_scale=1.5, payment_head="critical").double()
+    base = 2 * torch.rand(50, 3, dtype=torch.float64)
+    moved = base.clone()
+    moved[:, 0] = 3 * torch.rand(50, dtype=torch.float64)
+    with torch.no_grad():
+        q_base, q_moved = net.prices(None, base), net.prices(None, moved)
+        a, p = net(torch.cat([base[:, :1] * 0 + 1e3, base[:, 1:]], dim=1))
+    assert torch.equal(q_base[:, 0], q_moved[:, 0])
+    assert not torch.allclose(q_base[:, 1:], q_moved[:, 1:])  # the others' price levels do see b_0
+    assert torch.allclose(p[:, 0] / a[:, 0], q_base[:, 0], rtol=1e-9)  # smin(b, q) = q for b >> q
+    with pytest.raises(ValueError, match="price or critical"):
+        SingleItemNet(3).prices(torch.zeros(1, 16), base)
+
+
 def test_no_sale_output_lets_the_network_keep_the_item():
     net = SingleItemNet(4)
     with torch.no_grad():

@@ -73,8 +73,8 @@ def distillation_loss(net: SingleItemNet, bids: Tensor, teacher: Teacher, cfg: D
     rho = net.fractions(h, bids)
     price = torch.where(a_t > 0, p_t / a_t.clamp_min(1e-12), bids)  # t_i; a loser's target rho is 1
     frac = (price / bids.clamp_min(1e-12)).clamp(0.0, 1.0)
-    if net.payment_head == "price":  # fit q to t itself: smin(b, q) is flat in q where q > b (a dead zone)
-        winner_term = a_t * ((net.prices(h) - price) / net.input_scale) ** 2
+    if net.payment_head != "fraction":  # fit q to t itself: smin(b, q) is flat in q where q > b (a dead zone)
+        winner_term = a_t * ((net.prices(h, bids) - price) / net.input_scale) ** 2
     else:
         winner_term = a_t * ((rho - frac) * bids / net.input_scale) ** 2
     loser_term = cfg.loser_weight * (1.0 - a_t) * (rho - 1.0) ** 2

@@ -16,7 +16,11 @@ winner pays its critical bid, which does not depend on its own bid (Myerson 1981
 produce rho_i = t_i / b_i, a function of the own bid from 1 down to t / U, and its approximation error along the own
 bid (measured about +-1% of t after distillation, exponential family) is payment variation a high bidder exploits;
 with the price head the target q_i = t_i is flat in b_i (measured +-0.8% and half the start's regret, 2.7e-3
-against 5.3e-3; but on four U[0, 1] bidders its start had regret 1.2e-2, README "RegretNet").
+against 5.3e-3). ``critical`` goes one step further: q_i = s softplus(g_i(b_{-i} / s)) is computed by a separate MLP
+g_i (hidden widths as the trunk's) that sees only the OTHER bids, so each bidder's price is exactly flat in its own
+bid, as a DSIC critical bid is; the same smin then gives rho_i. The payment rule is then a threshold rule, and what
+regret is left comes from the allocation alone (soft shares, a win region that is not {b_i > q_i}), which RegretNet's
+Lagrangian removes.
 
 ``s`` is a fixed input scale (a buffer, e.g. the mean training value) so that exponential values near 10 do not
 saturate the trunk; it is part of the mechanism and saved with its weights. The "no sale" output lets the network
@@ -37,7 +41,7 @@ from torch import nn
 Tensor = torch.Tensor
 
 
-PAYMENT_HEADS = ("fraction", "price")
+PAYMENT_HEADS = ("fraction", "price", "critical")
 PRICE_SHARPNESS = 50.0  # beta of smin(1, x): smin(1, 1) = 1 - log(2) / beta
 
 
@@ -66,7 +70,11 @@ class SingleItemNet(nn.Module):
             width = h
         self.trunk = nn.Sequential(*layers)
         self.alloc_head = nn.Linear(width, self.n_bidders + 1)
-        self.pay_head = nn.Linear(width, self.n_bidders)
+        if payment_head == "critical":  # g_i(b_{-i}): one MLP per bidder on the other bids
+            width_others = max(self.n_bidders - 1, 1)
+            self.price_nets = nn.ModuleList(_mlp(width_others, self.hidden, 1) for _ in range(self.n_bidders))
+        else:
+            self.pay_head = nn.Linear(width, self.n_bidders)
         self.register_buffer("input_scale", torch.tensor(float(input_scale)))
 
     def outputs(self, bids: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,17 +82,23 @@ class SingleItemNet(nn.Module):
         h = self.trunk(bids / self.input_scale)
         return torch.softmax(self.alloc_head(h), dim=-1), self.fractions(h, bids)
 
-    def prices(self, h: Tensor) -> Tensor:
-        """The price head's price levels q = s softplus(z) (B, n) from trunk features ``h`` (price head only)."""
-        if self.payment_head != "price":
-            raise ValueError(f"prices() needs payment_head 'price', this network has {self.payment_head!r}")
-        return self.input_scale * nn.functional.softplus(self.pay_head(h))
+    def prices(self, h: Tensor, bids: Tensor) -> Tensor:
+        """Price levels q (B, n) of the ``price`` head (from trunk features ``h``) or the ``critical`` head (from
+        the other bids of ``bids``)."""
+        if self.payment_head == "price":
+            z = self.pay_head(h)
+        elif self.payment_head == "critical":
+            scaled = bids / self.input_scale
+            z = torch.cat([g(_others(scaled, i)) for i, g in enumerate(self.price_nets)], dim=-1)
+        else:
+            raise ValueError(f"prices() needs a price or critical payment head, this network has {self.payment_head!r}")
+        return self.input_scale * nn.functional.softplus(z)
 
     def fractions(self, h: Tensor, bids: Tensor) -> Tensor:
         """Payment fractions rho (B, n) in [0, 1] from trunk features ``h`` (module docstring)."""
         if self.payment_head == "fraction":
             return torch.sigmoid(self.pay_head(h))
-        x = self.prices(h) / bids.clamp_min(torch.finfo(bids.dtype).tiny)
+        x = self.prices(h, bids) / bids.clamp_min(torch.finfo(bids.dtype).tiny)
         return (1.0 - nn.functional.softplus(1.0 - x, beta=PRICE_SHARPNESS)).clamp(0.0, 1.0)
 
     def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
@@ -103,6 +117,22 @@ class SingleItemNet(nn.Module):
             "input_scale": float(self.input_scale),
             "payment_head": self.payment_head,
         }
+
+
+def _mlp(width: int, hidden: Sequence[int], out: int) -> nn.Sequential:
+    """Linear-ReLU layers of widths ``hidden`` from ``width`` inputs, then a linear layer of ``out`` outputs."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, out))
+
+
+def _others(bids: Tensor, i: int) -> Tensor:
+    """``bids`` (B, n) without column ``i``: (B, n - 1); one zero column for a lone bidder (a posted price)."""
+    if bids.shape[-1] == 1:
+        return torch.zeros_like(bids)
+    return torch.cat([bids[..., :i], bids[..., i + 1 :]], dim=-1)
 
 
 class AsMechanism:
