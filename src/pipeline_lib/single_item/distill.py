@@ -17,8 +17,8 @@ On these bids b, with the network's allocation logits z (n bidders + no sale) an
 t_i = p*_i / a*_i the teacher's price per unit of allocation (the critical bid of a winner), s the network's input
 scale. The payment error is weighted by the bid (b_i / s): a fraction error at a high bid is a large price error,
 which a deviation to that bid exploits. A loser is asked for rho = 1 (its soft share costs its whole bid: utility 0,
-as under the teacher). With the price head (rho_i = smin(1, q_i / b_i), :mod:`pipeline_lib.single_item.nets`) a
-winner's term is a*_i ((q_i - t_i) / s)^2 instead: q_i = t_i is the same target, but smin(b, q) is flat in q where
+as under the teacher). With a price head (rho_i = min(1, q_i / b_i), :mod:`pipeline_lib.single_item.nets`) a
+winner's term is a*_i ((q_i - t_i) / s)^2 instead: q_i = t_i is the same target, but min(b, q) is flat in q where
 q > b, so the fraction form has no gradient for a winner whose price level overshot its bid and leaves it charged its
 whole bid (four U[0, 1] bidders: far winners charged 1.10 t on average, regret 1.2e-2). Adam with a cosine-decayed step.
 """
@@ -73,7 +73,7 @@ def distillation_loss(net: SingleItemNet, bids: Tensor, teacher: Teacher, cfg: D
     rho = net.fractions(h, bids)
     price = torch.where(a_t > 0, p_t / a_t.clamp_min(1e-12), bids)  # t_i; a loser's target rho is 1
     frac = (price / bids.clamp_min(1e-12)).clamp(0.0, 1.0)
-    if net.payment_head != "fraction":  # fit q to t itself: smin(b, q) is flat in q where q > b (a dead zone)
+    if net.payment_head != "fraction":  # fit q to t itself: min(b, q) is flat in q where q > b (a dead zone)
         winner_term = a_t * ((net.prices(h, bids) - price) / net.input_scale) ** 2
     else:
         winner_term = a_t * ((rho - frac) * bids / net.input_scale) ** 2

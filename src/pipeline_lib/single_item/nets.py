@@ -5,22 +5,25 @@
     rho_i = sigmoid(W_p h + c_p)_i            payment fraction in (0, 1)
     p_i = rho_i b_i a_i                       so p_i <= a_i b_i: ex-post IR under truthful bidding by construction.
 
-``payment_head`` chooses how the fraction is computed from the same head output z = W_p h + c_p:
-``fraction`` (the report's, the default) rho_i = sigmoid(z_i); ``price`` (an option of RegretNet, spec beyond.md 3)
+``payment_head`` chooses how the fraction rho_i is computed:
+``fraction`` (the report's, the default) rho_i = sigmoid(z_i) with z = W_p h + c_p; the two price heads (options of
+RegretNet, spec beyond.md 3) output a price level q_i and charge it, capped at the bid:
 
-    q_i = s softplus(z_i),   rho_i = smin(1, q_i / b_i),   smin(1, x) = 1 - softplus_beta(1 - x) in [0, 1],
+    rho_i = min(1, q_i / b_i),   p_i = rho_i b_i a_i = min(b_i, q_i) a_i,
 
-so the network outputs a price level q_i and p_i = rho_i b_i a_i = smin(b_i, q_i) a_i (up to the smoothing,
-beta = PRICE_SHARPNESS). Still p = rho b a with rho in [0, 1], hence IR by construction. Why: in a DSIC auction the
-winner pays its critical bid, which does not depend on its own bid (Myerson 1981). With the sigmoid the network must
-produce rho_i = t_i / b_i, a function of the own bid from 1 down to t / U, and its approximation error along the own
-bid (measured about +-1% of t after distillation, exponential family) is payment variation a high bidder exploits;
-with the price head the target q_i = t_i is flat in b_i (measured +-0.8% and half the start's regret, 2.7e-3
-against 5.3e-3). ``critical`` goes one step further: q_i = s softplus(g_i(b_{-i} / s)) is computed by a separate MLP
-g_i (hidden widths as the trunk's) that sees only the OTHER bids, so each bidder's price is exactly flat in its own
-bid, as a DSIC critical bid is; the same smin then gives rho_i. The payment rule is then a threshold rule, and what
-regret is left comes from the allocation alone (soft shares, a win region that is not {b_i > q_i}), which RegretNet's
-Lagrangian removes.
+``price``:    q_i = s softplus(z_i) from the shared trunk;
+``critical``: q_i = s softplus(g_i(b_{-i} / s)), g_i a separate MLP (widths ``price_hidden``) of the OTHER bids only.
+
+Still p = rho b a with rho in [0, 1], hence IR by construction. Why: in a DSIC auction the winner pays its critical
+bid t_i, which does not depend on its own bid (Myerson 1981). With the sigmoid the network must produce
+rho_i = t_i / b_i, a function of the own bid from 1 down to t / U, and its approximation error along the own bid
+(measured about +-1% of t after distillation, exponential family) is payment variation a high bidder exploits. The
+price head's target q_i = t_i is flat in b_i, but the trunk still lets q_i move with it (+-0.8% of t after
+distillation); the critical head's q_i cannot move with b_i at all, so its payment rule is a threshold rule and what
+regret is left comes from the allocation alone (soft shares, a win region other than {b_i > q_i}). The cap is a hard
+min: a smoothed one (1 - softplus_beta(1 - q / b)) charges q (1 - log 2 / beta) to a bidder bidding its own price
+level, and every winner then gains by underbidding to it (measured: a critical-head start distilled from Myerson,
+exponential family, regret 1.6e-3 with beta = 50, 6e-6 with the hard min).
 
 ``s`` is a fixed input scale (a buffer, e.g. the mean training value) so that exponential values near 10 do not
 saturate the trunk; it is part of the mechanism and saved with its weights. The "no sale" output lets the network
@@ -42,7 +45,7 @@ Tensor = torch.Tensor
 
 
 PAYMENT_HEADS = ("fraction", "price", "critical")
-PRICE_SHARPNESS = 50.0  # beta of smin(1, x): smin(1, 1) = 1 - log(2) / beta
+CRITICAL_HIDDEN = (64, 64)  # widths of the critical head's per-bidder price MLPs g_i
 
 
 class SingleItemNet(nn.Module):
@@ -54,6 +57,7 @@ class SingleItemNet(nn.Module):
         hidden: Sequence[int] = (64, 32, 16),
         input_scale: float = 1.0,
         payment_head: str = "fraction",
+        price_hidden: Sequence[int] = CRITICAL_HIDDEN,
     ) -> None:
         super().__init__()
         if n_bidders < 1:
@@ -63,6 +67,7 @@ class SingleItemNet(nn.Module):
         self.payment_head = payment_head
         self.n_bidders = int(n_bidders)
         self.hidden = tuple(int(h) for h in hidden)
+        self.price_hidden = tuple(int(h) for h in price_hidden)
         layers: list[nn.Module] = []
         width = self.n_bidders
         for h in self.hidden:
@@ -72,7 +77,7 @@ class SingleItemNet(nn.Module):
         self.alloc_head = nn.Linear(width, self.n_bidders + 1)
         if payment_head == "critical":  # g_i(b_{-i}): one MLP per bidder on the other bids
             width_others = max(self.n_bidders - 1, 1)
-            self.price_nets = nn.ModuleList(_mlp(width_others, self.hidden, 1) for _ in range(self.n_bidders))
+            self.price_nets = nn.ModuleList(_mlp(width_others, self.price_hidden, 1) for _ in range(self.n_bidders))
         else:
             self.pay_head = nn.Linear(width, self.n_bidders)
         self.register_buffer("input_scale", torch.tensor(float(input_scale)))
@@ -98,8 +103,7 @@ class SingleItemNet(nn.Module):
         """Payment fractions rho (B, n) in [0, 1] from trunk features ``h`` (module docstring)."""
         if self.payment_head == "fraction":
             return torch.sigmoid(self.pay_head(h))
-        x = self.prices(h, bids) / bids.clamp_min(torch.finfo(bids.dtype).tiny)
-        return (1.0 - nn.functional.softplus(1.0 - x, beta=PRICE_SHARPNESS)).clamp(0.0, 1.0)
+        return (self.prices(h, bids) / bids.clamp_min(torch.finfo(bids.dtype).tiny)).clamp(max=1.0)
 
     def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
         """(a, p) with a_i the winning probability of bidder i and p_i = rho_i b_i a_i."""
@@ -116,6 +120,7 @@ class SingleItemNet(nn.Module):
             "hidden": list(self.hidden),
             "input_scale": float(self.input_scale),
             "payment_head": self.payment_head,
+            "price_hidden": list(self.price_hidden),
         }
 
 

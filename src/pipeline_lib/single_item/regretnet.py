@@ -3,8 +3,9 @@
 
 Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
 ``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; the fraction is the
-report's sigmoid, or with ``payment_head: price`` comes from a price output, rho_i = smin(1, q_i / b_i), since a
-winner's DSIC payment is flat in its own bid). Training solves
+report's sigmoid, or with ``payment_head: price`` / ``critical`` comes from a price level, rho_i = min(1, q_i / b_i),
+q_i from the trunk or from an MLP of the other bids alone, since a winner's DSIC payment is flat in its own bid).
+Training solves
 
     min_theta -rev(theta)  subject to  rgt_i(theta) = 0 for every bidder i
 
@@ -66,7 +67,7 @@ import torch
 
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.minibatches import minibatch
-from pipeline_lib.single_item.nets import PAYMENT_HEADS, AsMechanism, SingleItemNet
+from pipeline_lib.single_item.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
 
 Tensor = torch.Tensor
 
@@ -76,7 +77,8 @@ class RegretNetConfig:
     """Hyperparameters of RegretNet training (defaults declared here only)."""
 
     hidden: tuple[int, ...] = (128, 128, 64)  # the report's 64-32-16 cannot fit Myerson's payments closely enough
-    payment_head: str = "fraction"  # the report's sigmoid; "price": rho = smin(1, q / b) (nets.py, README)
+    payment_head: str = "fraction"  # the report's sigmoid; "price" / "critical": rho = min(1, q / b) (nets.py)
+    price_hidden: tuple[int, ...] = CRITICAL_HIDDEN  # the critical head's price MLPs
     iterations: int = 3000
     batch_size: int = 256
     lr: float = 3e-4
@@ -105,8 +107,9 @@ class RegretNetConfig:
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:
         known = {k: v for k, v in cfg.items() if k in cls.__dataclass_fields__}
-        if "hidden" in known:
-            known["hidden"] = tuple(int(h) for h in known["hidden"])
+        for key in ("hidden", "price_hidden"):
+            if key in known:
+                known[key] = tuple(int(h) for h in known[key])
         return cls(**known)
 
     def __post_init__(self) -> None:
@@ -126,7 +129,9 @@ def fresh_net(values: np.ndarray | Tensor, cfg: RegretNetConfig) -> SingleItemNe
     """A newly initialised network (``cfg.hidden``, ``cfg.payment_head``) for profiles ``values`` (N, n), input
     scale the mean value (draws from torch's global generator: seed it first)."""
     scale = float(max(float(values.mean()), 1e-6))
-    return SingleItemNet(values.shape[1], cfg.hidden, input_scale=scale, payment_head=cfg.payment_head)
+    return SingleItemNet(
+        values.shape[1], cfg.hidden, input_scale=scale, payment_head=cfg.payment_head, price_hidden=cfg.price_hidden
+    )
 
 
 def check_start(net: SingleItemNet, cfg: RegretNetConfig, n_bidders: int) -> None:
@@ -142,6 +147,11 @@ def check_start(net: SingleItemNet, cfg: RegretNetConfig, n_bidders: int) -> Non
             f"RegretNet start: the network's payment head is {net.payment_head!r}, but RegretNet trains "
             f"{cfg.payment_head!r} (set single_item.regretnet.training.payment_head: {net.payment_head}, or "
             "warm_start: false)"
+        )
+    if cfg.payment_head == "critical" and tuple(net.price_hidden) != tuple(cfg.price_hidden):
+        raise ValueError(
+            f"RegretNet start: the network's price MLPs have widths {list(net.price_hidden)}, but RegretNet trains "
+            f"{list(cfg.price_hidden)} (set single_item.regretnet.training.price_hidden)"
         )
 
 
