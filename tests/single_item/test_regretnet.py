@@ -166,6 +166,9 @@ def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
     with pytest.raises(ValueError, match=r"payment head is 'price'.*training.payment_head: price"):
         rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
                            init_net=SingleItemNet(2, (8,), payment_head="price"))  # fmt: skip
+    with pytest.raises(ValueError, match=r"price MLPs have widths \[4\].*training.price_hidden"):
+        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
+                           init_net=SingleItemNet(2, (8,), payment_head="critical", price_hidden=(4,)))  # fmt: skip
     with pytest.raises(ValueError, match="payment_head must be one of"):
         rn.RegretNetConfig(payment_head="bid")
     with pytest.raises(ValueError, match="select"):

@@ -77,7 +77,7 @@ class RegretNetConfig:
     """Hyperparameters of RegretNet training (defaults declared here only)."""
 
     hidden: tuple[int, ...] = (128, 128, 64)  # the report's 64-32-16 cannot fit Myerson's payments closely enough
-    payment_head: str = "fraction"  # the report's sigmoid; "price" / "critical": rho = min(1, q / b) (nets.py)
+    payment_head: str = "critical"  # rho = min(1, q / b), q from the other bids (nets.py); the report's "fraction"
     price_hidden: tuple[int, ...] = CRITICAL_HIDDEN  # the critical head's price MLPs
     iterations: int = 3000
     batch_size: int = 256
