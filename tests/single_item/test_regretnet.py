@@ -7,6 +7,7 @@ best feasible trial is known in closed form.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -141,7 +142,8 @@ def test_the_start_competes_and_is_deployed_when_training_only_loses_revenue(mon
     start = SingleItemNet(2, (8,), input_scale=0.5, payment_head=cfg.payment_head)
     net, history = rn.train_regretnet(train, val, cfg, seed=0, init_net=start)
     assert [h["iteration"] for h in history] == [0, 10, 20, 30] and rn.selected_row(history)["iteration"] == 0
-    assert math.isnan(history[0]["train_revenue"])  # no training step before the start's score
+    assert history[0]["train_revenue"] is None  # no training step before the start's score
+    json.dumps(rn.selected_row(history), allow_nan=False)  # the deployed start's row goes into metrics.json
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), start.state_dict().values(), strict=True))
 
 

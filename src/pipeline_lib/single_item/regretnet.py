@@ -297,8 +297,8 @@ def train_regretnet(
         history.append(
             {
                 "iteration": it,
-                "train_revenue": window["revenue"] / c if c else math.nan,
-                "train_regret": window["regret"] / c if c else math.nan,
+                "train_revenue": window["revenue"] / c if c else None,  # None: no training step yet (the start)
+                "train_regret": window["regret"] / c if c else None,
                 "val_revenue": vm["revenue"],
                 "val_regret": vm["regret_mean"],
                 "val_regret_max": vm["regret_max"],
