@@ -52,6 +52,17 @@ def test_network_is_individually_rational_by_construction(n, head):
         assert torch.all(p >= 0) and torch.all(p <= a * bids + 1e-7)
 
 
+@pytest.mark.parametrize("head", PAYMENT_HEADS)
+def test_payment_gradients_are_finite_at_zero_and_tiny_bids(head):
+    """The evaluator's refinement ascends u_i along the own bid from grid points that include 0."""
+    torch.manual_seed(4)
+    net = SingleItemNet(3, (16,), input_scale=1.0, payment_head=head).double()
+    bids = torch.tensor([[0.0, 0.5, 0.2], [1e-300, 0.4, 0.9], [3.0, 0.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    a, p = net(bids)
+    (a.sum() + p.sum()).backward()
+    assert torch.isfinite(p).all() and torch.isfinite(bids.grad).all()
+
+
 @pytest.mark.parametrize("head", ["price", "critical"])
 def test_price_heads_charge_the_smaller_of_bid_and_price_level(head):
     """rho = min(1, q / b) with q = s softplus(.): p / a = min(b, q) exactly (no smoothing: a smoothed cap charges

@@ -103,7 +103,9 @@ class SingleItemNet(nn.Module):
         """Payment fractions rho (B, n) in [0, 1] from trunk features ``h`` (module docstring)."""
         if self.payment_head == "fraction":
             return torch.sigmoid(self.pay_head(h))
-        return (self.prices(h, bids) / bids.clamp_min(torch.finfo(bids.dtype).tiny)).clamp(max=1.0)
+        q = self.prices(h, bids)
+        # min(1, q / b) as q / max(b, q): no division by a vanishing bid, so no 0 * inf in the gradient at b ~ 0
+        return q / torch.maximum(bids, q).clamp_min(torch.finfo(bids.dtype).tiny)
 
     def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
         """(a, p) with a_i the winning probability of bidder i and p_i = rho_i b_i a_i."""
