@@ -6,8 +6,8 @@
     p_i = rho_i b_i a_i                       so p_i <= a_i b_i: ex-post IR under truthful bidding by construction.
 
 ``payment_head`` chooses how the fraction rho_i is computed:
-``fraction`` (the report's, the default) rho_i = sigmoid(z_i) with z = W_p h + c_p; the two price heads (options of
-RegretNet, spec beyond.md 3) output a price level q_i and charge it, capped at the bid:
+``fraction`` (the report's, this class's default) rho_i = sigmoid(z_i) with z = W_p h + c_p; the two price heads (of
+RegretNet, spec beyond.md 3; ``critical`` is its default) output a price level q_i and charge it, capped at the bid:
 
     rho_i = min(1, q_i / b_i),   p_i = rho_i b_i a_i = min(b_i, q_i) a_i,
 
@@ -68,11 +68,7 @@ class SingleItemNet(nn.Module):
         self.n_bidders = int(n_bidders)
         self.hidden = tuple(int(h) for h in hidden)
         self.price_hidden = tuple(int(h) for h in price_hidden)
-        layers: list[nn.Module] = []
-        width = self.n_bidders
-        for h in self.hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
+        layers, width = _relu_layers(self.n_bidders, self.hidden)
         self.trunk = nn.Sequential(*layers)
         self.alloc_head = nn.Linear(width, self.n_bidders + 1)
         if payment_head == "critical":  # g_i(b_{-i}): one MLP per bidder on the other bids
@@ -126,12 +122,18 @@ class SingleItemNet(nn.Module):
         }
 
 
-def _mlp(width: int, hidden: Sequence[int], out: int) -> nn.Sequential:
-    """Linear-ReLU layers of widths ``hidden`` from ``width`` inputs, then a linear layer of ``out`` outputs."""
+def _relu_layers(width: int, hidden: Sequence[int]) -> tuple[list[nn.Module], int]:
+    """Linear-ReLU layers of widths ``hidden`` from ``width`` inputs, and the width they end with."""
     layers: list[nn.Module] = []
     for h in hidden:
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
+    return layers, width
+
+
+def _mlp(width: int, hidden: Sequence[int], out: int) -> nn.Sequential:
+    """:func:`_relu_layers`, then a linear layer of ``out`` outputs."""
+    layers, width = _relu_layers(width, hidden)
     return nn.Sequential(*layers, nn.Linear(width, out))
 
 

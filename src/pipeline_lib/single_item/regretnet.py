@@ -126,8 +126,8 @@ LR_SCHEDULES = ("constant", "cosine")
 
 
 def fresh_net(values: np.ndarray | Tensor, cfg: RegretNetConfig) -> SingleItemNet:
-    """A newly initialised network (``cfg.hidden``, ``cfg.payment_head``) for profiles ``values`` (N, n), input
-    scale the mean value (draws from torch's global generator: seed it first)."""
+    """A newly initialised network (``cfg.hidden``, ``cfg.payment_head``, ``cfg.price_hidden``) for profiles
+    ``values`` (N, n), input scale the mean value (draws from torch's global generator: seed it first)."""
     scale = float(max(float(values.mean()), 1e-6))
     return SingleItemNet(
         values.shape[1], cfg.hidden, input_scale=scale, payment_head=cfg.payment_head, price_hidden=cfg.price_hidden
@@ -366,5 +366,5 @@ def selected_row(history: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def config_dict(cfg: RegretNetConfig) -> dict[str, Any]:
     out = asdict(cfg)
-    out["hidden"] = list(cfg.hidden)
+    out["hidden"], out["price_hidden"] = list(cfg.hidden), list(cfg.price_hidden)
     return out
