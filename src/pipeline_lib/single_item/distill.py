@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.single_item.nets import SingleItemNet
+from pipeline_lib.single_item.nets import SingleItemNet, capped_fraction
 
 Tensor = torch.Tensor
 Teacher = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -70,13 +70,15 @@ def distillation_loss(net: SingleItemNet, bids: Tensor, teacher: Teacher, cfg: D
     target = torch.cat([a_t, (1.0 - a_t.sum(dim=1, keepdim=True)).clamp_min(0.0)], dim=1)
     h = net.trunk(bids / net.input_scale)
     ce = torch.nn.functional.cross_entropy(net.alloc_head(h), target)
-    rho = net.fractions(h, bids)
     price = torch.where(a_t > 0, p_t / a_t.clamp_min(1e-12), bids)  # t_i; a loser's target rho is 1
-    frac = (price / bids.clamp_min(1e-12)).clamp(0.0, 1.0)
-    if net.payment_head != "fraction":  # fit q to t itself: min(b, q) is flat in q where q > b (a dead zone)
-        winner_term = a_t * ((net.prices(h, bids) - price) / net.input_scale) ** 2
-    else:
+    if net.payment_head == "fraction":
+        rho = net.fractions(h, bids)
+        frac = (price / bids.clamp_min(1e-12)).clamp(0.0, 1.0)
         winner_term = a_t * ((rho - frac) * bids / net.input_scale) ** 2
+    else:  # fit q to t itself: min(b, q) is flat in q where q > b (a dead zone); q computed once
+        q = net.prices(h, bids)
+        rho = capped_fraction(q, bids)
+        winner_term = a_t * ((q - price) / net.input_scale) ** 2
     loser_term = cfg.loser_weight * (1.0 - a_t) * (rho - 1.0) ** 2
     return ce + cfg.payment_weight * (winner_term + loser_term).mean()
 

@@ -99,9 +99,7 @@ class SingleItemNet(nn.Module):
         """Payment fractions rho (B, n) in [0, 1] from trunk features ``h`` (module docstring)."""
         if self.payment_head == "fraction":
             return torch.sigmoid(self.pay_head(h))
-        q = self.prices(h, bids)
-        # min(1, q / b) as q / max(b, q): no division by a vanishing bid, so no 0 * inf in the gradient at b ~ 0
-        return q / torch.maximum(bids, q).clamp_min(torch.finfo(bids.dtype).tiny)
+        return capped_fraction(self.prices(h, bids), bids)
 
     def forward(self, bids: Tensor, hard: bool = False) -> tuple[Tensor, Tensor]:
         """(a, p) with a_i the winning probability of bidder i and p_i = rho_i b_i a_i."""
@@ -120,6 +118,12 @@ class SingleItemNet(nn.Module):
             "payment_head": self.payment_head,
             "price_hidden": list(self.price_hidden),
         }
+
+
+def capped_fraction(q: Tensor, bids: Tensor) -> Tensor:
+    """rho = min(1, q / b) of a price level ``q``, written q / max(b, q): no division by a vanishing bid, so no
+    0 * inf in the gradient at b ~ 0."""
+    return q / torch.maximum(bids, q).clamp_min(torch.finfo(bids.dtype).tiny)
 
 
 def _relu_layers(width: int, hidden: Sequence[int]) -> tuple[list[nn.Module], int]:
