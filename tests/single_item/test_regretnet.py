@@ -147,6 +147,21 @@ def test_the_start_competes_and_is_deployed_when_training_only_loses_revenue(mon
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), start.state_dict().values(), strict=True))
 
 
+def test_iterates_are_scored_with_the_refined_validation_search(monkeypatch):
+    """Selection sees what the evaluator sees: grid points, then gradient refinement of the best ones (a grid alone
+    under-states a sharp network's regret and best_feasible deploys it); ``val_refine_steps: 0`` is the grid only."""
+    seen = []
+    monkeypatch.setattr(
+        rn, "validation_metrics", lambda net, val, search, **k: seen.append(search) or dict.fromkeys(KEYS, 0.0)
+    )
+    rng = np.random.default_rng(6)
+    cfg = rn.RegretNetConfig(hidden=(8,), iterations=4, batch_size=16, eval_every=2, val_profiles=10, val_grid=11)
+    rn.train_regretnet(rng.random((64, 2)), rng.random((10, 2)), cfg, seed=0)
+    assert len(seen) == 2 and all(s.grid == 11 and s.refine_steps == cfg.val_refine_steps > 0 for s in seen)
+    assert seen[0].refine_top == cfg.val_refine_top > 0 and seen[0].upper == pytest.approx(1.0, abs=0.05)
+    assert rn.validation_search(replace(cfg, val_refine_steps=0), 2.0).refine_steps == 0
+
+
 KEYS = ("revenue", "regret_mean", "regret_max", "ir_violation_rate")
 
 

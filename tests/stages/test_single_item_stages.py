@@ -241,6 +241,36 @@ def test_regretnet_start_distils_the_phase1_network_from_myerson_and_records_it(
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_the_myerson_teacher_charges_each_winner_one_critical_bid_flat_in_its_own_bid():
+    """Hetero (ironed on [0.856, 1.562]): the teacher breaks ties on the plateau by a fixed priority, so every
+    allocation is 0 or 1 and a winner's price is the same at every winning bid (a function of the others' bids
+    only, the critical head's form); an even split, as the ``myerson`` baseline does, fails both. Oracle: the
+    payment identity of a deterministic DSIC auction, checked by moving the winner's bid over its winning range."""
+    from pipeline_lib.single_item.baselines import correct_baseline
+    from pipeline_lib.stages import single_item_learned as sl
+
+    hetero = {"distribution": "hetero"}
+    teacher = sl._teacher("myerson", hetero, 3, None)
+    others = torch.tensor([[1.0, 1.2], [0.2, 0.9], [1.4, 3.0], [0.1, 0.3]], dtype=torch.float64)
+    own = torch.linspace(0.0, 4.0, 801, dtype=torch.float64)
+
+    def winner_prices(mech):
+        """Bidder 0's per-unit price at each bid where it wins (a > 0), per row of the others' bids."""
+        out = []
+        for row in others:
+            bids = torch.cat([own[:, None], row.expand(own.numel(), 2)], dim=1)
+            alloc, pay = mech(bids)
+            won = alloc[:, 0] > 0
+            out.append((alloc[won, 0], pay[won, 0] / alloc[won, 0]))
+        return out
+
+    for alloc, price in winner_prices(teacher):
+        assert alloc.numel() > 0 and torch.all(alloc == 1.0)
+        assert torch.allclose(price, price[0].expand_as(price), atol=1e-12)  # one critical bid per b_-i
+    split = winner_prices(correct_baseline(hetero, 3))  # rows 0 and 1 put a rival on the plateau
+    assert any(torch.any(a < 1.0) or not torch.allclose(p, p[0].expand_as(p), atol=1e-9) for a, p in split)
+
+
 def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, data, monkeypatch):
     """``single_item.regretnet.sweep.n_trials: 0``: no study, no trial; best_params.json holds the configured
     training parameters (feasibility unknown), the trial exports are empty, and the final training uses them."""

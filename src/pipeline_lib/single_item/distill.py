@@ -4,8 +4,9 @@ RegretNet's augmented Lagrangian (:mod:`pipeline_lib.single_item.regretnet`) sta
 network does not recover the optimum: phase 1 is a few epochs of imitation on truthful profiles only, so the network
 is exploitable at bids it never saw (exponential, quick tier: revenue 116% of the optimum at regret 0.21), and the
 Lagrangian, removing that regret, settles far below the optimum (78% at regret 8e-4). Here the start is fitted to a
-DSIC teacher T = (a*, p*) (the family's Myerson auction where the priors are known, else the exactly DSIC
-MyersonNet) until it is close enough that the Lagrangian only has to remove a small residual regret.
+DSIC teacher T = (a*, p*) (the family's Myerson auction where the priors are known, ties broken by a fixed
+priority so that every winner pays one critical bid, else the exactly DSIC MyersonNet) until it is close enough
+that the Lagrangian only has to remove a small residual regret.
 
 Each step draws B training profiles v and the same profiles with one random bidder's bid replaced by a uniform
 misreport in [0, U] (the range the evaluator searches), so the teacher's response to deviations is imitated too.

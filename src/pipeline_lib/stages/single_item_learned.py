@@ -34,7 +34,8 @@ from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item import regretnet_sweep as rs
-from pipeline_lib.single_item.baselines import correct_baseline, support_upper
+from pipeline_lib.single_item.asymmetric_myerson import myerson_for_family
+from pipeline_lib.single_item.baselines import support_upper
 from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distill import config_dict as distill_config
 from pipeline_lib.single_item.myersonnet import (
@@ -101,9 +102,13 @@ def _start_net(start_path: str | None) -> SingleItemNet:
 
 
 def _teacher(kind: str, family_cfg: Mapping, n_bidders: int, teacher_path: str | None) -> Any:
-    """The teacher mechanism of :func:`regretnet_start` (None for ``none``)."""
+    """The teacher mechanism of :func:`regretnet_start` (None for ``none``). Myerson's auction here breaks ties by
+    a fixed priority (:func:`~pipeline_lib.single_item.asymmetric_myerson.myerson_for_family`), not evenly as the
+    ``myerson`` baseline does: both are optimal, but only the deterministic one charges each winner one critical bid
+    c_i(b_-i) flat in its own bid, the form of RegretNet's ``critical`` payment head (an even split on an ironed
+    plateau charges z_lo per unit there and more above it)."""
     if kind == "myerson":
-        return correct_baseline(family_cfg, n_bidders)
+        return myerson_for_family(family_cfg, n_bidders)
     if kind == "myersonnet":
         if teacher_path is None:
             raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
@@ -138,9 +143,7 @@ def regretnet_start(
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
         net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
-    search = regret.RegretSearch(
-        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])), grid=cfg.val_grid
-    )
+    search = rn.validation_search(cfg, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
     vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
     vm_pair = (vm["revenue"], vm["regret_mean"])
     info = {
@@ -196,12 +199,10 @@ def regretnet_sweep(
         log.info("regretnet of %s: no sweep (n_trials 0), the configured training parameters", family)
         _write_sweep(files, table, document, payload)
         return payload
-    search = regret.RegretSearch(
-        upper=regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])),
+    search = replace(
+        rn.validation_search(base, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1]))),
         grid=int(sweep["val_grid"]),
-        refine_top=2,
-        refine_steps=20,
-    )  # the test-time search with a short refinement: a grid alone underestimates the regret of a network
+    )  # the training's validation search (grid, then a short refinement) on the sweep's grid
     identity = {
         "family": family, "family_cfg": dict(family_cfg), "training": rn.config_dict(base), "budget": budget,
         "space": {k: list(v) for k, v in space.items()}, "seed": seed, "val_grid": search.grid,
