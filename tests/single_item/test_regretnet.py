@@ -160,6 +160,7 @@ def test_iterates_are_scored_with_the_refined_validation_search(monkeypatch):
     assert len(seen) == 2 and all(s.grid == 11 and s.refine_steps == cfg.val_refine_steps > 0 for s in seen)
     assert seen[0].refine_top == cfg.val_refine_top > 0 and seen[0].upper == pytest.approx(1.0, abs=0.05)
     assert rn.validation_search(replace(cfg, val_refine_steps=0), 2.0).refine_steps == 0
+    assert rn.RegretNetConfig().val_grid == ev.EvaluationConfig().grid  # the test-time grid, not a coarser one
 
 
 KEYS = ("revenue", "regret_mean", "regret_max", "ir_violation_rate")
