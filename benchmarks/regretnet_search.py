@@ -30,7 +30,7 @@ from pipeline_lib.core.data import read_valuations
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
-from pipeline_lib.stages.single_item_learned import _regretnet_config
+from pipeline_lib.stages.single_item_learned import regretnet_config
 
 VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training block
     "default": {},
@@ -68,7 +68,7 @@ def main() -> None:
     start, _ = model_from_payload(
         io.load_torch(str(Path(args.root) / "single_item" / args.family / "regretnet" / "start.pt"))
     )
-    base = _regretnet_config(si.get("regretnet", {}).get("training", {}), family_cfg, train)
+    base = regretnet_config(si.get("regretnet", {}).get("training", {}), family_cfg, train)
     if args.iterations:
         base = replace(base, iterations=args.iterations)
 

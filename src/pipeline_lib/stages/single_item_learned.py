@@ -87,7 +87,7 @@ def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, method: st
     return block
 
 
-def _regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) -> rn.RegretNetConfig:
+def regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) -> rn.RegretNetConfig:
     """RegretNet's training configuration for a family: resampling resolved, misreports over the evaluator's range."""
     block = _training(training, family_cfg, train.shape[1], "regretnet")
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
@@ -126,7 +126,7 @@ def regretnet_start(
     validation revenue and regret (the one evaluator, as in the sweep)."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
-    cfg = _regretnet_config(training, family_cfg, train)
+    cfg = regretnet_config(training, family_cfg, train)
     dcfg = DistillConfig.from_mapping(start)
     kind = distillation_teacher(str(start["teacher"]), family_cfg, train.shape[1])
     seed = stage_seed(base_seed, family, "regretnet_start")
@@ -180,7 +180,7 @@ def regretnet_sweep(
     train = load_split(files.train, family, "train", data_check)
     val = load_split(files.val, family, "val", data_check, sweep["val_profiles"])
     budget = float(sweep["budget"])
-    base = replace(_regretnet_config(training, family_cfg, train), regret_budget=budget)
+    base = replace(regretnet_config(training, family_cfg, train), regret_budget=budget)
     space = _space(sweep)
     seed = stage_seed(base_seed, family, "regretnet_sweep")
     n_trials = int(sweep["n_trials"])
@@ -262,7 +262,7 @@ def single_item_learned_train(
         if best_path is None:
             raise ValueError("regretnet training needs the sweep's best_params.json (input 'best')")
         best = io.read_json(best_path)
-        cfg = rs.replace_config(_regretnet_config(training, family_cfg, train), best["params"])
+        cfg = rs.replace_config(regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
         net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path))
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
