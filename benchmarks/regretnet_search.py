@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from pipeline_lib.core import io
-from pipeline_lib.core.configfiles import load_strict
+from pipeline_lib.core.configfiles import deep_merge, load_strict
 from pipeline_lib.core.data import read_valuations
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
@@ -40,13 +40,6 @@ VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training 
 }
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", required=True)
@@ -58,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    config = _merge(load_strict("config/config.yaml"), load_strict(args.configfile) if args.configfile else {})
+    config = deep_merge(load_strict("config/config.yaml"), load_strict(args.configfile) if args.configfile else {})
     si = config["single_item"]
     family_cfg = si["families"][args.family]
     data = Path(args.root) / "data" / args.family

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pipeline_lib.core.config_checks import ConfigError, check_config
-from pipeline_lib.core.configfiles import ConfigFileError, load_strict
+from pipeline_lib.core.configfiles import ConfigFileError, deep_merge, load_strict
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -17,15 +16,9 @@ PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 def merged(*overlays: dict) -> dict:
     """The paper tier with overlays deep-merged over it (as Snakemake does)."""
-
-    def merge(base: dict, over: dict) -> dict:
-        for key, value in over.items():
-            base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and key in base else value
-        return base
-
-    out = copy.deepcopy(PAPER)
+    out = deep_merge(PAPER, {})  # a copy: tests may change it
     for overlay in overlays:
-        merge(out, copy.deepcopy(overlay))
+        out = deep_merge(out, overlay)
     return out
 
 

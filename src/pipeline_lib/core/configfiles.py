@@ -10,9 +10,10 @@ code runs and stops there with a message naming no file.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,16 @@ def load_strict(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigFileError(f"config file {path} must hold a mapping of keys at top level, not {type(data).__name__}")
     return data
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` merged over ``base`` as Snakemake merges a ``--configfile`` overlay: mappings key by key,
+    anything else replaced; neither argument is changed."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = deep_merge(out[key], value) if both else copy.deepcopy(value)
+    return out
 
 
 def check_config_files(paths: Iterable[str | os.PathLike]) -> None:
