@@ -227,6 +227,20 @@ def test_column_resampling_is_on_for_independent_bidders_and_refused_for_correla
         pr.resample_bidders("yes", U01, 4, key)
 
 
+def test_the_revenue_ceiling_applies_where_the_optimal_auction_is_known():
+    latent = {"distribution": "latent", "d": 1}
+    asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}
+    key = "single_item.regretnet.training.revenue_ceiling"
+    assert pr.revenue_ceiling("auto", U01, 2, key) and pr.revenue_ceiling("auto", asym, 2, key)
+    assert not pr.revenue_ceiling("auto", latent, 2, key) and not pr.revenue_ceiling(False, U01, 2, key)
+    with pytest.raises(
+        ValueError, match=r"revenue_ceiling: true needs independent bidders with known priors.*'latent'"
+    ):
+        pr.revenue_ceiling(True, latent, 2, key)
+    with pytest.raises(ValueError, match="revenue_ceiling must be auto, true or false"):
+        pr.revenue_ceiling("on", U01, 2, key)
+
+
 def test_a_shared_myersonnet_map_is_on_for_iid_bidders_only():
     key = "single_item.myersonnet.training.shared_map"
     asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}

@@ -299,6 +299,9 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
         start_path=start, **kwargs,
     )  # fmt: skip
     assert metrics["config"]["lr"] == 7e-4 and metrics["config"]["resample_bidders"] is True  # auto: i.i.d. values
+    assert metrics["config"]["revenue_ceiling"] is True  # auto: Myerson's auction is known, so is the optimum
+    history = pd.read_parquet(outputs["history"])
+    assert history["val_excess"].notna().all() and (history["val_excess_se"] >= 0).all()
     assert metrics["sweep_feasible"] is None
 
 

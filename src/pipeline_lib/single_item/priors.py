@@ -114,6 +114,14 @@ def resample_bidders(setting: str | bool, family: Mapping[str, Any], n_bidders: 
     return _auto_flag(setting, independent, key, family, "independent bidders", "correlated values")
 
 
+def revenue_ceiling(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
+    """Whether RegretNet's selection and sweep admit only mechanisms whose validation revenue is not above the
+    optimal auction's beyond noise (:mod:`pipeline_lib.single_item.revenue_ceiling`): ``auto`` where the bidders'
+    priors are independent and known (Myerson's auction is then optimal), ``true`` only there, ``false`` never."""
+    known = bidder_priors(family, n_bidders) is not None
+    return _auto_flag(setting, known, key, family, "independent bidders with known priors", "none")
+
+
 def shared_map(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
     """Whether MyersonNet learns one map for every bidder: ``auto`` where the bidders' priors are independent and
     identical (Myerson's auction then has one virtual value), ``true`` only there, ``false`` never."""

@@ -4,6 +4,8 @@ A trial trains RegretNet with suggested hyperparameters and is scored on the val
 evaluator: it maximises validation revenue subject to
 
     validation regret - budget <= 0          (mean per-bidder regret; budget default 1e-3),
+    dbar - z se <= 0                         (with ``revenue_ceiling``: revenue not above the optimum's beyond
+                                              noise, :mod:`pipeline_lib.single_item.revenue_ceiling`),
 
 through Optuna's constrained optimisation (feasibility-aware TPE) instead of a fixed revenue - kappa x regret
 trade-off. The objective records the constraint value as the user attribute ``constraint``; :func:`constraints_func`
@@ -31,13 +33,15 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.nets import SingleItemNet
+from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
 from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
+from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling
 from pipeline_lib.single_item.sweep import open_study
 
 REGRET_BUDGET = 1e-3
 CONSTRAINT_ATTR = "constraint"
-CONSTRAINT_KEY = "regret"  # the name under Trial.set_constraint (Optuna >= 5)
+CONSTRAINT_KEY = "regret"  # the names under Trial.set_constraint (Optuna >= 5)
+CEILING_KEY = "revenue_ceiling"
 _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 # name -> (low, high, log); every name is a RegretNetConfig field
 DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
@@ -47,19 +51,26 @@ DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
 }
 
 
-def record_trial(trial: Trial, revenue: float, regret: float, budget: float = REGRET_BUDGET) -> None:
-    """Store validation revenue, regret and the constraint value regret - budget (<= 0: feasible)."""
+def record_trial(
+    trial: Trial, revenue: float, regret: float, budget: float = REGRET_BUDGET, ceiling_violation: float | None = None
+) -> None:
+    """Store validation revenue, regret and the constraint values (<= 0: feasible): regret - budget and, where a
+    revenue ceiling applies, its violation dbar - z se."""
     trial.set_user_attr("val_revenue", float(revenue))
     trial.set_user_attr("val_regret", float(regret))
     trial.set_user_attr("regret_budget", float(budget))
-    trial.set_user_attr(CONSTRAINT_ATTR, [float(regret) - float(budget)])
+    values = {CONSTRAINT_KEY: float(regret) - float(budget)}
+    if ceiling_violation is not None:
+        values[CEILING_KEY] = float(ceiling_violation)
+    trial.set_user_attr(CONSTRAINT_ATTR, list(values.values()))
     if _SET_CONSTRAINT:
-        trial.set_constraint(CONSTRAINT_KEY, float(regret) - float(budget))
+        for key, value in values.items():
+            trial.set_constraint(key, value)
 
 
 def constraints_func(trial: FrozenTrial) -> Sequence[float]:
-    """Optuna ``constraints_func``: (regret - budget,) as recorded by :func:`record_trial`; a trial without the
-    record (it failed before scoring) counts as infeasible."""
+    """Optuna ``constraints_func``: (regret - budget[, ceiling violation]) as recorded by :func:`record_trial`; a
+    trial without the record (it failed before scoring) counts as infeasible."""
     return tuple(trial.user_attrs.get(CONSTRAINT_ATTR, [math.inf]))
 
 
@@ -121,14 +132,19 @@ def regretnet_trial(
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
     init_net: SingleItemNet | None = None,
+    optimal: Any | None = None,
 ) -> tuple[float, float]:
-    """Train with suggested hyperparameters (from ``init_net`` when given) and score on ``values_val`` with the
-    honest evaluator (soft network, as trained); records the constraint and returns (validation revenue, validation
-    mean per-bidder regret)."""
+    """Train with suggested hyperparameters (from ``init_net`` when given; ``optimal``: the optimal auction, for
+    ``revenue_ceiling``) and score on ``values_val`` with the honest evaluator (soft network, as trained); records
+    the constraints and returns (validation revenue, validation mean per-bidder regret)."""
     cfg = suggest_config(trial, base_cfg, DEFAULT_SPACE if space is None else space)
-    net, history = train_regretnet(values_train, values_val, cfg, seed, init_net=init_net)
+    net, history = train_regretnet(values_train, values_val, cfg, seed, init_net=init_net, optimal=optimal)
     m = validation_metrics(net, values_val, search)
-    record_trial(trial, m["revenue"], m["regret_mean"], budget)
+    chk = RevenueCeiling.of(optimal, values_val, cfg.ceiling_z).check(AsMechanism(net)) if cfg.revenue_ceiling else None
+    if chk is not None:
+        trial.set_user_attr("val_excess", chk.excess)
+        trial.set_user_attr("val_excess_se", chk.se)
+    record_trial(trial, m["revenue"], m["regret_mean"], budget, chk and chk.violation)
     trial.set_user_attr("val_regret_max", m["regret_max"])
     trial.set_user_attr("train_seconds", float(history[-1]["seconds"]) if history else 0.0)
     return m["revenue"], m["regret_mean"]
@@ -143,13 +159,16 @@ def make_objective(
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
     init_net: SingleItemNet | None = None,
+    optimal: Any | None = None,
 ) -> Callable[[Trial], float]:
     """The Optuna objective (validation revenue); pair it with a study from :func:`open_constrained_study` or
     any study whose sampler uses :func:`constraints_func`. Every trial trains from the same ``seed`` (and from
     ``init_net`` when given)."""
 
     def objective(trial: Trial) -> float:
-        revenue, _ = regretnet_trial(trial, values_train, values_val, base_cfg, seed, budget, search, space, init_net)
+        revenue, _ = regretnet_trial(
+            trial, values_train, values_val, base_cfg, seed, budget, search, space, init_net, optimal
+        )
         return revenue
 
     return objective

@@ -46,7 +46,7 @@ from pipeline_lib.single_item.myersonnet import (
     train_softmax,
 )
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
-from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders, shared_map
+from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders, revenue_ceiling, shared_map
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -75,12 +75,16 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
 
 def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, method: str) -> dict[str, Any]:
     """The training block of learned ``method`` with its family-dependent switches resolved (``resample_bidders``:
-    auto = independent bidders; ``shared_map``, MyersonNet only: auto = i.i.d. bidders)."""
+    auto = independent bidders; ``revenue_ceiling``, RegretNet only: auto = independent bidders with known priors;
+    ``shared_map``, MyersonNet only: auto = i.i.d. bidders)."""
     key = f"single_item.{method}.training"
     block = {**training}
     block["resample_bidders"] = resample_bidders(
         training.get("resample_bidders", "auto"), family_cfg, n_bidders, f"{key}.resample_bidders"
     )
+    if method == "regretnet":
+        setting = training.get("revenue_ceiling", "auto")
+        block["revenue_ceiling"] = revenue_ceiling(setting, family_cfg, n_bidders, f"{key}.revenue_ceiling")
     if method == "myersonnet":
         setting = training.get("shared_map", "auto")
         block["shared_map"] = shared_map(setting, family_cfg, n_bidders, f"{key}.shared_map")
@@ -91,6 +95,11 @@ def regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) 
     """RegretNet's training configuration for a family: resampling resolved, misreports over the evaluator's range."""
     block = _training(training, family_cfg, train.shape[1], "regretnet")
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
+
+
+def _optimal(cfg: rn.RegretNetConfig, family_cfg: Mapping, n_bidders: int) -> Any:
+    """The optimal auction bounding RegretNet's revenue under ``revenue_ceiling`` (None without the ceiling)."""
+    return myerson_for_family(family_cfg, n_bidders) if cfg.revenue_ceiling else None
 
 
 def _start_net(start_path: str | None) -> SingleItemNet:
@@ -186,7 +195,8 @@ def regretnet_sweep(
     n_trials = int(sweep["n_trials"])
     header = {
         "family": family, "method": "regretnet", "n_trials": n_trials, "budget": budget,
-        "objective": "val_revenue subject to val_regret_mean <= budget",
+        "objective": "val_revenue subject to val_regret_mean <= budget"
+        + (" and val_revenue not above the optimum's beyond ceiling_z paired SE" if base.revenue_ceiling else ""),
     }  # fmt: skip
     t0 = time.perf_counter()
     if n_trials == 0:  # no sweep: the training block as configured, no study, no trial
@@ -215,7 +225,8 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     header.update({"study_name": study.study_name, "storage": spec.describe(storage_path)})
-    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start))
+    optimal = _optimal(base, family_cfg, train.shape[1])
+    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start), optimal)
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     max_failed = int(sweep["max_failed_trials"])
     try:
@@ -264,7 +275,8 @@ def single_item_learned_train(
         best = io.read_json(best_path)
         cfg = rs.replace_config(regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
-        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path))
+        optimal = _optimal(cfg, family_cfg, train.shape[1])
+        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path), optimal=optimal)
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
