@@ -30,7 +30,7 @@ from pipeline_lib.core.data import read_valuations
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
-from pipeline_lib.stages.single_item_learned import regretnet_config
+from pipeline_lib.stages.single_item_learned import regretnet_config, regretnet_optimal
 
 VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training block
     "default": {},
@@ -71,7 +71,8 @@ def main() -> None:
     for name in args.variants:
         cfg = replace(base, **VARIANTS[name])
         t0 = time.perf_counter()
-        net, history = rn.train_regretnet(train, val, cfg, seed=args.seed, init_net=start)
+        optimal = regretnet_optimal(cfg, family_cfg, train.shape[1])  # the revenue ceiling's (auto: known priors)
+        net, history = rn.train_regretnet(train, val, cfg, seed=args.seed, init_net=start, optimal=optimal)
         seconds = time.perf_counter() - t0
         chosen = rn.selected_row(history)
         rep = regret.report(AsMechanism(net), test, args.family, family_cfg, evaluation, torch.device("cpu"))

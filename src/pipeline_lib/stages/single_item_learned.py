@@ -97,7 +97,7 @@ def regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) 
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
 
 
-def _optimal(cfg: rn.RegretNetConfig, family_cfg: Mapping, n_bidders: int) -> Any:
+def regretnet_optimal(cfg: rn.RegretNetConfig, family_cfg: Mapping, n_bidders: int) -> Any:
     """The optimal auction bounding RegretNet's revenue under ``revenue_ceiling`` (None without the ceiling)."""
     return myerson_for_family(family_cfg, n_bidders) if cfg.revenue_ceiling else None
 
@@ -225,7 +225,7 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     header.update({"study_name": study.study_name, "storage": spec.describe(storage_path)})
-    optimal = _optimal(base, family_cfg, train.shape[1])
+    optimal = regretnet_optimal(base, family_cfg, train.shape[1])
     objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start), optimal)
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     max_failed = int(sweep["max_failed_trials"])
@@ -275,7 +275,7 @@ def single_item_learned_train(
         best = io.read_json(best_path)
         cfg = rs.replace_config(regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
-        optimal = _optimal(cfg, family_cfg, train.shape[1])
+        optimal = regretnet_optimal(cfg, family_cfg, train.shape[1])
         net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path), optimal=optimal)
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
