@@ -40,6 +40,8 @@ VARIANTS = {  # name -> (DistillConfig fields, RegretNetConfig fields) changed f
     "20k": ({"iterations": 20000}, {}),
     "10k": ({"iterations": 10000}, {}),
     "5k": ({"iterations": 5000}, {}),
+    "b256": ({"batch_size": 256}, {}),
+    "20k-b256": ({"iterations": 20000, "batch_size": 256}, {}),
     "small-10k": ({"iterations": 10000}, {"hidden": (64, 64, 32), "price_hidden": (32, 32)}),
     "small-20k": ({"iterations": 20000}, {"hidden": (64, 64, 32), "price_hidden": (32, 32)}),
 }
