@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-Tensor = torch.Tensor
 CEILING_Z = 2.0
 
 
