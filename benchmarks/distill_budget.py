@@ -17,23 +17,25 @@ profiles, validation regret (mean per bidder, max per profile).
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from pipeline_lib.core.configfiles import deep_merge, load_strict
-from pipeline_lib.core.data import read_valuations
-from pipeline_lib.single_item import regret
-from pipeline_lib.single_item import regretnet as rn
-from pipeline_lib.single_item.asymmetric_myerson import myerson_for_family
-from pipeline_lib.single_item.baselines import support_upper
-from pipeline_lib.single_item.distill import DistillConfig, distill
-from pipeline_lib.single_item.nets import AsMechanism
-from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling
-from pipeline_lib.stages.single_item_learned import regretnet_config
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _single_item_bench import family_inputs, parser, print_table  # noqa: E402
+
+from pipeline_lib.single_item import regret  # noqa: E402
+from pipeline_lib.single_item import regretnet as rn  # noqa: E402
+from pipeline_lib.single_item.asymmetric_myerson import myerson_for_family  # noqa: E402
+from pipeline_lib.single_item.baselines import support_upper  # noqa: E402
+from pipeline_lib.single_item.distill import DistillConfig, distill  # noqa: E402
+from pipeline_lib.single_item.nets import AsMechanism  # noqa: E402
+from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling  # noqa: E402
+from pipeline_lib.stages.single_item_learned import regretnet_config  # noqa: E402
 
 VARIANTS = {  # name -> (DistillConfig fields, RegretNetConfig fields) changed from the tier's blocks
     "default": ({}, {}),
@@ -48,20 +50,8 @@ VARIANTS = {  # name -> (DistillConfig fields, RegretNetConfig fields) changed f
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", required=True)
-    ap.add_argument("--configfile", default="config/quick.yaml", help="overlay over config/config.yaml")
-    ap.add_argument("--variants", nargs="+", default=["default", "10k"], choices=list(VARIANTS))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--root", default="results")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-
-    config = deep_merge(load_strict("config/config.yaml"), load_strict(args.configfile) if args.configfile else {})
-    si = config["single_item"]
-    family_cfg = si["families"][args.family]
-    data = Path(args.root) / "data" / args.family
-    train, val = (read_valuations(data / f"{s}.parquet").values for s in ("train", "val"))
+    args = parser(__doc__, VARIANTS, ["default", "10k"]).parse_args()
+    si, family_cfg, (train, val) = family_inputs(args, ("train", "val"))
     block = si.get("regretnet", {})
     base = regretnet_config(block.get("training", {}), family_cfg, train)
     teacher = myerson_for_family(family_cfg, train.shape[1])
@@ -88,9 +78,9 @@ def main() -> None:
             f"{vm['regret_mean']:9.2e} {vm['regret_max']:7.4f}"
         )
         print(rows[-1], flush=True)
-    print(f"\n{args.family}, {args.configfile}, {len(val)} validation profiles, seed {args.seed}, 1 thread")
-    print(header)
-    print("\n".join(rows))
+    print_table(
+        f"{args.family}, {args.configfile}, {len(val)} validation profiles, seed {args.seed}, 1 thread", header, rows
+    )
 
 
 if __name__ == "__main__":

@@ -17,20 +17,22 @@ per-profile sum, max).
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from pipeline_lib.core import io
-from pipeline_lib.core.configfiles import deep_merge, load_strict
-from pipeline_lib.core.data import read_valuations
-from pipeline_lib.single_item import regret
-from pipeline_lib.single_item import regretnet as rn
-from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
-from pipeline_lib.stages.single_item_learned import regretnet_config, regretnet_optimal
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _single_item_bench import family_inputs, parser, print_table  # noqa: E402
+
+from pipeline_lib.core import io  # noqa: E402
+from pipeline_lib.single_item import regret  # noqa: E402
+from pipeline_lib.single_item import regretnet as rn  # noqa: E402
+from pipeline_lib.single_item.nets import AsMechanism, model_from_payload  # noqa: E402
+from pipeline_lib.stages.single_item_learned import regretnet_config, regretnet_optimal  # noqa: E402
 
 VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training block
     "default": {},
@@ -41,21 +43,10 @@ VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", required=True)
-    ap.add_argument("--configfile", default="config/quick.yaml", help="overlay over config/config.yaml")
-    ap.add_argument("--variants", nargs="+", default=["default", "strong"], choices=sorted(VARIANTS))
+    ap = parser(__doc__, sorted(VARIANTS), ["default", "strong"])
     ap.add_argument("--iterations", type=int, default=None, help="override the tier's training iterations")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--root", default="results")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-
-    config = deep_merge(load_strict("config/config.yaml"), load_strict(args.configfile) if args.configfile else {})
-    si = config["single_item"]
-    family_cfg = si["families"][args.family]
-    data = Path(args.root) / "data" / args.family
-    train, val, test = (read_valuations(data / f"{s}.parquet").values for s in ("train", "val", "test"))
+    si, family_cfg, (train, val, test) = family_inputs(args, ("train", "val", "test"))
     evaluation = si.get("evaluation", {})
     test = test[: evaluation.get("max_profiles") or len(test)]
     start, _ = model_from_payload(
@@ -64,6 +55,7 @@ def main() -> None:
     base = regretnet_config(si.get("regretnet", {}).get("training", {}), family_cfg, train)
     if args.iterations:
         base = replace(base, iterations=args.iterations)
+    optimal = regretnet_optimal(base, family_cfg, train.shape[1])  # the revenue ceiling's (auto: known priors)
 
     header = f"{'variant':8} {'train s':>8} {'iter':>5} {'val rev':>8} {'val rgt':>9} {'test rev':>8} {'vs Mye':>7} " \
              f"{'rgt mean':>9} {'rgt p99':>8} {'rgt max':>8}"  # fmt: skip
@@ -71,7 +63,6 @@ def main() -> None:
     for name in args.variants:
         cfg = replace(base, **VARIANTS[name])
         t0 = time.perf_counter()
-        optimal = regretnet_optimal(cfg, family_cfg, train.shape[1])  # the revenue ceiling's (auto: known priors)
         net, history = rn.train_regretnet(train, val, cfg, seed=args.seed, init_net=start, optimal=optimal)
         seconds = time.perf_counter() - t0
         chosen = rn.selected_row(history)
@@ -85,9 +76,9 @@ def main() -> None:
             f"{m['regret_p99']['value']:8.4f} {m['regret_max']['value']:8.4f}"
         )
         print(rows[-1], flush=True)
-    print(f"\n{args.family}, {args.configfile}, {base.iterations} iterations, seed {args.seed}, 1 thread")
-    print(header)
-    print("\n".join(rows))
+    print_table(
+        f"{args.family}, {args.configfile}, {base.iterations} iterations, seed {args.seed}, 1 thread", header, rows
+    )
 
 
 if __name__ == "__main__":
