@@ -145,6 +145,24 @@ def test_run_worker_tops_up_to_the_budget_and_a_second_call_does_nothing(tmp_pat
     assert count_trials(study) == 7 and len(study.trials) == 7
 
 
+def test_a_stop_rule_ends_the_worker_after_the_trial_that_meets_it_and_a_resumed_worker_runs_none(tmp_path):
+    """``stop_when`` holds once some trial scored >= 0.9 (x itself is the value): the worker stops right after that
+    trial, well short of the budget, and a second worker on the same study starts no trial at all."""
+
+    def identity(trial):
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    def high(st):
+        return any(t.value is not None and t.value >= 0.9 for t in st.get_trials(states=(TrialState.COMPLETE,)))
+
+    study = optuna.create_study(storage=create_storage(StorageSpec(), tmp_path / "s"))
+    ran = run_worker(study, identity, 500, stop_when=high)
+    values = [t.value for t in study.trials]
+    assert ran == len(values) < 500 and values[-1] >= 0.9 and all(v < 0.9 for v in values[:-1])
+    assert run_worker(study, identity, 500, stop_when=high) == 0 and len(study.trials) == ran
+    assert run_worker(study, identity, ran + 2) == 2  # without the rule the budget counts again
+
+
 def test_a_failed_trial_frees_its_place(tmp_path):
     calls = iter(range(100))
 

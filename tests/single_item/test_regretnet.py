@@ -330,6 +330,33 @@ def test_a_trial_above_the_optimum_beyond_noise_is_not_the_best_feasible_one():
     assert first.constraints == {sw.CONSTRAINT_KEY: pytest.approx(-9e-4), sw.CEILING_KEY: pytest.approx(xs[0] - 0.5)}
 
 
+def test_the_sweep_stops_once_the_best_feasible_trial_is_not_significantly_below_the_optimum():
+    """Synthetic trials with excess dbar and standard error 1e-3 over the optimum (z = 2): a trial at -3e-3 (3 SE
+    below) does not stop the sweep, one at -1.5e-3 does, but only while it is feasible: the same excess with regret
+    above the budget, or a trial without the ceiling's record, does not count."""
+
+    def study_of(*trials):
+        study = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=0))
+        for excess, regret in trials:
+            trial = study.ask()
+            sw.record_trial(trial, revenue=0.5 + excess, regret=regret, budget=1e-3, ceiling_violation=excess - 2e-3)
+            trial.set_user_attr("val_excess", excess)
+            trial.set_user_attr("val_excess_se", 1e-3)
+            study.tell(trial, 0.5 + excess)
+        return study
+
+    assert not sw.optimum_reached(study_of((-3e-3, 1e-4)), z=2.0)
+    assert sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=2.0)
+    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 2e-3)), z=2.0)  # infeasible: regret
+    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=1.0)  # 1.5 SE below at z = 1
+    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=2.0, n_trials=1)  # beyond the budget
+    plain = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=0))
+    trial = plain.ask()
+    sw.record_trial(trial, revenue=0.5, regret=1e-4)
+    plain.tell(trial, 0.5)
+    assert not sw.optimum_reached(plain, z=2.0)  # no ceiling record: the optimum is unknown
+
+
 def test_a_real_regretnet_trial_records_revenue_regret_and_constraint(tmp_path):
     rng = np.random.default_rng(6)
     train, val = rng.random((400, 2)), rng.random((40, 2))

@@ -305,6 +305,48 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
     assert metrics["sweep_feasible"] is None
 
 
+@pytest.mark.parametrize("stop_at_optimum", [True, False])
+def test_the_regretnet_sweep_runs_until_a_feasible_trial_reaches_the_optimum_within_noise(
+    tmp_path, data, monkeypatch, stop_at_optimum
+):
+    """``stop_at_optimum`` (uniform: the optimum is Myerson's): the sweep runs trials until the best feasible one is
+    not below the optimum beyond ceiling_z SE, read back from the exported trials, and no further; off, it runs all
+    n_trials. The selection is the best feasible trial either way."""
+    from pipeline_lib.stages import single_item_learned as sl
+
+    monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
+    training = {"val_profiles": 32, "val_grid": 21, "hidden": [16, 16], "iterations": 4, "eval_every": 2}
+    kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
+    start = str(tmp_path / "start.pt")
+    sl.regretnet_start(data["train"], data["val"], start, start={"teacher": "myerson", "iterations": 200}, **kwargs)
+    files = sl.RegretNetSweepFiles(
+        train=data["train"], val=data["val"], start=start, best=str(tmp_path / "best_params.json"),
+        csv=str(tmp_path / "trials.csv"), json=str(tmp_path / "trials.json"),
+    )  # fmt: skip
+    sweep = {"n_trials": 3, "budget": 0.05, "val_profiles": 32, "val_grid": 21, "max_failed_trials": 2,
+             "stop_at_optimum": stop_at_optimum}  # fmt: skip
+    best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
+    trials = json.loads(open(files.json).read())["trials"]
+    z = best["config"]["ceiling_z"]
+
+    def feasible(t):
+        a = t["user_attrs"]
+        return a["val_regret"] <= 0.05 and a["val_excess"] <= z * a["val_excess_se"]
+
+    def at_optimum(prefix):
+        ok = [t for t in prefix if feasible(t)]
+        top = max(ok, key=lambda t: t["value"]) if ok else None
+        return top is not None and top["user_attrs"]["val_excess"] >= -z * top["user_attrs"]["val_excess_se"]
+
+    reached = [at_optimum(trials[: k + 1]) for k in range(len(trials))]
+    expected = reached.index(True) + 1 if stop_at_optimum and any(reached) else 3
+    assert any(reached)  # the start imitates Myerson's auction: at the optimum within noise
+    assert len(trials) == expected and all(t["state"] == "COMPLETE" for t in trials)
+    assert best["progress"]["stop_rule_met"] is (stop_at_optimum and any(reached))
+    if any(feasible(t) for t in trials):
+        assert best["trial_number"] == max((t for t in trials if feasible(t)), key=lambda t: t["value"])["number"]
+
+
 def test_myersonnet_is_evaluated_in_both_deployments_and_tabulated_as_two_dsic_rows(tmp_path, data, monkeypatch):
     """MyersonNet's model holds the hard maps and the softmax deployment's; the evaluation writes the hard record
     with the softmax one under ``softmax``, both with zero regret (exactly DSIC), and Table 1 shows two rows. With

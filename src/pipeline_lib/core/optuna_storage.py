@@ -305,6 +305,7 @@ def run_worker(
     catch: tuple[type[Exception], ...] = (),
     timeout: float | None = None,
     max_failed: int | None = DEFAULT_MAX_FAILED,
+    stop_when: Callable[[optuna.Study], bool] | None = None,
 ) -> int:
     """Run one worker of ``study`` until the study holds ``n_total`` trials in ``states`` (together with all
     other workers; every worker can be started with the same arguments). Returns how many trials this worker
@@ -320,11 +321,15 @@ def run_worker(
     :class:`TooManyFailedTrials` naming the last failure's reason (the objective's exception, or the NaN it
     returned): a diverging objective would otherwise propose trials forever, since only COMPLETE (and PRUNED)
     trials count towards ``n_total``. ``None``: no cap.
+
+    ``stop_when(study)``: a stopping rule checked before the first trial and after every finished one; once it
+    holds, the worker starts no further trial (e.g. the best trial already reaches a known upper bound). Being a
+    property of the study, it stops every worker and a resumed sweep alike.
     """
     if max_failed is not None and max_failed < 1:
         raise ValueError(f"max_failed must be >= 1 or None, got {max_failed}")
     fail_trials_of_dead_workers(study)
-    if count_trials(study, states) >= n_total:
+    if count_trials(study, states) >= n_total or (stop_when is not None and stop_when(study)):
         return 0
     mine: list[int] = []
     failed: list[FrozenTrial] = []
@@ -336,6 +341,8 @@ def run_worker(
             failed.append(trial)
             if max_failed is not None and len(failed) >= max_failed:
                 st.stop()
+        if stop_when is not None and trial.state in states and stop_when(st):
+            st.stop()
 
     study.optimize(
         budget_guard(objective, n_total, states=states, owner=owner),

@@ -15,6 +15,14 @@ favour of ``Trial.set_constraint``, so there :func:`record_trial` also sets the 
 constraint value <= 0). The best trial is the one of highest revenue among the feasible ones
 (:func:`best_feasible_trial`).
 
+Stopping at the optimum: where the optimal auction is known (``revenue_ceiling``), no feasible trial can beat it
+beyond noise (Myerson's theorem), so once the best feasible trial is not significantly below it,
+
+    dbar >= -z se                            (dbar, se: its paired revenue excess over the optimum and its SE),
+
+further trials can only trade noise; :func:`optimum_reached` is that rule, for
+:func:`pipeline_lib.single_item.sweep.resume_and_run`'s ``stop_when`` (config ``sweep.stop_at_optimum``).
+
 Study creation mirrors :func:`pipeline_lib.single_item.sweep.open_study`: storage from the config section, a TPE sampler
 seeded with ``seed`` + the number of trials already in the study (a resumed sweep does not replay the start-up
 proposals), direction maximise.
@@ -107,6 +115,16 @@ def best_feasible_trial(study: optuna.Study, n_trials: int | None = None) -> Fro
         done = done[: int(n_trials)]
     feasible = [t for t in done if all(c <= 0.0 for c in constraints_func(t)) and t.value is not None]
     return max(feasible, key=lambda t: t.value) if feasible else None
+
+
+def optimum_reached(study: optuna.Study, z: float, n_trials: int | None = None) -> bool:
+    """Whether the best feasible trial (:func:`best_feasible_trial`) has validation revenue within ``z`` paired
+    standard errors below the optimum's (``val_excess >= -z val_excess_se``, as recorded by
+    :func:`regretnet_trial` under the revenue ceiling). False without a feasible trial or without that record."""
+    best = best_feasible_trial(study, n_trials)
+    if best is None or "val_excess" not in best.user_attrs or "val_excess_se" not in best.user_attrs:
+        return False
+    return float(best.user_attrs["val_excess"]) >= -float(z) * float(best.user_attrs["val_excess_se"])
 
 
 def replace_config(base: RegretNetConfig, params: Mapping[str, float]) -> RegretNetConfig:

@@ -119,9 +119,11 @@ def resume_and_run(
     n_trials: int,
     enqueue: Mapping[str, float] | None = None,
     max_failed: int | None = ostore.DEFAULT_MAX_FAILED,
+    stop_when: Callable[[optuna.Study], bool] | None = None,
 ) -> dict[str, int]:
     """Mark stale RUNNING trials FAIL, enqueue ``enqueue`` on a fresh study, run until ``n_trials`` complete
-    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials).
+    (:class:`pipeline_lib.core.optuna_storage.TooManyFailedTrials` after ``max_failed`` failed trials) or until
+    ``stop_when(study)`` holds (see :func:`pipeline_lib.core.optuna_storage.run_worker`).
 
     Stale: on SQLite (one worker at a time) every RUNNING trial; on a shared storage (journal, RDB) only those
     whose worker process is gone (:func:`pipeline_lib.core.optuna_storage.fail_trials_of_dead_workers`), so a
@@ -135,12 +137,13 @@ def resume_and_run(
     if enqueue and not study.get_trials(deepcopy=False):
         study.enqueue_trial(dict(enqueue))
     before = ostore.count_trials(study)
-    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER, max_failed=max_failed)
+    ran = ostore.run_worker(study, objective, n_trials, owner=OWNER, max_failed=max_failed, stop_when=stop_when)
     return {
         "stale_failed": len(stale),
         "complete_before": before,
         "ran": ran,
         "complete": ostore.count_trials(study, (TrialState.COMPLETE,)),
+        "stop_rule_met": bool(stop_when is not None and stop_when(study)),
     }
 
 

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +230,17 @@ def regretnet_sweep(
     objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start), optimal)
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     max_failed = int(sweep["max_failed_trials"])
+    stop_when = None
+    if sweep["stop_at_optimum"] and base.revenue_ceiling:
+        header["stop_rule"] = "best feasible val_revenue not below the optimum's beyond ceiling_z paired SE"
+        stop_when = partial(rs.optimum_reached, z=base.ceiling_z, n_trials=n_trials)
     try:
-        progress = resume_and_run(study, spec, objective, n_trials, default, max_failed)
+        progress = resume_and_run(study, spec, objective, n_trials, default, max_failed, stop_when)
     except ostore.TooManyFailedTrials as exc:
         raise ostore.TooManyFailedTrials(f"RegretNet sweep of family {family!r} stopped: {exc}") from None
+    if progress["stop_rule_met"]:
+        log.info("regretnet sweep of %s: the best feasible trial reaches the optimum within noise after %d "
+                 "complete trials; no further trial", family, progress["complete"])  # fmt: skip
     best = rs.best_feasible_trial(study, n_trials)
     feasible = best is not None
     if best is None:
