@@ -212,6 +212,41 @@ def test_with_a_ceiling_the_start_is_deployed_when_training_buys_revenue_with_re
     assert deployed(False) == 30 and deployed(True) == 0
 
 
+@pytest.mark.parametrize(
+    ("scored", "stop", "iterations"),
+    [
+        # (revenue, regret, excess) of the start and iterates 10, 20, 30; se 1e-3, z 2, budget 1e-3
+        ([(0.40, 1e-4, -0.010), (0.409, 2e-4, -0.001), (0.41, 2e-4, 0.0), (0.41, 2e-4, 0.0)], True, [0, 10]),
+        ([(0.40, 1e-4, -0.010), (0.409, 2e-4, -0.001), (0.41, 2e-4, 0.0), (0.41, 2e-4, 0.0)], False, [0, 10, 20, 30]),
+        ([(0.41, 1e-4, -0.001), (0.42, 2e-4, 0.0), (0.42, 2e-4, 0.0), (0.42, 2e-4, 0.0)], True, [0]),  # start there
+        ([(0.40, 1e-4, -0.010), (0.409, 2e-3, -0.001), (0.41, 2e-4, -0.003), (0.41, 2e-4, 0.0)], True, [0, 10, 20, 30]),
+    ],
+    ids=["stops-at-the-first-iterate-there", "off", "start-already-there", "only-feasible-iterates-count"],
+)
+def test_training_stops_once_the_deployed_iterate_is_at_the_optimum_within_noise(monkeypatch, scored, stop, iterations):
+    """``stop_at_optimum``: after the first scored iterate that is feasible and not below the optimum beyond
+    z SE (excess >= -2e-3 here) nothing later could be deployed for more than noise, so training ends; an iterate
+    over the regret budget (third case: regret 2e-3 at iterate 10) does not count, nor does one 3 SE below."""
+    rng = np.random.default_rng(5)
+    train, val = rng.random((400, 2)), rng.random((20, 2))
+    cfg = rn.RegretNetConfig(hidden=(8,), iterations=30, batch_size=32, eval_every=10, val_profiles=20, val_grid=11,
+                             revenue_ceiling=True, stop_at_optimum=stop)  # fmt: skip
+    torch.manual_seed(0)
+    start = SingleItemNet(2, (8,), input_scale=0.5, payment_head=cfg.payment_head)
+    queue, last = iter(scored), []
+
+    def metrics(*a, **k):
+        last[:] = next(queue)
+        return dict.fromkeys(KEYS, 0.0) | {"revenue": last[0], "regret_mean": last[1]}
+
+    monkeypatch.setattr(rn, "validation_metrics", metrics)
+    monkeypatch.setattr(rn.RevenueCeiling, "check", lambda self, m: CeilingCheck(last[2], 1e-3, last[2] - 2e-3))
+    _, history = rn.train_regretnet(train, val, cfg, seed=0, init_net=start, optimal=myerson(UniformPrior(0, 1)))
+    assert [r["iteration"] for r in history] == iterations
+    best = max((r for r in history if r["val_regret"] <= 1e-3), key=lambda r: r["val_revenue"])
+    assert rn.selected_row(history)["iteration"] == best["iteration"]
+
+
 def test_the_recorded_excess_is_the_evaluators_revenue_minus_myersons_on_the_same_profiles():
     rng = np.random.default_rng(7)
     train, val = rng.random((500, 2)), rng.random((60, 2))

@@ -58,7 +58,7 @@ def test_resume_marks_stale_running_trials_failed_and_completes_the_budget(tmp_p
 
     study, spec = tuning.open_study("s", None, path, seed=1)  # a new process opens the same storage
     progress = tuning.resume_and_run(study, spec, quadratic, n_trials=6)
-    assert progress == {"stale_failed": 1, "complete_before": 3, "ran": 3, "complete": 6}
+    assert progress == {"stale_failed": 1, "complete_before": 3, "ran": 3, "complete": 6, "stop_rule_met": False}
     assert states(study).count("COMPLETE") == 6 and states(study).count("FAIL") == 1
     assert "RUNNING" not in states(study)
     assert {t.number: t.value for t in study.get_trials(states=(TrialState.COMPLETE,)) if t.number in kept} == kept

@@ -54,6 +54,11 @@ optimal start every later iterate of the CPU tier's uniform run was within the b
 and 0.8-1.7% above the optimum, and best_feasible deployed the highest (test: 101.7% of Myerson's revenue on the same
 profiles, CI [101.45, 101.95]).
 
+Stopping at the optimum (``stop_at_optimum``, with the ceiling and ``best_feasible``): once the deployed iterate is
+feasible and its validation revenue is not below the optimum's beyond ``ceiling_z`` paired standard errors either
+(:func:`pipeline_lib.single_item.revenue_ceiling.at_optimum`), no later iterate can be selected for more than noise,
+so training ends there; a start already at the optimum is deployed without a training step.
+
 Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.nets.AsMechanism`) and with the
 argmax allocation (``hard=True``); both are scored by the one honest evaluator,
 :mod:`pipeline_lib.single_item.regret`.
@@ -74,7 +79,7 @@ import torch
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.minibatches import minibatch
 from pipeline_lib.single_item.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
-from pipeline_lib.single_item.revenue_ceiling import CEILING_Z, RevenueCeiling
+from pipeline_lib.single_item.revenue_ceiling import CEILING_Z, RevenueCeiling, at_optimum
 
 Tensor = torch.Tensor
 
@@ -106,6 +111,7 @@ class RegretNetConfig:
     regret_budget: float = 1e-3
     revenue_ceiling: bool = False  # feasible also needs revenue not above the optimum's (pipeline: auto, priors.py)
     ceiling_z: float = CEILING_Z  # the ceiling's tolerance in paired standard errors
+    stop_at_optimum: bool = True  # with revenue_ceiling: stop once the deployed iterate is at the optimum (noise)
     eval_every: int = 250
     val_profiles: int = 500
     val_grid: int = 1001  # the evaluator's grid: at 201 points over [0, 15.4] (hetero) regret read 9.9e-4 was 2.3e-3
@@ -337,11 +343,19 @@ def train_regretnet(
         )
         return best
 
+    def optimal_already(best: tuple[Any, ...]) -> bool:
+        """The deployed iterate is feasible (ceiling included) and not below the optimum beyond noise: further
+        iterations can only trade noise (``stop_at_optimum``)."""
+        if not (cfg.stop_at_optimum and ceiling is not None and cfg.select == "best_feasible" and best[0]):
+            return False
+        row = next(r for r in reversed(history) if r["iteration"] == best[2])
+        return best[0][0] == 1 and at_optimum(row["val_excess"], row["val_excess_se"], cfg.ceiling_z)
+
     best: tuple[Any, ...] = (None, None, None)  # (score, state, iteration) of the deployed iterate
     if init_net is not None and cfg.select == "best_feasible":
         best = record(0, best)  # the start competes: a Lagrangian phase that only trades revenue away loses
     perm, pos = torch.randperm(n_rows, generator=gen), 0
-    for it in range(1, cfg.iterations + 1):
+    for it in range(1, 0 if optimal_already(best) else cfg.iterations + 1):
         if pos + cfg.batch_size > n_rows:
             perm, pos = torch.randperm(n_rows, generator=gen), 0
         idx = perm[pos : pos + cfg.batch_size]
@@ -373,6 +387,8 @@ def train_regretnet(
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             best = record(it, best)
             window = {"revenue": 0.0, "regret": 0.0, "count": 0}
+            if optimal_already(best):
+                break
     if best[1] is not None:
         net.load_state_dict(best[1])
     for row in history:

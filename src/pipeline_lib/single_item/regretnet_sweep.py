@@ -43,7 +43,7 @@ from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
 from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
-from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling
+from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling, at_optimum
 from pipeline_lib.single_item.sweep import open_study
 
 REGRET_BUDGET = 1e-3
@@ -122,9 +122,7 @@ def optimum_reached(study: optuna.Study, z: float, n_trials: int | None = None) 
     standard errors below the optimum's (``val_excess >= -z val_excess_se``, as recorded by
     :func:`regretnet_trial` under the revenue ceiling). False without a feasible trial or without that record."""
     best = best_feasible_trial(study, n_trials)
-    if best is None or "val_excess" not in best.user_attrs or "val_excess_se" not in best.user_attrs:
-        return False
-    return float(best.user_attrs["val_excess"]) >= -float(z) * float(best.user_attrs["val_excess_se"])
+    return best is not None and at_optimum(best.user_attrs.get("val_excess"), best.user_attrs.get("val_excess_se"), z)
 
 
 def replace_config(base: RegretNetConfig, params: Mapping[str, float]) -> RegretNetConfig:

@@ -17,6 +17,9 @@ and admits M iff dbar <= z se, i.e. M's revenue is not above the optimum beyond 
 errors; default 2). It applies only where M* is known: independent bidders with known priors
 (:func:`pipeline_lib.single_item.priors.bidder_priors`); for correlated values (latent) Myerson's auction is not
 optimal and no ceiling is known.
+
+The same statistics tell when a search can stop: a mechanism with dbar >= -z se is not below the optimum beyond noise
+either (:func:`at_optimum`); once an admitted iterate or trial is there, further search can only trade noise.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ class CeilingCheck(NamedTuple):
     excess: float
     se: float
     violation: float
+
+
+def at_optimum(excess: float | None, se: float | None, z: float = CEILING_Z) -> bool:
+    """Whether revenue excess ``excess`` (dbar) over the optimum, of standard error ``se``, is not below the optimum
+    beyond noise: dbar >= -z se. False where no excess was measured (None: no known optimum)."""
+    if excess is None or se is None:
+        return False
+    return float(excess) >= -float(z) * float(se)
 
 
 def profile_revenues(mechanism: Any, values: np.ndarray) -> np.ndarray:
