@@ -271,6 +271,19 @@ def test_the_myerson_teacher_charges_each_winner_one_critical_bid_flat_in_its_ow
     assert any(torch.any(a < 1.0) or not torch.allclose(p, p[0].expand_as(p), atol=1e-9) for a, p in split)
 
 
+def _sweep_files(tmp_path, data, kwargs, start_iterations):
+    """The regretnet_sweep stage's files, with a start distilled from Myerson for ``start_iterations`` steps."""
+    from pipeline_lib.stages import single_item_learned as sl
+
+    start = str(tmp_path / "start.pt")
+    teacher = {"teacher": "myerson", "iterations": start_iterations}
+    sl.regretnet_start(data["train"], data["val"], start, start=teacher, **kwargs)
+    return sl.RegretNetSweepFiles(
+        train=data["train"], val=data["val"], start=start, best=str(tmp_path / "best_params.json"),
+        csv=str(tmp_path / "trials.csv"), json=str(tmp_path / "trials.json"),
+    )  # fmt: skip
+
+
 def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, data, monkeypatch):
     """``single_item.regretnet.sweep.n_trials: 0``: no study, no trial; best_params.json holds the configured
     training parameters (feasibility unknown), the trial exports are empty, and the final training uses them."""
@@ -280,12 +293,8 @@ def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, da
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
     training = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations": 4, "eval_every": 2, "lr": 7e-4}
     kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
-    start = str(tmp_path / "start.pt")
-    sl.regretnet_start(data["train"], data["val"], start, start={"teacher": "myerson", "iterations": 20}, **kwargs)
-    files = sl.RegretNetSweepFiles(
-        train=data["train"], val=data["val"], start=start, best=str(tmp_path / "best_params.json"),
-        csv=str(tmp_path / "trials.csv"), json=str(tmp_path / "trials.json"),
-    )  # fmt: skip
+    files = _sweep_files(tmp_path, data, kwargs, start_iterations=20)
+    start = files.start
     sweep = {"n_trials": 0, "budget": 1e-3, "val_profiles": 16, "val_grid": 21, "max_failed_trials": 2}
     best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
     defaults = RegretNetConfig()
@@ -317,12 +326,7 @@ def test_the_regretnet_sweep_runs_until_a_feasible_trial_reaches_the_optimum_wit
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
     training = {"val_profiles": 32, "val_grid": 21, "hidden": [16, 16], "iterations": 4, "eval_every": 2}
     kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
-    start = str(tmp_path / "start.pt")
-    sl.regretnet_start(data["train"], data["val"], start, start={"teacher": "myerson", "iterations": 200}, **kwargs)
-    files = sl.RegretNetSweepFiles(
-        train=data["train"], val=data["val"], start=start, best=str(tmp_path / "best_params.json"),
-        csv=str(tmp_path / "trials.csv"), json=str(tmp_path / "trials.json"),
-    )  # fmt: skip
+    files = _sweep_files(tmp_path, data, kwargs, start_iterations=200)
     sweep = {"n_trials": 3, "budget": 0.05, "val_profiles": 32, "val_grid": 21, "max_failed_trials": 2,
              "stop_at_optimum": stop_at_optimum}  # fmt: skip
     best = sl.regretnet_sweep(files, sweep=sweep, **kwargs)
