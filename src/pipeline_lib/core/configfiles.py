@@ -5,7 +5,9 @@ without a word, and a syntax error or an empty file is reported without the file
 re-reads every config file of a run with a loader that refuses duplicate keys and names the file and lines; the
 Snakefile calls it first thing. It can also be run by hand (``python -m pipeline_lib.core.configfiles FILE...``),
 which is the way to find the file of a syntax error in an overlay: Snakemake 9 parses overlays before any workflow
-code runs and stops there with a message naming no file.
+code runs and stops there with a message naming no file. The make targets that run the workflow (``make run
+CONFIG=my.yaml``, ``run-cpu``, ``run-paper``, ``dry-run``, ``report``) call it on every config file first (see
+``docs/operations.md#config-errors``).
 """
 
 from __future__ import annotations
@@ -50,11 +52,12 @@ def load_strict(path: str | os.PathLike) -> dict[str, Any]:
     file, a top level that is not a mapping, or a duplicate key (with its lines)."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+        with path.open(encoding="utf-8") as stream:  # a file object: PyYAML's marks then name the file
+            data = yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except ConfigFileError as exc:
         raise ConfigFileError(f"config file {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigFileError(f"config file {path} is not valid YAML: {exc}") from None
+        raise ConfigFileError(f"config file {path} is not valid YAML{_where(exc)}: {exc}") from None
     except OSError as exc:
         raise ConfigFileError(f"config file {path} cannot be read: {exc}") from None
     if data is None:
@@ -62,6 +65,12 @@ def load_strict(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigFileError(f"config file {path} must hold a mapping of keys at top level, not {type(data).__name__}")
     return data
+
+
+def _where(exc: yaml.YAMLError) -> str:
+    """`` at line L, column C`` of a YAML error (1-based, as an editor counts), or "" where PyYAML gives no mark."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,16 +91,24 @@ def check_config_files(paths: Iterable[str | os.PathLike]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline_lib.core.configfiles FILE...``: check config files; exit status 1 naming the first bad
-    one."""
+    """``python -m pipeline_lib.core.configfiles FILE...``: check config files (every make target that runs the
+    workflow calls it on the tier's files and the user's ``CONFIG=`` overlays before Snakemake starts); exit status
+    1 with one line per bad file, each naming the file (and the line where there is one), 2 without a file."""
     files = sys.argv[1:] if argv is None else argv
-    try:
-        for path in files:
+    if not files:
+        print("usage: python -m pipeline_lib.core.configfiles FILE...", file=sys.stderr)
+        return 2
+    errors = []
+    for path in files:
+        try:
             load_strict(path)
-    except ConfigFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        except ConfigFileError as exc:
+            errors.append(str(exc))
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
         return 1
-    print(f"ok: {len(files)} config file(s)")
+    print(f"ok: {len(files)} config file(s): {' '.join(map(str, files))}")
     return 0
 
 
