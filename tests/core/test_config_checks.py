@@ -102,3 +102,189 @@ def test_strict_loading_names_the_file(tmp_path, text, named):
     path.write_text(text)
     with pytest.raises(ConfigFileError, match=rf"config file {path}.*{named}"):
         load_strict(path)
+
+
+# --- issue 32, item 2: constraints of samplers, priors, sweeps and networks, refused before any job ---------------
+MIX = {"distribution": "mixture", "components": [{"distribution": "uniform"}, {"distribution": "exponential"}]}
+
+
+@pytest.mark.parametrize(
+    ("overlay", "named"),
+    [
+        (
+            {"single_item": {"families": {"mix": {**MIX, "weights": [0.5]}}}},
+            r"single_item.families.mix.weights: 1 weights \[0.5\] for 2 components",
+        ),
+        (
+            {"single_item": {"families": {"mix": {**MIX, "weights": [0.5, 0.6]}}}},
+            r"single_item.families.mix.weights = \[0.5, 0.6\]: .* sum to 1 \(they sum to 1.1\)",
+        ),
+        (
+            {
+                "single_item": {
+                    "families": {
+                        "pb": {
+                            "distribution": "per_bidder",
+                            "bidders": [
+                                {"distribution": "uniform"},
+                                {"distribution": "uniform", "low": 1.0, "high": 0.5},
+                            ],
+                        }
+                    }
+                }
+            },
+            r"single_item.families.pb.bidders\[1\] low/high = \[1.0, 0.5\]",
+        ),
+        (
+            {
+                "single_item": {
+                    "families": {
+                        "pb": {
+                            "distribution": "per_bidder",
+                            "n_bidders": 3,
+                            "bidders": [{"distribution": "uniform"}, {"distribution": "exponential"}],
+                        }
+                    }
+                }
+            },
+            r"single_item.families.pb.n_bidders = 3, but single_item.families.pb.bidders lists 2",
+        ),
+        (
+            {
+                "single_item": {
+                    "families": {"pb": {"distribution": "per_bidder", "bidders": [{**MIX, "weights": [1.0, 1.0]}]}}
+                }
+            },
+            r"single_item.families.pb.bidders\[0\].weights = \[1.0, 1.0\]",
+        ),
+        (
+            {"single_item": {"families": {"ln": {"distribution": "lognormal", "rho": -0.5}}}},
+            r"single_item.families.ln.rho = -0.5: with n = 4 bidders .* -0.333333 < rho < 1",
+        ),
+        ({"single_item": {"final": {"seeds": [0, 0]}}}, r"single_item.final.seeds = \[0, 0\]: seed \[0\] listed"),
+        ({"single_item": {"regretnet": {"seeds": [1, 2, 1]}}}, r"single_item.regretnet.seeds = \[1, 2, 1\]"),
+        ({"single_item": {"myersonnet": {"seeds": [3, 3]}}}, r"single_item.myersonnet.seeds = \[3, 3\]"),
+        (
+            {"single_item": {"regretnet": {"sweep": {"space": {"lr": [1e-2, 1e-4, True]}}}}},
+            r"single_item.regretnet.sweep.space.lr = \[0.01, 0.0001\]: the lower bound",
+        ),
+        (
+            {"single_item": {"regretnet": {"sweep": {"space": {"mu_init": [0.0, 1.0, True]}}}}},
+            r"space.mu_init = \[0.0, 1.0, True\]: a log-uniform range needs low > 0",
+        ),
+        (
+            {"single_item": {"regretnet": {"sweep": {"space": {"iterations": [10, 100]}}}}},
+            r"space.iterations: 'iterations' is not a tunable RegretNet setting",
+        ),
+        (
+            {"combinatorial": {"randomized": {"overrides": {"9x9_A": {"amenunet": {"lr": 0.1}}}}}},
+            r"combinatorial.randomized.overrides.9x9_A: '9x9_A' is not a setting of combinatorial.settings",
+        ),
+        (
+            {"combinatorial": {"method_overrides": {"lottery_ama": {"lr": 0.1}}}},
+            r"combinatorial.method_overrides.lottery_ama: lottery_ama does not read method_overrides",
+        ),
+        (
+            {"combinatorial": {"randomized": {"amenunet": {"n_head": 3}}}},
+            r"combinatorial.randomized.amenunet: n_head = 3 does not divide d_hidden = 64",
+        ),
+        (
+            {"combinatorial": {"randomized": {"overrides": {"2x2_A": {"amenunet": {"d_hidden": 30}}}}}},
+            r"overrides.2x2_A.amenunet: n_head = 4 does not divide d_hidden = 30",
+        ),
+    ],
+)
+def test_what_a_sampler_prior_sweep_or_network_would_refuse_is_refused_naming_the_key(overlay, named):
+    with pytest.raises(ConfigError, match=named):
+        check_config(merged(overlay))
+
+
+@pytest.mark.parametrize(
+    ("overlay", "named"),
+    [
+        (
+            {"data": {"combinatorial": {"train": 500}}},
+            r"combinatorial.settings.2x2_A.zfo.batch_size = 1024 .* exceeds data.combinatorial.train = 500",
+        ),
+        (
+            {"data": {"combinatorial": {"train": 1500}}, "combinatorial": {"methods": ["lottery_ama"]}},
+            r"combinatorial.randomized.lottery_ama.batch_size = 2048 exceeds data.combinatorial.train = 1500",
+        ),
+        (
+            {
+                "combinatorial": {
+                    "methods": ["amenunet"],
+                    "randomized": {"overrides": {"2x2_A": {"amenunet": {"batch_size": 200000}}}},
+                }
+            },
+            r"overrides.2x2_A.amenunet.batch_size = 200000 exceeds data.combinatorial.train = 100000",
+        ),
+        (
+            {"combinatorial": {"method_overrides": {"fo_vvca": {"batch_size": 200000}}}},
+            r"combinatorial.method_overrides.fo_vvca.batch_size = 200000 .* exceeds data.combinatorial.train",
+        ),
+        ({"single_item": {"training": {"batch_size": 60000}}}, r"single_item.training.batch_size = 60000 exceeds"),
+        ({"data": {"single_item": {"train": 1000}}}, r"single_item.vvca.batch_size = 1024 exceeds .*train = 1000"),
+        (
+            {"single_item": {"myersonnet": {"training": {"batch_size": 50001}}}},
+            r"single_item.myersonnet.training.batch_size = 50001 exceeds data.single_item.train = 50000",
+        ),
+    ],
+)
+def test_a_batch_larger_than_its_training_split_is_refused_naming_both(overlay, named):
+    with pytest.raises(ConfigError, match=named):
+        check_config(merged(overlay))
+
+
+def test_batch_checks_follow_what_runs_and_the_tier_caps():
+    # the ZFO loop's batch is capped by max_batch_size (smoke tier), and a baseline that does not run is not checked
+    check_config(
+        merged(
+            {
+                "data": {"combinatorial": {"train": 500}},
+                "combinatorial": {"training": {"max_batch_size": 64}, "methods": ["zfo_vvca"]},
+            }
+        )
+    )
+    check_config(
+        merged(
+            {
+                "data": {"single_item": {"train": 1000}},
+                "single_item": {"baselines": ["myerson"], "training": {"batch_size": 256}},
+            }
+        )
+    )
+
+
+def test_valid_families_overrides_and_spaces_pass():
+    check_config(
+        merged(
+            {
+                "single_item": {
+                    "families": {
+                        "mix": {**MIX, "weights": [0.25, 0.75]},
+                        "pb": {
+                            "distribution": "per_bidder",
+                            "bidders": [{"distribution": "uniform", "high": 2.0}, MIX | {"weights": [0.5, 0.5]}],
+                        },
+                        "ln": {"distribution": "lognormal", "rho": -0.3},
+                    },
+                    "regretnet": {"sweep": {"space": {"lr": [1e-4, 1e-2, True], "mu_init": [0.0, 5.0]}}},
+                },
+                "combinatorial": {"randomized": {"overrides": {"2x2_A": {"amenunet": {"n_head": 2, "d_hidden": 32}}}}},
+            }
+        )
+    )
+
+
+def test_the_sweepable_regretnet_fields_are_the_schemas_float_fields():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    training = schema["properties"]["single_item"]["properties"]["regretnet"]["properties"]["training"]["properties"]
+    floats = {
+        name
+        for name, prop in training.items()
+        if prop.get("type") == "number" or prop.get("$ref") == "#/$defs/positive_number"
+    }
+    from pipeline_lib.core.config_checks import REGRETNET_SWEEPABLE
+
+    assert set(REGRETNET_SWEEPABLE) == floats
