@@ -81,7 +81,7 @@ def expected_revenue_by_quadrature(distribution: str, n: int) -> float:
 
 
 def test_lognormal_reserves_match_the_spec_table():
-    """Part B section 8: sigma = 1 -> 1.3534; 1/2 -> 0.7719; 1/3 -> 0.7453; 1/4 -> 0.7584; 1/5 -> 0.7766."""
+    """docs/methods.md#item-myerson: sigma = 1 -> 1.3534; 1/2 -> 0.7719; 1/3 -> 0.7453; 1/4 -> 0.7584; 1/5 -> 0.7766."""
     expected = [1.3534, 0.7719, 0.7453, 0.7584, 0.7766]
     got = [LogNormalPrior(1.0 / i).reserve for i in range(1, 6)]
     assert got == pytest.approx(expected, abs=1e-4)
@@ -101,7 +101,7 @@ def test_virtual_values_follow_the_definition_and_are_increasing(distribution: s
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_uniform_closed_form_revenue_per_item(n: int):
-    """U[0,1]: revenue per item (n - 1)/(n + 1) + 2^-n/(n + 1) (Part B section 8)."""
+    """U[0,1]: revenue per item (n - 1)/(n + 1) + 2^-n/(n + 1) (docs/methods.md#item-myerson)."""
     items = sample("A", 200_000, n, 2, seed=n)
     revenue = item_myerson(items, item_priors("A", n)).revenue
     closed = 2 * ((n - 1) / (n + 1) + 2.0**-n / (n + 1))

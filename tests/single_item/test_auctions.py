@@ -1,4 +1,4 @@
-"""Classic single-item mechanisms against closed forms (spec Part B sections 2 and 4).
+"""Classic single-item mechanisms against closed forms (docs/methods.md#evaluator-oracles).
 
 Every expected number here is computed independently of the code under test: textbook virtual values, the
 revenue table of section 4, Myerson's payment identity by numerical integration, brute-force reserve search.

@@ -1,4 +1,4 @@
-"""MyersonNet (spec beyond.md 4): exact inverse, exact DSIC/IR through the evaluator, near-optimal revenue.
+"""MyersonNet (docs/methods.md#myersonnet): exact inverse, exact DSIC/IR through the evaluator, near-optimal revenue.
 
 Oracles: round trips of the closed-form inverse; critical bids found by bisection on the hard allocation alone;
 the evaluator's exhaustive-grid regret; Myerson's revenue 0.6125 (4 U[0,1]) and 1/4 (one bidder, price 1/2),

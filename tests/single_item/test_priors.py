@@ -1,4 +1,5 @@
-"""Per-bidder and mixture priors, the asymmetric Myerson auction and its optimal revenue (spec beyond.md 5).
+"""Per-bidder and mixture priors, the asymmetric Myerson auction and its optimal revenue
+(docs/methods.md#myerson-and-ironing).
 
 Oracles: closed-form virtual values integrated by scipy's dblquad, the i.i.d. revenue formula of ``classic``
 (Stieltjes sum over F^n, a different method), the spec's ironed hetero value 0.7248, a brute-force monopoly price,

@@ -1,4 +1,5 @@
-"""The evaluator against the oracles of spec Part B section 4 (it must pass these before it scores anything).
+"""The evaluator against the oracles of docs/methods.md#evaluator-oracles (it must pass these before it scores
+anything).
 
 * Vickrey, second price with reserve and the correct Myerson auction are DSIC: regret 0 to numerical tolerance.
 * First price, n uniform bidders: only the winner regrets, by exactly v_(1) - v_(2) (bid just above the runner-up),

@@ -1,4 +1,4 @@
-"""RegretNet training of the single-item network (spec beyond.md 3) and its constrained Optuna sweep.
+"""RegretNet training of the single-item network (docs/methods.md#regretnet) and its constrained Optuna sweep.
 
 Oracles: the evaluator's own deviation utilities (an independent implementation), the augmented Lagrangian by
 hand, the Myerson optimum 5/12 for two U[0,1] bidders, the honest evaluator's regret, and a synthetic sweep whose

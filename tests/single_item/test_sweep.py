@@ -1,4 +1,4 @@
-"""Optuna sweeps: seeded, resumable after a kill, exported (spec Part A item 4; issue item 3).
+"""Optuna sweeps: seeded, resumable after a kill, exported (docs/methods.md#two-phase-net).
 
 A sweep killed midway leaves its running trial RUNNING. Resuming must mark it FAIL, keep every COMPLETE trial
 (same numbers, same values), and run only the missing trials, so that the study ends with exactly the configured

@@ -1,4 +1,4 @@
-"""The neural mechanism and its losses (spec Part A items 2 and 3).
+"""The neural mechanism and its losses (docs/methods.md#two-phase-net).
 
 * IR by construction: p_i = rho_i b_i a_i <= a_i b_i, allocations feasible, with a "no sale" share.
 * The monotonicity penalty is own-bid monotonicity with the right sign: zero for Vickrey, positive for a

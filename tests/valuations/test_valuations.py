@@ -32,8 +32,8 @@ def mean_and_se(x: np.ndarray) -> tuple[float, float]:
     ("dist", "n", "expected"),
     [
         ("A", 3, 0.5),  # E[v_(2)] of 3 U[0,1] = (n-1)/(n+1)
-        ("B", 3, 0.8889),  # paper's VCG / m for 3x10(B): 8.9098 / 10; spec Part B section 7 simulates 0.8887
-        ("C", 2, 0.772),  # spec Part B section 7: 0.7719 simulated, paper 0.7742
+        ("B", 3, 0.8889),  # paper's VCG / m for 3x10(B): 8.9098 / 10; simulated 0.8887
+        ("C", 2, 0.772),  # docs/methods.md#combinatorial-settings: 0.7719 simulated, paper 0.7742
     ],
 )
 def test_expected_second_highest_item_value_is_vcg_revenue_per_item(dist, n, expected):
@@ -110,7 +110,7 @@ def test_single_item_family_means(params, mean):
 
 
 def test_hetero_second_price_revenue_matches_spec():
-    """Spec Part B 2.3: SPA without reserve, n = 4, hetero marginal = 0.7008."""
+    """docs/methods.md#evaluator-oracles: SPA without reserve, n = 4, hetero marginal = 0.7008."""
     v = sample_single_item(np.random.default_rng(7), N, 4, {"distribution": "hetero"})
     second = np.sort(v, axis=1)[:, -2]
     m, se = mean_and_se(second)

@@ -35,7 +35,7 @@ def random_bundle_bids(gen: torch.Generator, shape: tuple[int, ...], m: int) -> 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_individual_rationality(backend: str, seed: int):
-    """0 <= p_i <= b_i(A*_i) for any w > 0 and lambda (Part B section 2)."""
+    """0 <= p_i <= b_i(A*_i) for any w > 0 and lambda (docs/methods.md#vvca)."""
     gen = torch.Generator().manual_seed(seed)
     n, m = 3, 4
     bids = random_bundle_bids(gen, (300, n), m)

@@ -1,4 +1,4 @@
-# Combinatorial study (shared/spec/zfo_vvca.md): one training run per (setting, method, seed) of the VVCA
+# Combinatorial study (docs/methods.md#combinatorial-study): one training run per (setting, method, seed) of the VVCA
 # optimizers (ZFO-VVCA, FO-VVCA, BBBVVCA) and of the randomized affine maximizers (Lottery AMA, AMenuNet), and the
 # deterministic baselines (VCG, Item-Myerson) on the test set. Methods and the settings they apply to come from
 # the registry (pipeline_lib.core.methods). Checkpoints sit under results/_ckpt (not declared outputs).

@@ -1,4 +1,4 @@
-# Single-item study (shared/spec/single_item.md): phase-1 warm start -> Optuna sweep of the penalty weights ->
+# Single-item study (docs/methods.md#single-item-study): phase-1 warm start -> Optuna sweep of the penalty weights ->
 # final phase-2 training per seed -> test evaluation; baselines (incl. the one-item VVCA) with the same evaluator.
 # The Optuna storage and checkpoints sit beside the outputs they belong to (not declared outputs).
 

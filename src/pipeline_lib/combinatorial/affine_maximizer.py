@@ -1,7 +1,7 @@
 """Affine maximizer auctions (AMA) over an explicit menu of lottery allocations: hard argmax, exact payments and
 the softmax relaxation used for training.
 
-Math (shared/spec/zfo_vvca.md, Part B section 2; Roberts' affine maximizer). A menu holds K candidate allocations
+Math (docs/methods.md#vvca; Roberts' affine maximizer). A menu holds K candidate allocations
 x_k (k = 1..K), each an (n, m) matrix with x_kij = probability that bidder i gets item j (entries in [0, 1], every
 column summing to at most 1: "nobody" takes the rest). Bidder weights w_i > 0 and one boost lambda_k per entry.
 With additive bids b (n, m), bidder i's value for a lottery is v_i(x) = sum_j x_ij b_ij, and

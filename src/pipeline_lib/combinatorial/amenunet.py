@@ -1,6 +1,6 @@
 """AMenuNet (Duan, Sun, Chen and Deng, NeurIPS 2023): a transformer that outputs the whole AMA menu.
 
-Architecture (shared/spec/zfo_vvca.md, Part B section 8; non-contextual variant, as for our i.i.d. settings):
+Architecture (docs/methods.md#amenunet; Duan et al., NeurIPS 2023; non-contextual variant, as for our i.i.d. settings):
 
 1. Representations: a learned embedding e_i for every bidder i = 1..n plus a dummy bidder n+1 ("nobody"), and
    f_j for every item j. Cell (i, j) of the (n+1) x m grid gets h_ij = MLP([e_i, f_j]) (d_hidden).

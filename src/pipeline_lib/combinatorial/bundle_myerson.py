@@ -1,5 +1,5 @@
 """Grand-bundle Myerson: a baseline that sells only the grand bundle M, by a single-item auction with per-bidder
-reserves on the bundle values (shared/spec/beyond.md, section 1).
+reserves on the bundle values (docs/methods.md#myerson-shaped-vvcas).
 
 Bidder i's grand-bundle value is V_i = v_i(M): the sum of its item values in the additive settings (A), (B), (C),
 and the stored v_i(M) (item values plus the complementarity term c_{i,M}) in setting (D). The reserve r_i is the

@@ -1,12 +1,12 @@
-"""Item-Myerson: the exact Myerson auction run independently on every item (shared/spec/zfo_vvca.md, Part A
-item 7 and Part B section 8).
+"""Item-Myerson: the exact Myerson auction run independently on every item (docs/methods.md#item-myerson
+and #paper-defects).
 
 For item j and bidder i with value v = v_i({j}) ~ F_i, the virtual value is phi_i(v) = v - (1 - F_i(v)) / f_i(v).
 The item goes to argmax_i phi_i(v_ij) when that maximum is >= 0 (nobody otherwise), and the winner w pays its
 critical value phi_w^{-1}(max(0, max_{k != w} phi_k(v_kj))), i.e. the larger of its reserve r_w = phi_w^{-1}(0)
 and the bid at which it would tie the best competitor. Revenue per item = E[max(0, max_i phi_i(v_i))].
 
-Priors of the additive settings (Part A item 6), bidder i = 1..n:
+Priors of the additive settings (docs/methods.md#combinatorial-settings), bidder i = 1..n:
 
 * (A) U[0, 1]: phi(v) = 2v - 1, reserve 1/2; revenue per item (n - 1)/(n + 1) + 2^-n / (n + 1).
 * (B) U[0, i]: phi_i(v) = 2v - i, phi_i^{-1}(t) = (t + i)/2, reserve i/2.

@@ -1,6 +1,6 @@
 """Lottery AMA (Curry, Sandholm and Dickerson, IJCAI 2023): an affine maximizer whose whole menu is learned.
 
-Parameters (shared/spec/zfo_vvca.md, Part A item 9 and Part B section 8):
+Parameters (docs/methods.md#lottery-ama; Curry, Sandholm and Dickerson, IJCAI 2023):
 
 * s menu entries, each a lottery allocation x_k (n, m) with x_kij = softmax over the n bidders and "nobody" of the
   logits theta_k[:, j] (so x_kij >= 0 and sum_i x_kij <= 1);

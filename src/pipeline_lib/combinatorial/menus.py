@@ -1,6 +1,6 @@
 """Training and evaluation of the randomized affine maximizers (Lottery AMA and AMenuNet), shared by both.
 
-Objective (shared/spec/zfo_vvca.md, Part B section 8): maximise the softmax-relaxed revenue
+Objective (docs/methods.md#lottery-ama): maximise the softmax-relaxed revenue
 E_b [ sum_i p_i^soft(b) ] of :func:`pipeline_lib.combinatorial.affine_maximizer.soft_payments` with temperature tau
 (AMenuNet: 500, never annealed) by Adam on minibatches drawn from the fixed training split. Every
 ``eval_every`` steps the hard-argmax revenue (Eq. 1, Eq. 2) on the validation split is recorded; with

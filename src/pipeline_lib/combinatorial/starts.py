@@ -1,4 +1,4 @@
-"""Myerson-shaped VVCAs and the start selection of ZFO-VVCA+ (shared/spec/beyond.md, sections 1 and 2).
+"""Myerson-shaped VVCAs and the start selection of ZFO-VVCA+ (docs/methods.md#myerson-shaped-vvcas, #zfo-vvca-plus).
 
 A VVCA with weights w_i = 1 and additive boosts lambda_i(S) = -sum_{j in S} c_ij allocates every item separately
 (additive bids): the affine welfare sum_i [v_i(A_i) + lambda_i(A_i)] = sum_j (v_{i_j j} - c_{i_j j}) is maximised
@@ -45,7 +45,7 @@ from pipeline_lib.vvca.mechanism import VVCAParams
 from pipeline_lib.vvca.parametrisation import Parametrisation
 
 EXACT_ITEM_MYERSON = ("A", "B")  # common-slope affine virtual values: the VVCA is exact Item-Myerson
-BIG_BOOST_FACTOR = 10.0  # K = 10 x the largest bundle value seen (beyond.md section 1)
+BIG_BOOST_FACTOR = 10.0  # K = 10 x the largest bundle value seen (docs/methods.md#myerson-shaped-vvcas)
 MAX_FIT_PROFILES = 20000  # training profiles used to fit empirical reserves
 
 

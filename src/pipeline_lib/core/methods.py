@@ -48,7 +48,7 @@ _METHODS = (
     Method("bbbvvca", "BBBVVCA (approx.)", "combinatorial", "zfo_run", "Deterministic", approximate=True),
     Method("fo_vvca", "FO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
     Method("zfo_vvca", "ZFO-VVCA", "combinatorial", "zfo_run", "Deterministic"),
-    # beyond the paper (shared/spec/beyond.md sections 1-2): rows of our own, the paper's rows unchanged
+    # beyond the paper (docs/methods.md#zfo-vvca-plus): rows of our own, the paper's rows unchanged
     Method("bundle_myerson", "Grand-bundle Myerson", "combinatorial", "combinatorial_baseline", "Deterministic (ours)"),
     Method("zfo_vvca_plus", "ZFO-VVCA+ (best start)", "combinatorial", "zfo_run", "Deterministic (ours)"),
     # Table 1 (single item), in row order

@@ -1,5 +1,5 @@
-"""Figures 1-3 of the ZFO-VVCA paper (spec Part B section 10): plotting (matplotlib, Agg); the computations of
-Figs. 2 and 3 are in :mod:`pipeline_lib.vvca.case_study`.
+"""Figures 1-3 of the ZFO-VVCA paper (docs/methods.md#table-2-and-figures): plotting (matplotlib, Agg); the
+computations of Figs. 2 and 3 are in :mod:`pipeline_lib.vvca.case_study`.
 
 * Fig. 1: test-set-free training curves: the revenue on the fixed validation set every K iterations (and the
   minibatch revenue, smoothed) of ZFO-VVCA against BBBVVCA and FO-VVCA, one panel per setting.

@@ -1,8 +1,8 @@
 """Reported numbers of the ZFO-VVCA paper (Duan et al. 2024, arXiv 2402.11904 v1), Table 2(a) and 2(b).
 
-Copied verbatim from shared/spec/zfo_vvca.md Part B section 9; ``None`` where the paper reports "-" (the (D)
+Copied verbatim from the paper's Table 2 (arXiv 2402.11904 v1); ``None`` where the paper reports "-" (the (D)
 columns have no randomized or Item-Myerson numbers). These are the source's numbers, not ground truth: its
-asymmetric Item-Myerson values lie below VCG, which exact per-item Myerson cannot (spec Part A item 7).
+asymmetric Item-Myerson values lie below VCG, which exact per-item Myerson cannot (docs/methods.md#paper-defects).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Table 1 of the single-item report, computed honestly (spec Part A item 7).
+"""Table 1 of the single-item report, computed honestly (docs/methods.md#table-1).
 
 Per family and mechanism: test revenue with its 95% CI, Myerson's optimum where it is known (i.i.d. families) and
 the share of it reached, per-bidder ex-post regret (mean with CI, p99 and max of the per-profile summed regret),
 IR violations, welfare ratio E[sum a_i v_i] / E[max v] with CI, and the report's own figures beside ours (n = 4
 only). A learned mechanism whose revenue beats the IC optimum by more than 3 standard errors is labelled
-"not incentive compatible": an ex-post IR mechanism can only do that by being manipulable (spec Part B 5.7).
+"not incentive compatible": an ex-post IR mechanism can only do that by being manipulable
+(docs/methods.md#above-the-optimum).
 
 Learned rows aggregate the final seeds: values are means over seeds (regret max: the max); with two or more seeds
 the CI is the wider of a Student-t interval over seeds (training variance) and the mean per-seed bootstrap interval
@@ -24,7 +25,7 @@ from scipy import stats
 from pipeline_lib.core import methods
 from pipeline_lib.core.records import SECOND, read_record
 
-# The report's Table 1 (n = 4, 10,000 evaluation samples): revenue, its regret metric (defective, spec Part B 2.5),
+# The report's Table 1 (n = 4, 10,000 samples): revenue, its regret metric (defective, docs/methods.md#report-defects),
 # and its "efficiency" (winner accuracy, not a welfare ratio). Keyed by distribution, then by our mechanism name.
 REPORT_TABLE1: dict[str, dict[str, tuple[float, float, float | None]]] = {
     "uniform": {"learned": (0.628, 0.021, 96.5), "vickrey": (0.599, 0.198, 92.1), "myerson": (0.643, 0.000, None)},

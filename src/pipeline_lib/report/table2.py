@@ -4,7 +4,7 @@ Inputs are read generically: any ``results/combinatorial/{setting}/{method}/seed
 FO-, BBBVVCA, Lottery AMA, AMenuNet, ... following the metrics contract: ``setting``, ``method``, ``seed``,
 ``test_revenue.mean``) and the deterministic baselines ``results/baselines/{setting}/{vcg,item_myerson}.json``.
 For every (method, setting) the table reports the mean and the sample standard deviation (ddof = 1) of the test
-revenue over seeds, the number of seeds, and the paper's value beside it (spec Part B section 9).
+revenue over seeds, the number of seeds, and the paper's value beside it (docs/methods.md#table-2-and-figures).
 """
 
 from __future__ import annotations

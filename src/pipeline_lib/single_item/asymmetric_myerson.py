@@ -1,4 +1,5 @@
-"""Myerson's optimal auction for independent, possibly asymmetric bidders (Myerson 1981; spec beyond.md 5).
+"""Myerson's optimal auction for independent, possibly asymmetric bidders (Myerson 1981;
+docs/methods.md#myerson-and-ironing).
 
 Bidder i with prior F_i (density f_i) has virtual value phi_i(v) = v - (1 - F_i(v)) / f_i(v), ironed where it
 falls: phibar_i is the slope of the lower convex hull of H_i(u) = int_0^u phi_i(F_i^{-1}(s)) ds, computed per

@@ -16,7 +16,7 @@ and each winner pays its threshold bid (Myerson's payment identity p_i = b_i a_i
 
 Because a_i(z, b_-i) is a step function of z (0 below the threshold, 1/(k+1) on a tie plateau shared with k others,
 1 above), the payment integral is closed form, so every virtual-value auction is exactly dominant-strategy IC and
-ex-post IR: the oracle the evaluator is tested against (spec Part B section 4).
+ex-post IR: the oracle the evaluator is tested against (docs/methods.md#evaluator-oracles).
 
 Ironing (Myerson 1981, section 6): in quantile space u = F(v), H(u) = int_0^u phi(F^{-1}(s)) ds = -v (1 - F(v))
 (up to a constant, by parts), so only the cdf is needed for H; the ironed virtual value is the slope of the lower
@@ -262,7 +262,8 @@ def myerson(prior: Prior, name: str = "myerson") -> VirtualValueAuction:
 
 
 class FirstPriceAuction:
-    """Highest bid wins (ties split evenly) and pays its own bid: the manipulable oracle of spec Part B section 4."""
+    """Highest bid wins (ties split evenly) and pays its own bid: the manipulable oracle of
+    docs/methods.md#evaluator-oracles."""
 
     differentiable = False
     name = "first_price"

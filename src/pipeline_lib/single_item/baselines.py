@@ -1,4 +1,5 @@
-"""The single-item baselines by name (spec Part A item 6) and what the evaluator needs to know of a family.
+"""The single-item baselines by name and what the evaluator needs to know of a family
+(docs/methods.md#single-item-baselines).
 
 * ``myerson``: the optimal auction of an independent family: for i.i.d. bidders the single-phi virtual-value auction
   of :mod:`pipeline_lib.single_item.auctions` (ironed where needed), for asymmetric bidders (``per_bidder``) each

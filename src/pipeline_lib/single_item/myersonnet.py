@@ -1,5 +1,5 @@
 """MyersonNet: an exactly DSIC learned single-item auction (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
-"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024, section on MyersonNet; spec beyond.md 4).
+"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024, section on MyersonNet; docs/methods.md#myersonnet).
 
 Each bidder i has a strictly increasing piecewise-linear "virtual value" map, a min over K groups of a max over J
 affine functions with positive slopes:

@@ -1,4 +1,4 @@
-"""The neural single-item mechanism of the report (spec Part A item 2).
+"""The neural single-item mechanism of the report (docs/methods.md#two-phase-net).
 
     h = MLP(b / s)            shared trunk Linear(n, 64) ReLU Linear(64, 32) ReLU Linear(32, 16) ReLU
     (a_1..a_n, a_0) = softmax(W_a h + c_a)    allocation over the n bidders plus a "no sale" output a_0
@@ -7,7 +7,8 @@
 
 ``payment_head`` chooses how the fraction rho_i is computed:
 ``fraction`` (the report's, this class's default) rho_i = sigmoid(z_i) with z = W_p h + c_p; the two price heads (of
-RegretNet, spec beyond.md 3; ``critical`` is its default) output a price level q_i and charge it, capped at the bid:
+RegretNet, docs/methods.md#regretnet; ``critical`` is its default) output a price level q_i and charge it, capped
+at the bid:
 
     rho_i = min(1, q_i / b_i),   p_i = rho_i b_i a_i = min(b_i, q_i) a_i,
 
@@ -27,7 +28,7 @@ exponential family, regret 1.6e-3 with beta = 50, 6e-6 with the hard min).
 
 ``s`` is a fixed input scale (a buffer, e.g. the mean training value) so that exponential values near 10 do not
 saturate the trunk; it is part of the mechanism and saved with its weights. The "no sale" output lets the network
-learn a reserve price, which the report's n-way softmax could not (spec Part B section 1.5, defect D7).
+learn a reserve price, which the report's n-way softmax could not (docs/methods.md#report-defects, D7).
 
 ``hard=True`` gives the deployed variant: the argmax of the n + 1 allocation outputs wins outright.
 """

@@ -1,4 +1,4 @@
-"""The one-item VVCA baseline of the single-item study (shared/spec/single_item.md, Part A item 6).
+"""The one-item VVCA baseline of the single-item study (docs/methods.md#single-item-baselines).
 
 With one item the bundles are {empty, item} and a VVCA is a weighted, boosted second-price auction: bidder i's
 virtual value for the item is w_i b_i + lambda_i(item) against lambda_i(empty) for not winning (Eq. 3 of the

@@ -1,4 +1,4 @@
-"""Value priors of independent single-item families: one marginal per bidder (spec beyond.md section 5).
+"""Value priors of independent single-item families: one marginal per bidder (docs/methods.md#single-item-families).
 
 A *marginal spec* is a mapping with a ``distribution`` key:
 

@@ -1,9 +1,9 @@
 """The single-item evaluator: revenue, per-bidder ex-post regret, IR violations, welfare, with 95% CIs.
 
-One evaluator serves learned mechanisms and every baseline alike (spec Part A item 5, Part B section 5). A
+One evaluator serves learned mechanisms and every baseline alike (docs/methods.md#single-item-evaluator). A
 mechanism is any callable ``bids (B, n) -> (alloc (B, n), pay (B, n))``.
 
-Utility and regret (spec Part B section 5.2): bidder i with value v_i facing truthful others has utility
+Utility and regret (docs/methods.md#single-item-evaluator): bidder i with value v_i facing truthful others has utility
 u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i), and per-profile regret
 
     r_i(v) = max(0, sup_{b' in [0, B]} u_i(b'; v) - u_i(v_i; v)).
@@ -64,7 +64,7 @@ class RegretSearch:
 
 
 def misreport_upper(values: np.ndarray, support_upper: float = math.inf, factor: float = 1.5) -> float:
-    """B: the support maximum where it is finite, else ``factor`` times the largest value seen (spec 5.3 a)."""
+    """B: the support maximum where it is finite, else ``factor`` times the largest value seen (search step 1)."""
     if math.isfinite(support_upper):
         return float(support_upper)
     return float(factor * max(float(np.max(values)), 1e-12))
@@ -300,14 +300,15 @@ def evaluate_mechanism(
 
 def revenue_flag(revenue: float, se: float | None, optimum: float | None, z: float = 3.0) -> str:
     """ "not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
-    (spec Part B section 5.7); "" otherwise, when no optimum is known or without a standard error (one profile)."""
+    (docs/methods.md#above-the-optimum); "" otherwise, when no optimum is known or without a standard error (one
+    profile)."""
     if optimum is None or not math.isfinite(optimum) or se is None:
         return ""
     return "not incentive compatible" if revenue > optimum + z * se else ""
 
 
 def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
-    """Known reserve prices of a mechanism, to be added to the misreport candidates (spec 5.3 b)."""
+    """Known reserve prices of a mechanism, to be added to the misreport candidates (search step 2)."""
     if not params:
         return ()
     points = [params["reserve"]] if params.get("reserve") is not None else []

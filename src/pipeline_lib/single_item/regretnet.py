@@ -1,5 +1,5 @@
 """RegretNet training of the report's single-item network (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
-"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; spec beyond.md 3).
+"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; docs/methods.md#regretnet).
 
 Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
 ``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; the fraction is the

@@ -1,4 +1,4 @@
-"""Optuna sweeps of RegretNet with a regret budget as a constraint (spec beyond.md 3).
+"""Optuna sweeps of RegretNet with a regret budget as a constraint (docs/methods.md#regretnet).
 
 A trial trains RegretNet with suggested hyperparameters and is scored on the validation split by the honest
 evaluator: it maximises validation revenue subject to

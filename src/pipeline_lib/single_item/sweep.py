@@ -1,4 +1,4 @@
-"""Optuna sweeps of the single-item penalty weights (spec Part A item 4): study creation, resume, exports.
+"""Optuna sweeps of the single-item penalty weights (docs/methods.md#two-phase-net): study creation, resume, exports.
 
 Objective of a trial with weights (lambda_regret, lambda_mono), both sampled log-uniformly:
 
@@ -45,7 +45,7 @@ from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
 log = logging.getLogger(__name__)
 
 OWNER = "single_item_sweep"
-REPORT_LAMBDAS = {  # the report code's DEFAULT_LAMBDAS ("replace with your Optuna winners"), spec Part B 1.3
+REPORT_LAMBDAS = {  # the report code's DEFAULT_LAMBDAS ("replace with your Optuna winners"), config.py
     "uniform": {"lambda_regret": 2.5088595885789813, "lambda_mono": 0.28165351037978287},
     "exponential": {"lambda_regret": 2.9029276978558367, "lambda_mono": 0.4687319992036483},
     "latent": {"lambda_regret": 1.8975934768008145, "lambda_mono": 0.663845376780487},

@@ -1,4 +1,4 @@
-"""Two-phase training of the single-item neural mechanism (spec Part A item 3, Part B section 6).
+"""Two-phase training of the single-item neural mechanism (docs/methods.md#two-phase-net).
 
 Phase 1 (imitation): minimise MSE(a, a*) + MSE(p, p*) against the *correct* truthful baseline (Myerson for
 i.i.d. families, ironed for hetero; Vickrey for latent) so that phase 2 starts from a nearly truthful mechanism.

@@ -125,7 +125,7 @@ def _zfo_plus(
     sources: Mapping[str, BidSource], parametrisation: Parametrisation, cfg: TrainConfig, seq: Any,
     ckpt_dir: Any, key: str, n: int, m: int, distribution: str, restarts: int, reused: ReusedRun | None = None,
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """ZFO-VVCA+ (shared/spec/beyond.md section 2): rank every candidate start of
+    """ZFO-VVCA+ (docs/methods.md#zfo-vvca-plus): rank every candidate start of
     :mod:`pipeline_lib.combinatorial.starts` on the validation split, run Algorithm 3 unchanged (same
     hyperparameters, same minibatches and directions) from the ``restarts - 1`` best trainable starts and from VCG
     (the paper's own path, so ZFO-VVCA+ never loses it), and keep the run with the best validation revenue.

@@ -1,4 +1,4 @@
-"""Stages of the learned single-item mechanisms beyond the report (shared/spec/beyond.md sections 3 and 4):
+"""Stages of the learned single-item mechanisms beyond the report (docs/methods.md#regretnet, #myersonnet):
 
 * ``regretnet_start``: RegretNet's starting network (the phase-1 network or a fresh one) distilled from a DSIC
   teacher over the whole misreport range (:mod:`pipeline_lib.single_item.distill`);

@@ -1,5 +1,5 @@
-"""Combinatorial valuation samplers: settings (A), (B), (C), (D) of the ZFO-VVCA paper (shared/spec/zfo_vvca.md,
-Part A item 6 and Part B section 7).
+"""Combinatorial valuation samplers: settings (A), (B), (C), (D) of the ZFO-VVCA paper
+(docs/methods.md#combinatorial-settings).
 
 Bundles are bitmasks 0..2^m - 1 (bit j set = item j in the bundle). Additive settings are sampled and stored as
 item values ``(N, n, m)``; :func:`additive_bundle_values` expands them to bundle values ``(N, n, 2^m)`` with

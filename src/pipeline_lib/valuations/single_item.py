@@ -1,4 +1,4 @@
-"""Single-item valuation samplers (shared/spec/single_item.md, Part A item 1).
+"""Single-item valuation samplers (docs/methods.md#single-item-families).
 
 Every sampler draws an ``(N, n)`` array of bidder values for one item from an explicit
 :class:`numpy.random.Generator`, so the same seed gives the same values bit for bit.
@@ -11,11 +11,11 @@ Families
                    persistent bidder tastes w_i ~ N(0, I_d) drawn once per dataset (``w_mode="fixed"``) from their
                    own recorded seed, or redrawn per auction (``w_mode="per_auction"``, the report's literal text).
 * ``hetero``       i.i.d. mixture: each bidder's type uniform on {U[0.5, 1], U[0, 0.5], Exp(mean 1)}, so the
-                   marginal is F = 2/3 U[0,1] + 1/3 Exp(1) (spec Part B section 2.3).
+                   marginal is F = 2/3 U[0,1] + 1/3 Exp(1) (docs/methods.md#myerson-and-ironing).
 * ``lognormal``    multivariate log-normal (the report's "Option A"): v = exp(mu + sigma x), x ~ N(0, R) with the
                    equicorrelation matrix R = (1 - rho) I + rho 11^T.
 * ``mixture``      i.i.d. finite mixture F = sum_k w_k F_k of marginals (uniform, exponential, hetero, mixture):
-                   ``{"distribution": "mixture", "components": [spec, ...], "weights": [w, ...]}`` (spec beyond.md 5).
+                   ``{"distribution": "mixture", "components": [spec, ...], "weights": [w, ...]}``.
 * ``per_bidder``   independent, not identically distributed (asymmetric bidders): bidder i's value has its own
                    marginal, ``{"distribution": "per_bidder", "bidders": [spec_1, ..., spec_n]}``.
 

@@ -1,7 +1,7 @@
 """BBBVVCA: bidder-bundle boosting of VVCA parameters under fixed allocations (APPROXIMATE re-implementation).
 
 Sandholm and Likhodedov (2015) optimise the VVCA parameters by gradient steps that hold the winning allocation
-fixed. Their internals are not available (shared/spec/zfo_vvca.md Part A item 8, Part B section 8), so this is a
+fixed. Their internals are not available (docs/methods.md#bbbvvca), so this is a
 re-implementation of the paper's one-line description and is labelled *approximate* in every output.
 
 Per iteration, with A* and every A^(-i) computed under the current parameters theta and then frozen:

@@ -1,6 +1,6 @@
 """Dense torch version of the VVCA dynamic program (Algorithm 1, Eq. 6) with shared prefix/suffix tables.
 
-Notation (shared/spec/zfo_vvca.md, Part B section 4). The virtual bundle value of bidder k is
+Notation (docs/methods.md#winner-determination). The virtual bundle value of bidder k is
 vt_k(S) = w_k b_k(S) + lambda_k(S), and vt_k(empty) = lambda_k(empty). All tables have the layout (2^m, B),
 the batch innermost: a gather of bundle rows then reads contiguous (CPU) or coalesced (GPU) memory.
 

@@ -1,6 +1,6 @@
 """Evaluation of deterministic combinatorial mechanisms on a fixed test set: VCG, Item-Myerson and any VVCA.
 
-For N test profiles with payments p_i(v) and allocations A_i(v) it reports (spec Part A item 5):
+For N test profiles with payments p_i(v) and allocations A_i(v) it reports (docs/methods.md#combinatorial-evaluator):
 
 * revenue: mean of sum_i p_i over profiles, sample standard deviation, standard error std / sqrt(N), and the
   normal 95% interval mean +- 1.96 SE;
@@ -8,7 +8,7 @@ For N test profiles with payments p_i(v) and allocations A_i(v) it reports (spec
 * IR check: the number of (profile, bidder) pairs with p_i < -tol or p_i > v_i(A_i) + tol (must be 0 for these
   mechanisms; tol scales with the float precision of the evaluation).
 
-VCG is the VVCA with w = 1 and lambda = 0 (Part B section 8), evaluated by the exact dynamic program and
+VCG is the VVCA with w = 1 and lambda = 0 (docs/methods.md#vvca), evaluated by the exact dynamic program and
 Algorithm 2; Item-Myerson runs the exact Myerson auction per item (:mod:`pipeline_lib.combinatorial.item_myerson`), and
 the randomized affine maximizers (:mod:`pipeline_lib.combinatorial.menus`) feed their exact hard-argmax payments
 into the same accumulator, so every Table 2 number comes from one summary with one IR rule.

@@ -1,7 +1,7 @@
 """Virtual valuations combinatorial auctions (VVCA): parameters, exact winner determination, payments and
 revenue.
 
-Math (shared/spec/zfo_vvca.md, Part B sections 2-4). Bundles are bitmasks 0..2^m - 1 and bids are a tensor
+Math (docs/methods.md#vvca, #winner-determination). Bundles are bitmasks 0..2^m - 1 and bids are a tensor
 ``b[B, n, 2^m]`` with ``b[:, :, 0] = 0``. Parameters theta = (alpha, lambda): weights w_i = exp(alpha_i) and
 boosts lambda_i(S) for every bundle S, the empty one included (n + n 2^m numbers). With the virtual values
 vt_i(S) = w_i b_i(S) + lambda_i(S):
@@ -55,7 +55,7 @@ BACKENDS = ("auto", "numba", "torch")
 # ------------------------------------------------------------ paramete
 @dataclass
 class VVCAParams:
-    """VVCA parameters theta = (alpha, lambda): w_i = exp(alpha_i) (Part A item 1) and boosts lambda_i(S)."""
+    """VVCA parameters theta = (alpha, lambda): w_i = exp(alpha_i) (docs/methods.md#vvca) and boosts lambda_i(S)."""
 
     alpha: torch.Tensor  # (n,)
     boosts: torch.Tensor  # (n, 2^m), boosts[:, 0] = lambda_i(empty)
@@ -84,7 +84,7 @@ class VVCAParams:
 
     @property
     def weights(self) -> torch.Tensor:
-        """w = exp(alpha) (positivity by construction, Part B section 3)."""
+        """w = exp(alpha) (positivity by construction, the paper's section 3)."""
         return self.alpha.exp()
 
     def parameters(self) -> list[torch.Tensor]:

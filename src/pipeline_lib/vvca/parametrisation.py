@@ -17,7 +17,7 @@ class Parametrisation:
     """theta = (alpha, lambda) as a gather of free parameters phi (d,): alpha_i = phi[alpha_index[i]],
     lambda_i(S) = phi[boost_index[i, S]], where index -1 means the constant 0.
 
-    ``full``: phi = [alpha, lambda.flatten()] (d = n + n 2^m, Part A item 1). ``by_bundle_size``: w = 1 and
+    ``full``: phi = [alpha, lambda.flatten()] (d = n + n 2^m, docs/methods.md#vvca). ``by_bundle_size``: w = 1 and
     lambda_i(S) = x_{|S|} shared by all bidders (d = m + 1; for 2x2 the three families empty / single item / both
     items of the Fig. 2 case study). phi = 0 is VCG in both.
     """

@@ -1,6 +1,6 @@
 """ZFO-VVCA (Algorithm 3), its FO-VVCA ablation and the BBBVVCA baseline: one training loop, three directions.
 
-Math (shared/spec/zfo_vvca.md, Part A items 1-5, Part B sections 3, 5, 6). The VVCA parameters theta = (alpha,
+Math (docs/methods.md#zfo-vvca; the paper's Eqs. 5, 8, 9 and Algorithm 3). The VVCA parameters theta = (alpha,
 lambda) (weights w = exp(alpha), a boost for every bidder and bundle, the empty one included) are an affine
 function of free parameters phi (:class:`Parametrisation`: the identity for the full mechanism, a tying for the
 Fig. 2 case study). On a minibatch D_t the empirical revenue splits as (Eq. 5)
