@@ -10,7 +10,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline_lib.core.data import DataError, iter_valuations, read_metadata, read_valuations, write_valuations
+from pipeline_lib.core.data import (
+    DataError,
+    dataset_identity,
+    expected_metadata,
+    iter_valuations,
+    read_metadata,
+    read_valuations,
+    write_valuations,
+)
 from pipeline_lib.core.settings import Setting
 
 COMBI_D = Setting("2x3_D", "combinatorial", 2, 3, "D", {"distribution": "D", "width_rule": "size_over_m"})
@@ -180,3 +188,73 @@ def test_bidder_b_may_reach_its_own_upper_bound(tmp_path):
     tamper(path, 5, (0, 0), 1.9)
     with pytest.raises(DataError, match=r"row 5 holds value 1.9.* bidder 0"):
         read_valuations(path)
+
+
+# --- issue 32, item 1: a dataset is matched to the config by the values that define it, not by its name ----------
+UNIFORM_01 = Setting("uniform", "single_item", 4, 1, "uniform", {"distribution": "uniform", "low": 0.0, "high": 1.0})
+UNIFORM_02 = Setting("uniform", "single_item", 4, 1, "uniform", {"distribution": "uniform", "low": 0.0, "high": 2.0})
+
+
+def data_check(*settings: Setting, rows: int = 200, row_group_size: int = 64, base_seed: int = 7) -> dict:
+    """The workflow's ``data_check`` param (workflow/rules/common.smk) for ``settings``."""
+    return {
+        "base_seed": base_seed,
+        "rows": {"train": rows, "val": rows, "test": rows},
+        "row_group_size": row_group_size,
+        "settings": {s.name: dataset_identity(s) for s in settings},
+    }
+
+
+def test_a_split_of_other_distribution_parameters_is_refused_naming_file_field_expected_and_found(tmp_path):
+    path = tmp_path / "test.parquet"
+    write_valuations(path, UNIFORM_02, "test", base_seed=7, num_rows=200, row_group_size=64)  # values doubled
+    with pytest.raises(DataError, match=rf"dataset file {path}: metadata 'params.high' is 2.0, expected 1.0 \(the"):
+        read_valuations(path, setting="uniform", **expected_metadata(data_check(UNIFORM_01), "test"))
+    read_valuations(path, setting="uniform", **expected_metadata(data_check(UNIFORM_02), "test"))  # as configured
+
+
+@pytest.mark.parametrize(
+    ("written", "configured", "named"),
+    [
+        (
+            COMBI_D,
+            Setting("2x3_D", "combinatorial", 2, 3, "D", {"distribution": "D", "width_rule": "size_minus_one"}),
+            r"'params.width_rule' is 'size_over_m', expected 'size_minus_one'",
+        ),
+        (
+            LATENT,
+            Setting("latent", "single_item", 4, 1, "latent", {**LATENT.params, "sigma_eps": 0.1}),
+            r"'params.sigma_eps' is 0.05, expected 0.1",
+        ),
+        (
+            LATENT,
+            Setting("latent", "single_item", 4, 1, "latent", {**LATENT.params, "w_mode": "per_auction"}),
+            r"'params.w_mode' is 'fixed', expected 'per_auction'",
+        ),
+        (
+            UNIFORM_01,
+            Setting("uniform", "single_item", 3, 1, "uniform", dict(UNIFORM_01.params)),
+            r"'n' is 4, expected 3",
+        ),
+    ],
+    ids=["width_rule", "sigma_eps", "w_mode", "n"],
+)
+def test_every_defining_value_is_checked(tmp_path, written, configured, named):
+    path = tmp_path / "train.parquet"
+    write_valuations(path, written, "train", base_seed=7, num_rows=200, row_group_size=64)
+    with pytest.raises(DataError, match=named):
+        read_valuations(path, setting=written.name, **expected_metadata(data_check(configured), "train"))
+
+
+def test_row_group_size_and_the_seeds_spawn_key_are_checked(tmp_path):
+    path = tmp_path / "val.parquet"
+    write_valuations(path, UNIFORM_01, "val", base_seed=7, num_rows=200, row_group_size=64)
+    with pytest.raises(DataError, match=r"metadata 'row_group_size' is 64, expected 32"):
+        read_valuations(path, **expected_metadata(data_check(UNIFORM_01, row_group_size=32), "val"))
+    # a file whose metadata was edited to another split keeps its seed: the spawn key gives it away
+    meta = read_metadata(path)
+    table = pq.read_table(path)
+    forged = {**meta, "split": "test"}
+    pq.write_table(table.replace_schema_metadata({b"pipeline_lib": json.dumps(forged)}), path)
+    with pytest.raises(DataError, match=r"metadata 'seed.spawn_key' is .* \(the seed of setting 'uniform', split 'te"):
+        read_valuations(path, **expected_metadata(data_check(UNIFORM_01), "test"))

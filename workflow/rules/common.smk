@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from pipeline_lib.core import methods
 from pipeline_lib.core.config_checks import check_config
+from pipeline_lib.core.data import dataset_identity
 from pipeline_lib.core.settings import (
     SPLITS,
     all_settings,
@@ -79,11 +80,20 @@ def dataset_params(wildcards):
 
 def data_check(kind):
     """What every consumer of a dataset of ``kind`` checks in its metadata besides setting and split: the config's
-    base seed and split sizes (values, not paths; pipeline_lib.core.data.expected_metadata)."""
-    return {
-        "base_seed": int(config["seed"]),
-        "rows": {split: int(config["data"][kind][split]) for split in SPLITS},
-    }
+    base seed, split sizes and row-group size, and every value that defines the job's setting (its wildcard's, else
+    each of the kind's; values, not paths; pipeline_lib.core.data.expected_metadata)."""
+
+    def params(wildcards):
+        name = wildcards.get("setting") or wildcards.get("family")
+        names = [name] if name in SETTINGS else [s for s in sorted(SETTINGS) if SETTINGS[s].kind == kind]
+        return {
+            "base_seed": int(config["seed"]),
+            "rows": {split: int(config["data"][kind][split]) for split in SPLITS},
+            "row_group_size": int(config["data"]["row_group_size"]),
+            "settings": {s: dataset_identity(SETTINGS[s]) for s in names},
+        }
+
+    return params
 
 
 def dataset_targets():

@@ -148,23 +148,94 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise DataError(f"dataset file {path}: metadata is not valid JSON ({exc})") from exc
 
 
+IDENTITY_KEYS = ("kind", "n", "m", "distribution", "valuation", "value_shape", "params")
+DERIVED_PARAMS = ("tastes", "tastes_seed")  # drawn from the base seed (checked through it), not configured
+
+
+def dataset_identity(setting: Setting) -> dict[str, Any]:
+    """The values that define a setting's datasets besides seed and size, as its metadata records them: kind, n, m,
+    distribution, layout and every distribution parameter (JSON values, comparable with a file's metadata)."""
+    return json.loads(
+        json.dumps(
+            {
+                "kind": setting.kind,
+                "n": setting.n,
+                "m": setting.m,
+                "distribution": setting.distribution,
+                "valuation": setting.valuation,
+                "value_shape": list(setting.value_shape),
+                "params": dict(setting.params),
+            }
+        )
+    )
+
+
 def expected_metadata(data_check: Mapping[str, Any], split: str) -> dict[str, Any]:
     """What a consumer expects of the ``split`` dataset, from the workflow's ``data_check`` param
-    ``{"base_seed": int, "rows": {"train": int, "val": int, "test": int}}`` (the config's base seed and split sizes
-    of the setting's kind): keyword arguments of :func:`read_valuations` / :func:`iter_valuations`."""
+    ``{"base_seed": int, "rows": {"train": int, "val": int, "test": int}, "row_group_size": int,
+    "settings": {name: dataset_identity}}`` (the config's base seed, split sizes and row-group size of the setting's
+    kind, and what defines each setting the job may read; the last two optional): keyword arguments of
+    :func:`read_valuations` / :func:`iter_valuations`."""
     try:
-        return {"split": split, "base_seed": int(data_check["base_seed"]), "num_rows": int(data_check["rows"][split])}
+        out = {"split": split, "base_seed": int(data_check["base_seed"]), "num_rows": int(data_check["rows"][split])}
     except (KeyError, TypeError) as exc:
         raise ValueError(f"data_check must be {{base_seed, rows: {{train, val, test}}}}, got {data_check!r}") from exc
+    if data_check.get("row_group_size") is not None:
+        out["row_group_size"] = int(data_check["row_group_size"])
+    if data_check.get("settings") is not None:
+        out["settings"] = data_check["settings"]
+    return out
+
+
+def _first_difference(have: Any, want: Any, key: str) -> tuple[str, Any, Any] | None:
+    """The first (dotted key, found, expected) where ``have`` differs from ``want`` (numbers compared by value)."""
+    if isinstance(want, Mapping) and isinstance(have, Mapping):
+        for k in sorted(set(want) | set(have), key=str):
+            diff = _first_difference(have.get(k), want.get(k), f"{key}.{k}")
+            if diff:
+                return diff
+        return None
+    if isinstance(want, list | tuple) and isinstance(have, list | tuple) and len(want) == len(have):
+        for k, (h, w) in enumerate(zip(have, want, strict=True)):
+            diff = _first_difference(h, w, f"{key}[{k}]")
+            if diff:
+                return diff
+        return None
+    return None if have == want else (key, have, want)
+
+
+def check_identity(path: Path, meta: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+    """Raise :class:`DataError` naming the first field (distribution parameters included) where the dataset differs
+    from what the config defines for its setting (``settings``: name -> :func:`dataset_identity`)."""
+    name = meta.get("setting")
+    want = settings.get(name)
+    if want is None:
+        raise DataError(
+            f"dataset file {path}: metadata 'setting' is {name!r}, which the config does not define; expected one of "
+            f"{sorted(settings)}"
+        )
+    have = {k: meta.get(k) for k in IDENTITY_KEYS}
+    have["params"] = {k: v for k, v in (meta.get("params") or {}).items() if k not in DERIVED_PARAMS}
+    diff = _first_difference(have, {k: want.get(k) for k in IDENTITY_KEYS}, "")
+    if diff:
+        field, found, expected = diff
+        raise DataError(
+            f"dataset file {path}: metadata '{field.lstrip('.')}' is {found!r}, expected {expected!r} (the config's "
+            f"setting {name!r}); the file holds other data than the config defines: delete it or rerun its rule"
+        )
 
 
 def check_metadata(path: Path, meta: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
     """Raise :class:`DataError` naming the first metadata key whose value differs from ``expected``.
 
-    ``base_seed`` is checked against the entropy of the recorded seed (key ``seed``): a dataset sampled under
-    another base seed is refused."""
+    ``base_seed`` is checked against the recorded seed (key ``seed``: entropy and the spawn key of the file's
+    setting and split): a dataset sampled under another base seed is refused. ``settings`` (name ->
+    :func:`dataset_identity`) is checked by :func:`check_identity`: every value that defines the data."""
     for key, want in expected.items():
         if want is None:
+            continue
+        if key == "settings":
+            check_identity(path, meta, want)
             continue
         if key == "base_seed":
             have = (meta.get("seed") or {}).get("entropy")
@@ -172,6 +243,14 @@ def check_metadata(path: Path, meta: Mapping[str, Any], expected: Mapping[str, A
                 raise DataError(
                     f"dataset file {path}: metadata 'seed' has entropy {have!r}, expected the config's base seed "
                     f"{int(want)!r} (sampled under another seed; delete it or rerun its rule)"
+                )
+            seq = split_seed(int(want), str(meta.get("setting")), str(meta.get("split")))
+            spawn = (meta.get("seed") or {}).get("spawn_key")
+            if spawn != list(seq.spawn_key):
+                raise DataError(
+                    f"dataset file {path}: metadata 'seed.spawn_key' is {spawn!r}, expected {list(seq.spawn_key)!r} "
+                    f"(the seed of setting {meta.get('setting')!r}, split {meta.get('split')!r}; delete it or rerun "
+                    "its rule)"
                 )
             continue
         have = meta.get(key)
