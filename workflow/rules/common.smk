@@ -198,9 +198,10 @@ def table1_inputs(wildcards):
 
 
 def table1_families(wildcards):
-    """Table 1 layout: per family its distribution and n (values; the records come through input)."""
+    """Table 1 layout: per family its distribution parameters and n (values; the records come through input); the
+    report's figures are shown beside a family only when these are the report's setting."""
     return {
-        f: {"distribution": SI["families"][f]["distribution"], "n_bidders": SETTINGS[f].n}
+        f: {**SI["families"][f], "n_bidders": SETTINGS[f].n}
         for f in SINGLE_ITEM_FAMILIES
     }
 

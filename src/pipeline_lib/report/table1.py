@@ -34,6 +34,31 @@ REPORT_TABLE1: dict[str, dict[str, tuple[float, float, float | None]]] = {
     "hetero": {"learned": (0.855, 0.014, 96.4), "vickrey": (0.696, 0.264, 78.2), "vickrey_r1": (0.445, 0.000, None)},
 }
 REPORT_N_BIDDERS = 4
+# The report's settings, by the values that define them (n = REPORT_N_BIDDERS): a family is shown beside the
+# report's figures only when its distribution and every parameter equal these (a missing parameter takes the
+# schema's default, which is the report's value); its name does not matter.
+REPORT_SETTINGS: dict[str, dict[str, Any]] = {
+    "uniform": {"low": 0.0, "high": 1.0},
+    "exponential": {"mean": 1.0},
+    "latent": {"d": 1, "sigma_z": 1.0, "sigma_eps": 0.05, "w_mode": "fixed"},
+    "hetero": {},
+}
+LAYOUT_KEYS = ("distribution", "n_bidders", "learned", "baselines")
+
+
+def report_figures(distribution: str, n_bidders: int, params: Mapping[str, Any] | None) -> dict[str, tuple]:
+    """The report's Table 1 figures of a family whose setting is exactly one of the report's (by distribution, n
+    and every parameter, :data:`REPORT_SETTINGS`), else {} (nothing is shown beside it)."""
+    setting = REPORT_SETTINGS.get(distribution)
+    if setting is None or params is None or int(n_bidders) != REPORT_N_BIDDERS:
+        return {}
+    for key, value in params.items():
+        if key in LAYOUT_KEYS:
+            continue
+        if key not in setting or value != setting[key]:
+            return {}
+    return REPORT_TABLE1.get(distribution, {})
+
 
 FLAG = "not incentive compatible"
 
@@ -111,9 +136,11 @@ def family_rows(
     n_bidders: int,
     learned: Mapping[str, Sequence[Mapping[str, Any]]],
     baselines: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """All rows of one family, in table order, with the optimum (or the DSIC reference), its share and the
-    report's figures. ``learned`` maps a learned method's key to its per-seed records (a record's ``hardened``
+    report's figures where ``params`` (the family's distribution parameters) are the report's setting
+    (:func:`report_figures`). ``learned`` maps a learned method's key to its per-seed records (a record's ``hardened``
     sub-record is the argmax deployment of the same network, its ``softmax`` one MyersonNet's softmax deployment:
     rows of their own, see :data:`SECOND`)."""
     rows: list[dict[str, Any]] = []
@@ -135,7 +162,7 @@ def family_rows(
         if dsic:
             top = max(dsic, key=lambda r: r["revenue"])
             reference, source = top["revenue"], f"best DSIC: {methods.label(top['mechanism'])}"
-    report = REPORT_TABLE1.get(distribution, {}) if n_bidders == REPORT_N_BIDDERS else {}
+    report = report_figures(distribution, n_bidders, params)
     for row in rows:
         row["family"] = family
         row["label"] = methods.label(row["mechanism"])
@@ -190,11 +217,13 @@ COLUMNS = [
 
 
 def build_table(families: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """``families``: name -> {"distribution", "n_bidders", "learned": {method: [records]}, "baselines": [records]}."""
+    """``families``: name -> {"distribution", "n_bidders", "learned": {method: [records]}, "baselines": [records],
+    and the family's distribution parameters (low, high, mean, ...)}."""
     rows: list[dict[str, Any]] = []
     for family, spec in families.items():
         learned, baselines = spec.get("learned", []), spec.get("baselines", [])
-        rows += family_rows(family, spec["distribution"], int(spec["n_bidders"]), learned, baselines)
+        params = {k: v for k, v in spec.items() if k not in LAYOUT_KEYS}
+        rows += family_rows(family, spec["distribution"], int(spec["n_bidders"]), learned, baselines, params)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
