@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus")
-ZEROTH_ORDER = ("zfo_vvca", "zfo_vvca_plus")  # ZFO-VVCA+ = the same loop from the best start
+METHODS = ("zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus", "zfo_ama", "zfo_ama_sym")
+# ZFO-VVCA+ = the same loop from the best start; zfo_ama(_sym) = the same loop on the AMA over every allocation
+ZEROTH_ORDER = ("zfo_vvca", "zfo_vvca_plus", "zfo_ama", "zfo_ama_sym")
 ESTIMATORS = ("forward", "central")
 OPTIMIZERS = ("adam", "sgd")
 SELECTIONS = ("last", "best_val")

@@ -8,6 +8,7 @@ of grad Rev2_sigma (Eq. 9); ``fo_vvca`` ascends grad Rev1 only; ``bbbvvca`` the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,34 @@ from pipeline_lib.vvca.bbb import bbb_objective
 from pipeline_lib.vvca.config import ESTIMATORS, ZEROTH_ORDER
 from pipeline_lib.vvca.mechanism import evaluate_vvca, rev1_surrogate, rev2_batched
 from pipeline_lib.vvca.parametrisation import Parametrisation
+
+
+def smoothing_gradient(
+    rev2_of: Callable[[torch.Tensor], torch.Tensor],
+    phi: torch.Tensor,
+    directions: torch.Tensor,
+    sigma: float,
+    base: torch.Tensor | None = None,
+    estimator: str = "forward",
+) -> torch.Tensor:
+    """Eq. 9 for any mechanism family: the Gaussian-smoothing estimate of grad Rev2_sigma at phi from q directions
+    (q, d), where ``rev2_of(phis)`` maps parameter vectors (r, d) to their batch-mean Rev2 (r,) on one minibatch.
+
+    forward: (1/q) sum_j [Rev2(phi + sigma u_j) - base] / sigma u_j with base = Rev2(phi) (shared base point);
+    central: (1/q) sum_j [Rev2(phi + sigma u_j) - Rev2(phi - sigma u_j)] / (2 sigma) u_j.
+    """
+    q = directions.shape[0]
+    phi = phi.detach()
+    if estimator == "forward":
+        if base is None:
+            base = rev2_of(phi.unsqueeze(0))[0]
+        diffs = (rev2_of(phi + sigma * directions) - base) / sigma
+    elif estimator == "central":
+        values = rev2_of(torch.cat([phi + sigma * directions, phi - sigma * directions]))
+        diffs = (values[:q] - values[q:]) / (2 * sigma)
+    else:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    return (diffs.to(directions.dtype) @ directions) / q
 
 
 def zeroth_order_rev2_gradient(
@@ -27,28 +56,13 @@ def zeroth_order_rev2_gradient(
     base: torch.Tensor | None = None,
     estimator: str = "forward",
 ) -> torch.Tensor:
-    """Eq. 9: the Gaussian-smoothing estimate of grad Rev2_sigma at phi from q directions (q, d).
+    """Eq. 9 for a VVCA (:func:`smoothing_gradient`): all evaluations use the same minibatch ``bids``; Rev2 is the
+    batch mean of sum_i b_i(A*_i)."""
 
-    forward: (1/q) sum_j [Rev2(phi + sigma u_j) - base] / sigma u_j with base = Rev2(phi) (shared base point);
-    central: (1/q) sum_j [Rev2(phi + sigma u_j) - Rev2(phi - sigma u_j)] / (2 sigma) u_j.
-    All evaluations use the same minibatch ``bids``; Rev2 is the batch mean of sum_i b_i(A*_i).
-    """
-    q = directions.shape[0]
-    phi = phi.detach()
-    if estimator == "forward":
-        if base is None:
-            alphas, boosts = parametrisation.batched(phi.unsqueeze(0))
-            base = rev2_batched(bids, alphas, boosts)[0]
-        alphas, boosts = parametrisation.batched(phi + sigma * directions)
-        diffs = (rev2_batched(bids, alphas, boosts) - base) / sigma
-    elif estimator == "central":
-        stacked = torch.cat([phi + sigma * directions, phi - sigma * directions])
-        alphas, boosts = parametrisation.batched(stacked)
-        values = rev2_batched(bids, alphas, boosts)
-        diffs = (values[:q] - values[q:]) / (2 * sigma)
-    else:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-    return (diffs.to(directions.dtype) @ directions) / q
+    def rev2_of(phis: torch.Tensor) -> torch.Tensor:
+        return rev2_batched(bids, *parametrisation.batched(phis))
+
+    return smoothing_gradient(rev2_of, phi, directions, sigma, base, estimator)
 
 
 @dataclass

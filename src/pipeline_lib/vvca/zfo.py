@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, save_chec
 from pipeline_lib.core.seeds import seed_record, torch_generators
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
-from pipeline_lib.vvca.estimators import ascent_direction
+from pipeline_lib.vvca.estimators import StepResult, ascent_direction
 from pipeline_lib.vvca.evaluate import evaluate_on
 from pipeline_lib.vvca.parametrisation import Parametrisation
 
@@ -65,6 +66,31 @@ class TrainResult:
     last_phi: torch.Tensor | None = None  # the last iterate (differs from phi under selection best_val)
 
 
+@runtime_checkable
+class MechanismFamily(Protocol):
+    """Any other parametrised family Algorithm 3 trains (e.g. the AMA over every allocation,
+    :mod:`pipeline_lib.combinatorial.ama_family`): its dimension d, name and sizes, the ascent direction of
+    ``method`` on a minibatch (grad Rev1 + the Eq. 9 estimate of grad Rev2_sigma) and the exact revenue of phi on a
+    source. A VVCA :class:`Parametrisation` is trained through :func:`ascent_direction` and :func:`evaluate_on`."""
+
+    dim: int
+    name: str
+    n: int
+    m: int
+
+    def ascent(
+        self,
+        method: str,
+        bids: torch.Tensor,
+        phi: torch.Tensor,
+        directions: torch.Tensor | None,
+        sigma: float,
+        estimator: str,
+    ) -> StepResult: ...
+
+    def revenue(self, source: BidSource, phi: torch.Tensor) -> float: ...
+
+
 def _make_optimizer(cfg: TrainConfig, phi: torch.Tensor) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam([phi], lr=cfg.lr, maximize=True)
@@ -73,7 +99,7 @@ def _make_optimizer(cfg: TrainConfig, phi: torch.Tensor) -> torch.optim.Optimize
 
 def train(
     train_source: BidSource,
-    parametrisation: Parametrisation,
+    parametrisation: Parametrisation | MechanismFamily,
     cfg: TrainConfig,
     seed_seq: np.random.SeedSequence,
     val_source: BidSource | None = None,
@@ -88,6 +114,8 @@ def train(
     (config, seed, sizes and ``run_key``: :func:`pipeline_lib.core.checkpoint.run_key` of the inputs).
 
     ``init_phi`` (d,) enters the checkpoint fingerprint (as a SHA-256 of its float32 bytes) only when given.
+
+    ``parametrisation`` is a VVCA's :class:`Parametrisation` or any :class:`MechanismFamily`.
 
     ``on_iteration(t, phi)`` is called after iteration t's update (and its checkpoint, if any): the Fig. 2 case
     study records the trajectory with it, tests use it to kill a run midway.
@@ -130,8 +158,13 @@ def train(
             best = (state["best"][0], state["best"][1].to(device))
         log.info("resumed %s from checkpoint at iteration %d", cfg.method, start)
 
+    family = parametrisation if isinstance(parametrisation, MechanismFamily) else None
+
     def validate() -> float:
-        val = evaluate_on(val_source, parametrisation.params(phi.detach()))["revenue"]["mean"]
+        if family is not None:
+            val = family.revenue(val_source, phi.detach())
+        else:
+            val = evaluate_on(val_source, parametrisation.params(phi.detach()))["revenue"]["mean"]
         nonlocal best
         if best is None or val > best[0]:
             best = (val, phi.detach().clone())
@@ -159,9 +192,11 @@ def train(
         directions = None
         if cfg.uses_zeroth_order:
             directions = torch.randn(cfg.q, parametrisation.dim, generator=dir_gen).to(device)
-        step = ascent_direction(
-            cfg.method, train_source.bids(index), parametrisation, phi, directions, cfg.sigma, cfg.estimator
-        )
+        bids = train_source.bids(index)
+        if family is not None:
+            step = family.ascent(cfg.method, bids, phi, directions, cfg.sigma, cfg.estimator)
+        else:
+            step = ascent_direction(cfg.method, bids, parametrisation, phi, directions, cfg.sigma, cfg.estimator)
         optimizer.zero_grad(set_to_none=True)
         phi.grad = step.direction
         optimizer.step()
