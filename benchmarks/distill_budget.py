@@ -1,18 +1,18 @@
 """RegretNet's distilled start: quality against time, before/after in one run.
 
-Rule ``regretnet_start`` distils the family's network from its DSIC teacher (:mod:`pipeline_lib.single_item.distill`);
-on the quick tier it is the largest single cost of the single-item part (620-660 s per family on 2 cores). This
-distils a fresh network once per budget variant, on the same data and seed, and scores each start as the rule does
-(its validation search on the training block's ``val_profiles``), with its validation revenue against Myerson's on
-the same profiles (paired, :mod:`pipeline_lib.single_item.revenue_ceiling`):
+Rule ``regretnet_start`` distils the family's network from its teacher, the MyersonNet of the same seed (learned
+from samples, exactly DSIC; :mod:`pipeline_lib.single_item.distill`). This distils a fresh network once per budget
+variant, on the same data and seed, and scores each start on the validation split only (never the test split, never
+a known optimum): its validation revenue against the teacher's on the same profiles, and its validation regret by
+the rule's own search on the training block's ``val_profiles``:
 
     .venv/bin/python benchmarks/distill_budget.py --family uniform                     # quick tier's data
     .venv/bin/python benchmarks/distill_budget.py --family hetero --variants default 10k 5k small-10k
 
-Needs ``results/data/<family>/{train,val}.parquet`` of the tier (e.g. ``snakemake results/data/hetero/val.parquet
---configfile config/quick.yaml``) and a family whose priors are known (the Myerson teacher). Prints one row per
-variant: distillation seconds (one thread), final loss, validation revenue as a share of Myerson's on the same
-profiles, validation regret (mean per bidder, max per profile).
+Needs ``results/data/<family>/{train,val}.parquet`` and ``results/single_item/<family>/myersonnet/seed<k>/model.pt``
+of the tier (e.g. ``snakemake results/single_item/hetero/myersonnet/seed0/model.pt --configfile config/quick.yaml``).
+Prints one row per variant: distillation seconds (one thread), final loss, validation revenue as a share of the
+teacher's on the same profiles, validation regret (mean per bidder, max per profile).
 """
 
 from __future__ import annotations
@@ -28,14 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _single_item_bench import family_inputs, parser, print_table  # noqa: E402
 
+from pipeline_lib.core import io  # noqa: E402
 from pipeline_lib.single_item import regret  # noqa: E402
 from pipeline_lib.single_item import regretnet as rn  # noqa: E402
-from pipeline_lib.single_item.asymmetric_myerson import myerson_for_family  # noqa: E402
 from pipeline_lib.single_item.baselines import support_upper  # noqa: E402
 from pipeline_lib.single_item.distill import DistillConfig, distill  # noqa: E402
-from pipeline_lib.single_item.nets import AsMechanism  # noqa: E402
-from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling  # noqa: E402
-from pipeline_lib.stages.single_item_learned import regretnet_config  # noqa: E402
+from pipeline_lib.stages.single_item_learned import load_learned, regretnet_config  # noqa: E402
 
 VARIANTS = {  # name -> (DistillConfig fields, RegretNetConfig fields) changed from the tier's blocks
     "default": ({}, {}),
@@ -54,12 +52,14 @@ def main() -> None:
     si, family_cfg, (train, val) = family_inputs(args, ("train", "val"))
     block = si.get("regretnet", {})
     base = regretnet_config(block.get("training", {}), family_cfg, train)
-    teacher = myerson_for_family(family_cfg, train.shape[1])
+    model = Path(args.root) / "single_item" / args.family / "myersonnet" / f"seed{args.seed}" / "model.pt"
+    teacher = load_learned(io.load_torch(str(model)))
     val = val[: base.val_profiles]
     search = rn.validation_search(base, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
-    ceiling = RevenueCeiling.of(teacher, val)
+    with torch.no_grad():
+        teacher_revenue = float(teacher(torch.as_tensor(val, dtype=torch.float64))[1].sum(1).mean())
 
-    header = f"{'variant':10} {'steps':>6} {'seconds':>8} {'loss':>8} {'vs Myerson':>10} {'regret':>9} {'max':>7}"
+    header = f"{'variant':10} {'steps':>6} {'seconds':>8} {'loss':>8} {'vs teacher':>10} {'regret':>9} {'max':>7}"
     rows = []
     for name in args.variants:
         dfields, nfields = VARIANTS[name]
@@ -71,8 +71,7 @@ def main() -> None:
         net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), args.seed)
         seconds = time.perf_counter() - t0
         vm = rn.validation_metrics(net, val, search)
-        excess, _ = ceiling.excess(AsMechanism(net))
-        share = 1.0 + excess / ceiling.revenue
+        share = vm["revenue"] / teacher_revenue
         rows.append(
             f"{name:10} {dcfg.iterations:6d} {seconds:8.0f} {history[-1]['loss']:8.5f} {share:10.2%} "
             f"{vm['regret_mean']:9.2e} {vm['regret_max']:7.4f}"

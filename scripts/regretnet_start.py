@@ -9,6 +9,7 @@ regretnet_start(
     snakemake.input.val,
     snakemake.output[0],
     family=snakemake.wildcards.family,
+    seed_index=int(snakemake.wildcards.seed),
     warm_path=snakemake.input.get("warm"),
     teacher_path=snakemake.input.get("teacher"),
     **dict(snakemake.params.items()),

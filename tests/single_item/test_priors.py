@@ -204,17 +204,6 @@ def test_payments_follow_myersons_payment_identity():
         assert np.allclose(pay[:, i].numpy(), expected, atol=2e-4 * max(1.0, values[:, i].max()))
 
 
-def test_the_distillation_teacher_is_myerson_where_priors_are_known_else_myersonnet():
-    uniform, latent = {"distribution": "uniform", "low": 0.0, "high": 1.0}, {"distribution": "latent"}
-    assert pr.distillation_teacher("auto", uniform, 3) == "myerson"
-    assert pr.distillation_teacher("auto", latent, 3) == "myersonnet"
-    assert pr.distillation_teacher("none", uniform, 3) == "none"
-    with pytest.raises(ValueError, match=r"regretnet.start.teacher: myerson needs .* 'latent'"):
-        pr.distillation_teacher("myerson", latent, 3)
-    with pytest.raises(ValueError, match="must be one of"):
-        pr.distillation_teacher("vickrey", uniform, 3)
-
-
 def test_column_resampling_is_on_for_independent_bidders_and_refused_for_correlated_values():
     latent = {"distribution": "latent", "d": 1}
     asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}
@@ -226,20 +215,6 @@ def test_column_resampling_is_on_for_independent_bidders_and_refused_for_correla
         pr.resample_bidders(True, latent, 4, key)
     with pytest.raises(ValueError, match="resample_bidders must be auto, true or false"):
         pr.resample_bidders("yes", U01, 4, key)
-
-
-def test_the_revenue_ceiling_applies_where_the_optimal_auction_is_known():
-    latent = {"distribution": "latent", "d": 1}
-    asym = {"distribution": "per_bidder", "bidders": [U01, EXP1]}
-    key = "single_item.regretnet.training.revenue_ceiling"
-    assert pr.revenue_ceiling("auto", U01, 2, key) and pr.revenue_ceiling("auto", asym, 2, key)
-    assert not pr.revenue_ceiling("auto", latent, 2, key) and not pr.revenue_ceiling(False, U01, 2, key)
-    with pytest.raises(
-        ValueError, match=r"revenue_ceiling: true needs independent bidders with known priors.*'latent'"
-    ):
-        pr.revenue_ceiling(True, latent, 2, key)
-    with pytest.raises(ValueError, match="revenue_ceiling must be auto, true or false"):
-        pr.revenue_ceiling("on", U01, 2, key)
 
 
 def test_a_shared_myersonnet_map_is_on_for_iid_bidders_only():

@@ -23,7 +23,6 @@ from pipeline_lib.single_item.auctions import myerson
 from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distributions import UniformPrior
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
-from pipeline_lib.single_item.revenue_ceiling import CeilingCheck
 
 
 def test_deviation_utilities_agree_with_the_evaluator():
@@ -177,91 +176,6 @@ def test_selection_score_orders_feasible_by_revenue_before_infeasible_by_regret(
     assert sorted(scores, key=scores.get) == ["infeasible_rich", "infeasible_clean", "feasible_low", "feasible_high"]
 
 
-def test_an_iterate_above_the_optimum_beyond_noise_is_infeasible_whatever_its_regret():
-    budget = 1e-3
-    within, above = rn.selection_score(0.60, 2e-6, budget, -0.001), rn.selection_score(0.62, 3e-4, budget, 0.004)
-    assert within > above  # both within the budget; only the first is not above the optimum
-    assert above == rn.selection_score(0.62, 3e-4, budget * 0.1)  # refused like an iterate over the budget
-    assert rn.selection_score(0.62, 3e-4, budget, None) > within  # no ceiling (latent): revenue decides
-
-
-def test_with_a_ceiling_the_start_is_deployed_when_training_buys_revenue_with_regret(monkeypatch):
-    """The CPU tier's uniform run in miniature: every later iterate within the regret budget, richer than the start
-    and above the optimum beyond noise. Without the ceiling the richest is deployed; with it, the start."""
-    rng = np.random.default_rng(5)
-    train, val = rng.random((400, 2)), rng.random((20, 2))
-    cfg = rn.RegretNetConfig(hidden=(8,), iterations=30, batch_size=32, eval_every=10, val_profiles=20, val_grid=11)
-    torch.manual_seed(0)
-    start = SingleItemNet(2, (8,), input_scale=0.5, payment_head=cfg.payment_head)
-
-    def deployed(ceiling: bool) -> int:
-        scored = iter([(0.41, 2e-6, -0.001), (0.42, 3e-4, 0.004), (0.43, 4e-4, 0.01), (0.44, 3e-4, 0.02)])
-        last = []  # (revenue, regret, ceiling violation) of the iterate being scored: start, 10, 20, 30
-
-        def metrics(*a, **k):
-            last[:] = next(scored)
-            return dict.fromkeys(KEYS, 0.0) | {"revenue": last[0], "regret_mean": last[1]}
-
-        monkeypatch.setattr(rn, "validation_metrics", metrics)
-        monkeypatch.setattr(rn.RevenueCeiling, "check", lambda self, mech: CeilingCheck(last[2], 0.0, last[2]))
-        c = replace(cfg, revenue_ceiling=ceiling)
-        _, history = rn.train_regretnet(train, val, c, seed=0, init_net=start, optimal=myerson(UniformPrior(0, 1)))
-        assert (history[1]["val_excess"] is None) == (not ceiling)
-        return rn.selected_row(history)["iteration"]
-
-    assert deployed(False) == 30 and deployed(True) == 0
-
-
-@pytest.mark.parametrize(
-    ("scored", "stop", "iterations"),
-    [
-        # (revenue, regret, excess) of the start and iterates 10, 20, 30; se 1e-3, z 2, budget 1e-3
-        ([(0.40, 1e-4, -0.010), (0.409, 2e-4, -0.001), (0.41, 2e-4, 0.0), (0.41, 2e-4, 0.0)], True, [0, 10]),
-        ([(0.40, 1e-4, -0.010), (0.409, 2e-4, -0.001), (0.41, 2e-4, 0.0), (0.41, 2e-4, 0.0)], False, [0, 10, 20, 30]),
-        ([(0.41, 1e-4, -0.001), (0.42, 2e-4, 0.0), (0.42, 2e-4, 0.0), (0.42, 2e-4, 0.0)], True, [0]),  # start there
-        ([(0.40, 1e-4, -0.010), (0.409, 2e-3, -0.001), (0.41, 2e-4, -0.003), (0.41, 2e-4, 0.0)], True, [0, 10, 20, 30]),
-    ],
-    ids=["stops-at-the-first-iterate-there", "off", "start-already-there", "only-feasible-iterates-count"],
-)
-def test_training_stops_once_the_deployed_iterate_is_at_the_optimum_within_noise(monkeypatch, scored, stop, iterations):
-    """``stop_at_optimum``: after the first scored iterate that is feasible and not below the optimum beyond
-    z SE (excess >= -2e-3 here) nothing later could be deployed for more than noise, so training ends; an iterate
-    over the regret budget (third case: regret 2e-3 at iterate 10) does not count, nor does one 3 SE below."""
-    rng = np.random.default_rng(5)
-    train, val = rng.random((400, 2)), rng.random((20, 2))
-    cfg = rn.RegretNetConfig(hidden=(8,), iterations=30, batch_size=32, eval_every=10, val_profiles=20, val_grid=11,
-                             revenue_ceiling=True, stop_at_optimum=stop)  # fmt: skip
-    torch.manual_seed(0)
-    start = SingleItemNet(2, (8,), input_scale=0.5, payment_head=cfg.payment_head)
-    queue, last = iter(scored), []
-
-    def metrics(*a, **k):
-        last[:] = next(queue)
-        return dict.fromkeys(KEYS, 0.0) | {"revenue": last[0], "regret_mean": last[1]}
-
-    monkeypatch.setattr(rn, "validation_metrics", metrics)
-    monkeypatch.setattr(rn.RevenueCeiling, "check", lambda self, m: CeilingCheck(last[2], 1e-3, last[2] - 2e-3))
-    _, history = rn.train_regretnet(train, val, cfg, seed=0, init_net=start, optimal=myerson(UniformPrior(0, 1)))
-    assert [r["iteration"] for r in history] == iterations
-    best = max((r for r in history if r["val_regret"] <= 1e-3), key=lambda r: r["val_revenue"])
-    assert rn.selected_row(history)["iteration"] == best["iteration"]
-
-
-def test_the_recorded_excess_is_the_evaluators_revenue_minus_myersons_on_the_same_profiles():
-    rng = np.random.default_rng(7)
-    train, val = rng.random((500, 2)), rng.random((60, 2))
-    cfg = rn.RegretNetConfig(hidden=(8,), iterations=4, batch_size=32, eval_every=2, val_profiles=60, val_grid=11,
-                             revenue_ceiling=True)  # fmt: skip
-    with pytest.raises(ValueError, match="revenue_ceiling needs the optimal auction"):
-        rn.train_regretnet(train, val, cfg, seed=0)
-    _, history = rn.train_regretnet(train, val, cfg, seed=0, optimal=myerson(UniformPrior(0.0, 1.0)))
-    hi, lo = val.max(axis=1), val.min(axis=1)
-    optimum = np.where(hi >= 0.5, np.maximum(lo, 0.5), 0.0).mean()  # Myerson's payments by hand
-    for row in history:
-        assert row["val_excess"] == pytest.approx(row["val_revenue"] - optimum, abs=1e-6)
-        assert row["val_excess_se"] > 0
-
-
 def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"hidden layers \[8\].*single_item.regretnet.training.hidden"):
@@ -347,51 +261,6 @@ def test_constrained_study_picks_the_best_feasible_trial():
     assert sum(x <= 0.5 for x in late) >= len(late) // 2  # TPE with constraints concentrates on the feasible side
 
 
-def test_a_trial_above_the_optimum_beyond_noise_is_not_the_best_feasible_one():
-    """Regret always within budget; ceiling violation x - 0.5: the best feasible x is the largest sampled x <= 0.5,
-    and each trial carries both constraint values (regret first) for the sampler."""
-    study = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=3))
-
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", 0.0, 1.0)
-        sw.record_trial(trial, revenue=x, regret=1e-4, budget=1e-3, ceiling_violation=x - 0.5)
-        return x
-
-    study.optimize(objective, n_trials=15)
-    xs = [t.params["x"] for t in study.trials]
-    assert max(xs) > 0.5 and sw.best_feasible_trial(study).params["x"] == max(x for x in xs if x <= 0.5)
-    first = study.trials[0]
-    assert sw.constraints_func(first) == pytest.approx([1e-4 - 1e-3, first.params["x"] - 0.5])
-    assert first.constraints == {sw.CONSTRAINT_KEY: pytest.approx(-9e-4), sw.CEILING_KEY: pytest.approx(xs[0] - 0.5)}
-
-
-def test_the_sweep_stops_once_the_best_feasible_trial_is_not_significantly_below_the_optimum():
-    """Synthetic trials with excess dbar and standard error 1e-3 over the optimum (z = 2): a trial at -3e-3 (3 SE
-    below) does not stop the sweep, one at -1.5e-3 does, but only while it is feasible: the same excess with regret
-    above the budget, or a trial without the ceiling's record, does not count."""
-
-    def study_of(*trials):
-        study = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=0))
-        for excess, regret in trials:
-            trial = study.ask()
-            sw.record_trial(trial, revenue=0.5 + excess, regret=regret, budget=1e-3, ceiling_violation=excess - 2e-3)
-            trial.set_user_attr("val_excess", excess)
-            trial.set_user_attr("val_excess_se", 1e-3)
-            study.tell(trial, 0.5 + excess)
-        return study
-
-    assert not sw.optimum_reached(study_of((-3e-3, 1e-4)), z=2.0)
-    assert sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=2.0)
-    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 2e-3)), z=2.0)  # infeasible: regret
-    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=1.0)  # 1.5 SE below at z = 1
-    assert not sw.optimum_reached(study_of((-3e-3, 1e-4), (-1.5e-3, 1e-4)), z=2.0, n_trials=1)  # beyond the budget
-    plain = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=0))
-    trial = plain.ask()
-    sw.record_trial(trial, revenue=0.5, regret=1e-4)
-    plain.tell(trial, 0.5)
-    assert not sw.optimum_reached(plain, z=2.0)  # no ceiling record: the optimum is unknown
-
-
 def test_a_real_regretnet_trial_records_revenue_regret_and_constraint(tmp_path):
     rng = np.random.default_rng(6)
     train, val = rng.random((400, 2)), rng.random((40, 2))
@@ -404,20 +273,3 @@ def test_a_real_regretnet_trial_records_revenue_regret_and_constraint(tmp_path):
         assert set(sw.DEFAULT_SPACE) <= set(t.params)
     again, _ = sw.open_constrained_study("rn", None, str(tmp_path / "s.sqlite3"), seed=2)
     assert len(again.trials) == 2 and again.user_attrs["k"] == 1
-
-
-def test_a_real_trial_under_the_ceiling_records_its_excess_over_myerson(tmp_path):
-    rng = np.random.default_rng(8)
-    train, val = rng.random((400, 2)), rng.random((40, 2))
-    base = rn.RegretNetConfig(iterations=4, batch_size=64, eval_every=4, val_profiles=40, val_grid=11,
-                              revenue_ceiling=True)  # fmt: skip
-    study = optuna.create_study(direction="maximize", sampler=sw.constrained_sampler(seed=0))
-    objective = sw.make_objective(train, val, base, 0, search=ev.RegretSearch(upper=1.0, grid=51),
-                                  optimal=myerson(UniformPrior(0.0, 1.0)))  # fmt: skip
-    study.optimize(objective, 1)
-    t = study.trials[0]
-    hi, lo = val.max(axis=1), val.min(axis=1)
-    optimum = np.where(hi >= 0.5, np.maximum(lo, 0.5), 0.0).mean()
-    assert t.user_attrs["val_excess"] == pytest.approx(t.value - optimum, abs=1e-6)
-    violation = t.user_attrs["val_excess"] - base.ceiling_z * t.user_attrs["val_excess_se"]
-    assert t.user_attrs["constraint"] == [pytest.approx(t.user_attrs["val_regret"] - 1e-3), pytest.approx(violation)]

@@ -15,7 +15,7 @@ from pipeline_lib.core.settings import (
     single_item_settings,
 )
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.single_item.priors import baseline_names, distillation_teacher
+from pipeline_lib.single_item.priors import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -161,13 +161,26 @@ def learned_train_inputs(wildcards):
     }
     if wildcards.method == "regretnet":
         inputs["best"] = f"results/single_item/{wildcards.family}/regretnet/sweep/best_params.json"
-        inputs["start"] = f"results/single_item/{wildcards.family}/regretnet/start.pt"
+        inputs["start"] = regretnet_start_path(wildcards.family, wildcards.seed)
     return inputs
 
 
+def regretnet_start_path(family, seed):
+    """RegretNet's starting network of one family and seed (rule regretnet_start)."""
+    return f"results/single_item/{family}/regretnet/seed{seed}/start.pt"
+
+
+def regretnet_teacher_seed(seed):
+    """The MyersonNet seed RegretNet seed ``seed`` distils: the seed at the same position in the MyersonNet seeds
+    (cycling when there are fewer), so every RegretNet seed has its own learned teacher where there are enough.
+    """
+    seeds = si_method_seeds("myersonnet")
+    return seeds[si_method_seeds("regretnet").index(int(seed)) % len(seeds)]
+
+
 def regretnet_start_inputs(wildcards):
-    """Training and validation values, the phase-1 network (read under warm_start), and the family's first
-    MyersonNet when it is the distillation teacher (pipeline_lib.single_item.priors.distillation_teacher).
+    """Training and validation values, the phase-1 network (read under warm_start), and the MyersonNet of the
+    paired seed when it is the distillation teacher (learned from samples; never a known optimum).
     """
     family = wildcards.family
     inputs = {
@@ -175,11 +188,8 @@ def regretnet_start_inputs(wildcards):
         "val": f"results/data/{family}/val.parquet",
         "warm": f"results/single_item/{family}/warmstart.pt",
     }
-    teacher = distillation_teacher(
-        SI["regretnet"]["start"]["teacher"], SI["families"][family], SETTINGS[family].n
-    )
-    if teacher == "myersonnet":
-        inputs["teacher"] = si_model(family, "myersonnet", si_method_seeds("myersonnet")[0])
+    if SI["regretnet"]["start"]["teacher"] == "myersonnet":
+        inputs["teacher"] = si_model(family, "myersonnet", regretnet_teacher_seed(wildcards.seed))
     return inputs
 
 

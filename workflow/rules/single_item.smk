@@ -152,11 +152,11 @@ rule regretnet_start:
     input:
         unpack(regretnet_start_inputs),
     output:
-        "results/single_item/{family}/regretnet/start.pt",
+        regretnet_start_path("{family}", "{seed}"),
     log:
-        "logs/regretnet_start/{family}.log",
+        "logs/regretnet_start/{family}/seed{seed}.log",
     benchmark:
-        "benchmarks/regretnet_start/{family}.tsv"
+        "benchmarks/regretnet_start/{family}/seed{seed}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -176,7 +176,7 @@ rule regretnet_sweep:
     input:
         train="results/data/{family}/train.parquet",
         val="results/data/{family}/val.parquet",
-        start="results/single_item/{family}/regretnet/start.pt",
+        start=regretnet_start_path("{family}", si_method_seeds("regretnet")[0]),
     output:
         best="results/single_item/{family}/regretnet/sweep/best_params.json",
         csv="results/single_item/{family}/regretnet/sweep/trials.csv",

@@ -86,25 +86,6 @@ def baseline_names(family: Mapping[str, Any], n_bidders: int, requested: Sequenc
     return [b for b in requested if b != "myerson" or bidder_priors(family, n_bidders) is not None]
 
 
-TEACHERS = ("auto", "myerson", "myersonnet", "none")
-
-
-def distillation_teacher(kind: str, family: Mapping[str, Any], n_bidders: int) -> str:
-    """The DSIC mechanism RegretNet's start imitates (``single_item.regretnet.start.teacher``): ``auto`` is Myerson
-    where the bidders' priors are independent and known, else the family's MyersonNet (exactly DSIC, learned)."""
-    if kind not in TEACHERS:
-        raise ValueError(f"single_item.regretnet.start.teacher must be one of {TEACHERS}, got {kind!r}")
-    known = bidder_priors(family, n_bidders) is not None
-    if kind == "myerson" and not known:
-        raise ValueError(
-            f"single_item.regretnet.start.teacher: myerson needs independent bidders with known priors, and family "
-            f"{family.get('distribution')!r} has none (use myersonnet or auto)"
-        )
-    if kind == "auto":
-        return "myerson" if known else "myersonnet"
-    return kind
-
-
 def resample_bidders(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
     """Whether training minibatches draw each bidder's column independently
     (:mod:`pipeline_lib.single_item.minibatches`): ``auto`` where the bidders are independent, ``true`` only there
@@ -112,14 +93,6 @@ def resample_bidders(setting: str | bool, family: Mapping[str, Any], n_bidders: 
     config entry in errors."""
     independent = bidder_priors(family, n_bidders) is not None
     return _auto_flag(setting, independent, key, family, "independent bidders", "correlated values")
-
-
-def revenue_ceiling(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:
-    """Whether RegretNet's selection and sweep admit only mechanisms whose validation revenue is not above the
-    optimal auction's beyond noise (:mod:`pipeline_lib.single_item.revenue_ceiling`): ``auto`` where the bidders'
-    priors are independent and known (Myerson's auction is then optimal), ``true`` only there, ``false`` never."""
-    known = bidder_priors(family, n_bidders) is not None
-    return _auto_flag(setting, known, key, family, "independent bidders with known priors", "none")
 
 
 def shared_map(setting: str | bool, family: Mapping[str, Any], n_bidders: int, key: str) -> bool:

@@ -33,6 +33,7 @@ import torch
 from pipeline_lib.core.device import describe_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.single_item.baselines import known_optimum, myerson_for, support_upper
+from pipeline_lib.single_item.optimum_check import ABOVE_Z, paired_excess
 
 Tensor = torch.Tensor
 MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -222,6 +223,7 @@ def _summaries(cols: dict[str, np.ndarray], idx: np.ndarray | None) -> dict[str,
     }
     if "reference_revenue" in cols:  # paired: both means over the same (resampled) profiles
         out["revenue_vs_myerson"] = rev.mean(1) / np.maximum(take(cols["reference_revenue"]).mean(1), 1e-12)
+        out["excess_over_optimum"] = take(cols["excess"]).mean(1)
     return out
 
 
@@ -246,6 +248,7 @@ def summarise(
     }
     if reference_revenue is not None:
         cols["reference_revenue"] = to_np(reference_revenue)
+        cols["excess"] = cols["revenue"] - cols["reference_revenue"]
     point = {k: float(v[0]) for k, v in _summaries(cols, None).items()}
     draws: dict[str, list[np.ndarray]] = {k: [] for k in point}
     for idx in bootstrap.resamples(values.shape[0]):
@@ -262,6 +265,9 @@ def summarise(
     out["regret_max_bidder"] = {"value": float(result.regret.max()), "ci": None}
     out["ir_violation_max"] = {"value": float((-result.utility).clamp_min(0.0).max()), "ci": None}
     out["first_best"] = {"value": float(cols["max_value"].mean()), "ci": None}
+    if "excess" in cols:  # the optimum as a check (optimum_check): above it beyond noise?
+        check = paired_excess(cols["revenue"], cols["reference_revenue"])
+        out["excess_over_optimum"].update(se=check.se, above=check.above, z=ABOVE_Z)
     return out
 
 
@@ -398,6 +404,7 @@ def report(
         "optimum": optimum,
         "share_of_optimum": m["revenue"]["value"] / optimum if optimum else None,
         "flag": revenue_flag(m["revenue"]["value"], m["revenue"]["se"], optimum),
+        "above_optimum": m["excess_over_optimum"]["above"] if "excess_over_optimum" in m else None,
         "search": asdict(search),
         "bootstrap": asdict(boot),
         "n_profiles": len(values),

@@ -45,19 +45,12 @@ kept while regret falls (99.9% at 1.1e-3, from a start at 98.6% and 1.6e-3).
 
 Iterate selection (``select``): every ``eval_every`` iterations, and before the first one when training starts from
 ``init_net`` (iteration 0: the start competes), the network is scored on the validation profiles by the honest
-evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among the feasible ones
-(none feasible: the one of least regret), ``last`` the final one. Feasible: validation regret within
-``regret_budget`` and, with ``revenue_ceiling`` (the pipeline's default where the optimal auction is known,
-:mod:`pipeline_lib.single_item.revenue_ceiling`), validation revenue not above the optimal auction's on the same
-profiles by more than ``ceiling_z`` paired standard errors. A budget alone rewards the revenue regret buys: from an
-optimal start every later iterate of the CPU tier's uniform run was within the budget (validation regret 3.0-6.1e-4)
-and 0.8-1.7% above the optimum, and best_feasible deployed the highest (test: 101.7% of Myerson's revenue on the same
-profiles, CI [101.45, 101.95]).
-
-Stopping at the optimum (``stop_at_optimum``, with the ceiling and ``best_feasible``): once the deployed iterate is
-feasible and its validation revenue is not below the optimum's beyond ``ceiling_z`` paired standard errors either
-(:func:`pipeline_lib.single_item.revenue_ceiling.at_optimum`), no later iterate can be selected for more than noise,
-so training ends there; a start already at the optimum is deployed without a training step.
+evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among those whose validation
+regret is within ``regret_budget`` (none feasible: the one of least regret), ``last`` the final one. Selection reads
+validation revenue and validation regret only: the optimal auction, its revenue and its payments are never an input
+of training, selection or stopping (a learner is used where no optimum is known; the optimum appears only in the
+evaluation, :mod:`pipeline_lib.single_item.regret`). A budget is what a user concedes: regret buys revenue, so the
+richest iterate within a loose budget earns it from bidders it does not make truthful (docs/methods.md#regretnet).
 
 Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.nets.AsMechanism`) and with the
 argmax allocation (``hard=True``); both are scored by the one honest evaluator,
@@ -79,7 +72,6 @@ import torch
 from pipeline_lib.single_item import regret as ev
 from pipeline_lib.single_item.minibatches import minibatch
 from pipeline_lib.single_item.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
-from pipeline_lib.single_item.revenue_ceiling import CEILING_Z, RevenueCeiling, at_optimum
 
 Tensor = torch.Tensor
 
@@ -109,9 +101,6 @@ class RegretNetConfig:
     tie_eps: float = 1e-3
     select: str = "best_feasible"
     regret_budget: float = 1e-3
-    revenue_ceiling: bool = False  # feasible also needs revenue not above the optimum's (pipeline: auto, priors.py)
-    ceiling_z: float = CEILING_Z  # the ceiling's tolerance in paired standard errors
-    stop_at_optimum: bool = True  # with revenue_ceiling: stop once the deployed iterate is at the optimum (noise)
     eval_every: int = 250
     val_profiles: int = 500
     val_grid: int = 1001  # the evaluator's grid: at 201 points over [0, 15.4] (hetero) regret read 9.9e-4 was 2.3e-3
@@ -279,17 +268,13 @@ def train_regretnet(
     cfg: RegretNetConfig | None = None,
     seed: int = 0,
     init_net: SingleItemNet | None = None,
-    optimal: Any | None = None,
 ) -> tuple[SingleItemNet, list[dict[str, Any]]]:
     """Augmented-Lagrangian training (module docstring) from ``init_net`` (copied; e.g. a phase-1 warm start)
     or a fresh network. Every ``eval_every`` iterations and at the end, revenue and honest regret of the soft
     network on the first ``val_profiles`` validation profiles (:func:`validation_search` over [0, U]) are
-    recorded, with ``revenue_ceiling`` also its revenue excess over the optimal auction ``optimal`` (an evaluator
-    mechanism) on those profiles; the deployed iterate follows ``cfg.select`` (its row has ``selected`` True).
+    recorded; the deployed iterate follows ``cfg.select`` (its row has ``selected`` True).
     Returns that network (float32, eval mode) and the history rows."""
     cfg = cfg or RegretNetConfig()
-    if cfg.revenue_ceiling and optimal is None:
-        raise ValueError("RegretNet with revenue_ceiling needs the optimal auction (argument optimal)")
     gen = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(int(seed))  # parameter initialisation of a fresh network
     train = torch.as_tensor(np.asarray(values_train, np.float32))
@@ -306,7 +291,6 @@ def train_regretnet(
     ]  # bidder i's own draws
     val = np.asarray(values_val, np.float64)[: cfg.val_profiles]
     search = validation_search(cfg, ev.misreport_upper(val, math.inf, 1.0) if upper <= 0 else upper)
-    ceiling = RevenueCeiling.of(optimal, val, cfg.ceiling_z) if cfg.revenue_ceiling else None
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iterations) if cfg.lr_schedule == "cosine" else None
     lag = LagrangeState(torch.full((n,), float(cfg.mu_init)), float(cfg.rho_init))
@@ -320,8 +304,7 @@ def train_regretnet(
         net.eval()
         vm = validation_metrics(net, val, search)
         c = window["count"]
-        chk = ceiling.check(AsMechanism(net)) if ceiling is not None else None
-        score = selection_score(vm["revenue"], vm["regret_mean"], cfg.regret_budget, chk and chk.violation)
+        score = selection_score(vm["revenue"], vm["regret_mean"], cfg.regret_budget)
         if cfg.select == "last":
             best = (None, None, it)  # the network as it ends: no copy needed
         elif best[0] is None or score > best[0]:
@@ -334,8 +317,6 @@ def train_regretnet(
                 "val_revenue": vm["revenue"],
                 "val_regret": vm["regret_mean"],
                 "val_regret_max": vm["regret_max"],
-                "val_excess": chk and chk.excess,  # revenue minus the optimal auction's, same profiles (None: none)
-                "val_excess_se": chk and chk.se,
                 "mu": [float(x) for x in lag.mu],
                 "rho": lag.rho,
                 "seconds": time.perf_counter() - t0,
@@ -343,19 +324,11 @@ def train_regretnet(
         )
         return best
 
-    def optimal_already(best: tuple[Any, ...]) -> bool:
-        """The deployed iterate is feasible (ceiling included) and not below the optimum beyond noise: further
-        iterations can only trade noise (``stop_at_optimum``)."""
-        if not (cfg.stop_at_optimum and ceiling is not None and cfg.select == "best_feasible" and best[0]):
-            return False
-        row = next(r for r in reversed(history) if r["iteration"] == best[2])
-        return best[0][0] == 1 and at_optimum(row["val_excess"], row["val_excess_se"], cfg.ceiling_z)
-
     best: tuple[Any, ...] = (None, None, None)  # (score, state, iteration) of the deployed iterate
     if init_net is not None and cfg.select == "best_feasible":
         best = record(0, best)  # the start competes: a Lagrangian phase that only trades revenue away loses
     perm, pos = torch.randperm(n_rows, generator=gen), 0
-    for it in range(1, 0 if optimal_already(best) else cfg.iterations + 1):
+    for it in range(1, cfg.iterations + 1):
         if pos + cfg.batch_size > n_rows:
             perm, pos = torch.randperm(n_rows, generator=gen), 0
         idx = perm[pos : pos + cfg.batch_size]
@@ -387,8 +360,6 @@ def train_regretnet(
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             best = record(it, best)
             window = {"revenue": 0.0, "regret": 0.0, "count": 0}
-            if optimal_already(best):
-                break
     if best[1] is not None:
         net.load_state_dict(best[1])
     for row in history:
@@ -396,13 +367,10 @@ def train_regretnet(
     return net.eval(), history
 
 
-def selection_score(
-    revenue: float, regret: float, budget: float, ceiling_violation: float | None = None
-) -> tuple[int, float]:
-    """Order of validation iterates: feasible (regret <= budget and, where a ceiling applies, its violation
-    dbar - z se <= 0) before infeasible; revenue among the feasible, least regret among the infeasible."""
-    feasible = regret <= budget and (ceiling_violation is None or ceiling_violation <= 0.0)
-    return (1, float(revenue)) if feasible else (0, -float(regret))
+def selection_score(revenue: float, regret: float, budget: float) -> tuple[int, float]:
+    """Order of validation iterates: feasible (validation regret <= budget) before infeasible; revenue among the
+    feasible, least regret among the infeasible."""
+    return (1, float(revenue)) if regret <= budget else (0, -float(regret))
 
 
 def selected_row(history: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -3,9 +3,7 @@
 A trial trains RegretNet with suggested hyperparameters and is scored on the validation split by the honest
 evaluator: it maximises validation revenue subject to
 
-    validation regret - budget <= 0          (mean per-bidder regret; budget default 1e-3),
-    dbar - z se <= 0                         (with ``revenue_ceiling``: revenue not above the optimum's beyond
-                                              noise, :mod:`pipeline_lib.single_item.revenue_ceiling`),
+    validation regret - budget <= 0          (mean per-bidder regret; the budget from config),
 
 through Optuna's constrained optimisation (feasibility-aware TPE) instead of a fixed revenue - kappa x regret
 trade-off. The objective records the constraint value as the user attribute ``constraint``; :func:`constraints_func`
@@ -15,13 +13,7 @@ favour of ``Trial.set_constraint``, so there :func:`record_trial` also sets the 
 constraint value <= 0). The best trial is the one of highest revenue among the feasible ones
 (:func:`best_feasible_trial`).
 
-Stopping at the optimum: where the optimal auction is known (``revenue_ceiling``), no feasible trial can beat it
-beyond noise (Myerson's theorem), so once the best feasible trial is not significantly below it,
-
-    dbar >= -z se                            (dbar, se: its paired revenue excess over the optimum and its SE),
-
-further trials can only trade noise; :func:`optimum_reached` is that rule, for
-:func:`pipeline_lib.single_item.sweep.resume_and_run`'s ``stop_when`` (config ``sweep.stop_at_optimum``).
+Nothing here reads the optimal auction: trials are scored by validation revenue and validation regret alone.
 
 Study creation mirrors :func:`pipeline_lib.single_item.sweep.open_study`: storage from the config section, a TPE sampler
 seeded with ``seed`` + the number of trials already in the study (a resumed sweep does not replay the start-up
@@ -41,15 +33,13 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
 from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.nets import SingleItemNet
 from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
-from pipeline_lib.single_item.revenue_ceiling import RevenueCeiling, at_optimum
 from pipeline_lib.single_item.sweep import open_study
 
 REGRET_BUDGET = 1e-3
 CONSTRAINT_ATTR = "constraint"
 CONSTRAINT_KEY = "regret"  # the names under Trial.set_constraint (Optuna >= 5)
-CEILING_KEY = "revenue_ceiling"
 _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 # name -> (low, high, log); every name is a RegretNetConfig field
 DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
@@ -59,17 +49,12 @@ DEFAULT_SPACE: dict[str, tuple[float, float, bool]] = {
 }
 
 
-def record_trial(
-    trial: Trial, revenue: float, regret: float, budget: float = REGRET_BUDGET, ceiling_violation: float | None = None
-) -> None:
-    """Store validation revenue, regret and the constraint values (<= 0: feasible): regret - budget and, where a
-    revenue ceiling applies, its violation dbar - z se."""
+def record_trial(trial: Trial, revenue: float, regret: float, budget: float = REGRET_BUDGET) -> None:
+    """Store validation revenue, regret and the constraint value regret - budget (<= 0: feasible)."""
     trial.set_user_attr("val_revenue", float(revenue))
     trial.set_user_attr("val_regret", float(regret))
     trial.set_user_attr("regret_budget", float(budget))
     values = {CONSTRAINT_KEY: float(regret) - float(budget)}
-    if ceiling_violation is not None:
-        values[CEILING_KEY] = float(ceiling_violation)
     trial.set_user_attr(CONSTRAINT_ATTR, list(values.values()))
     if _SET_CONSTRAINT:
         for key, value in values.items():
@@ -77,7 +62,7 @@ def record_trial(
 
 
 def constraints_func(trial: FrozenTrial) -> Sequence[float]:
-    """Optuna ``constraints_func``: (regret - budget[, ceiling violation]) as recorded by :func:`record_trial`; a
+    """Optuna ``constraints_func``: (regret - budget,) as recorded by :func:`record_trial`; a
     trial without the record (it failed before scoring) counts as infeasible."""
     return tuple(trial.user_attrs.get(CONSTRAINT_ATTR, [math.inf]))
 
@@ -117,14 +102,6 @@ def best_feasible_trial(study: optuna.Study, n_trials: int | None = None) -> Fro
     return max(feasible, key=lambda t: t.value) if feasible else None
 
 
-def optimum_reached(study: optuna.Study, z: float, n_trials: int | None = None) -> bool:
-    """Whether the best feasible trial (:func:`best_feasible_trial`) has validation revenue within ``z`` paired
-    standard errors below the optimum's (``val_excess >= -z val_excess_se``, as recorded by
-    :func:`regretnet_trial` under the revenue ceiling). False without a feasible trial or without that record."""
-    best = best_feasible_trial(study, n_trials)
-    return best is not None and at_optimum(best.user_attrs.get("val_excess"), best.user_attrs.get("val_excess_se"), z)
-
-
 def replace_config(base: RegretNetConfig, params: Mapping[str, float]) -> RegretNetConfig:
     """``base`` with the tuned fields of a trial's ``params`` (only RegretNetConfig fields)."""
     return replace(base, **{k: float(v) for k, v in params.items() if k in RegretNetConfig.__dataclass_fields__})
@@ -148,19 +125,14 @@ def regretnet_trial(
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
     init_net: SingleItemNet | None = None,
-    optimal: Any | None = None,
 ) -> tuple[float, float]:
-    """Train with suggested hyperparameters (from ``init_net`` when given; ``optimal``: the optimal auction, for
-    ``revenue_ceiling``) and score on ``values_val`` with the honest evaluator (soft network, as trained); records
+    """Train with suggested hyperparameters (from ``init_net`` when given) and score on ``values_val`` with the
+    honest evaluator (soft network, as trained); records
     the constraints and returns (validation revenue, validation mean per-bidder regret)."""
     cfg = suggest_config(trial, base_cfg, DEFAULT_SPACE if space is None else space)
-    net, history = train_regretnet(values_train, values_val, cfg, seed, init_net=init_net, optimal=optimal)
+    net, history = train_regretnet(values_train, values_val, cfg, seed, init_net=init_net)
     m = validation_metrics(net, values_val, search)
-    chk = RevenueCeiling.of(optimal, values_val, cfg.ceiling_z).check(AsMechanism(net)) if cfg.revenue_ceiling else None
-    if chk is not None:
-        trial.set_user_attr("val_excess", chk.excess)
-        trial.set_user_attr("val_excess_se", chk.se)
-    record_trial(trial, m["revenue"], m["regret_mean"], budget, chk and chk.violation)
+    record_trial(trial, m["revenue"], m["regret_mean"], budget)
     trial.set_user_attr("val_regret_max", m["regret_max"])
     trial.set_user_attr("train_seconds", float(history[-1]["seconds"]) if history else 0.0)
     return m["revenue"], m["regret_mean"]
@@ -175,16 +147,13 @@ def make_objective(
     search: ev.RegretSearch | None = None,
     space: Mapping[str, tuple[float, float, bool]] | None = None,
     init_net: SingleItemNet | None = None,
-    optimal: Any | None = None,
 ) -> Callable[[Trial], float]:
     """The Optuna objective (validation revenue); pair it with a study from :func:`open_constrained_study` or
     any study whose sampler uses :func:`constraints_func`. Every trial trains from the same ``seed`` (and from
     ``init_net`` when given)."""
 
     def objective(trial: Trial) -> float:
-        revenue, _ = regretnet_trial(
-            trial, values_train, values_val, base_cfg, seed, budget, search, space, init_net, optimal
-        )
+        revenue, _ = regretnet_trial(trial, values_train, values_val, base_cfg, seed, budget, search, space, init_net)
         return revenue
 
     return objective

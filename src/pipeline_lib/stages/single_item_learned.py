@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from pipeline_lib.core.seeds import stage_seed
 from pipeline_lib.single_item import regret
 from pipeline_lib.single_item import regretnet as rn
 from pipeline_lib.single_item import regretnet_sweep as rs
-from pipeline_lib.single_item.asymmetric_myerson import myerson_for_family
 from pipeline_lib.single_item.baselines import support_upper
 from pipeline_lib.single_item.distill import DistillConfig, distill
 from pipeline_lib.single_item.distill import config_dict as distill_config
@@ -47,7 +45,7 @@ from pipeline_lib.single_item.myersonnet import (
     train_softmax,
 )
 from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
-from pipeline_lib.single_item.priors import distillation_teacher, resample_bidders, revenue_ceiling, shared_map
+from pipeline_lib.single_item.priors import resample_bidders, shared_map
 from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
@@ -76,16 +74,12 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
 
 def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, method: str) -> dict[str, Any]:
     """The training block of learned ``method`` with its family-dependent switches resolved (``resample_bidders``:
-    auto = independent bidders; ``revenue_ceiling``, RegretNet only: auto = independent bidders with known priors;
-    ``shared_map``, MyersonNet only: auto = i.i.d. bidders)."""
+    auto = independent bidders; ``shared_map``, MyersonNet only: auto = i.i.d. bidders)."""
     key = f"single_item.{method}.training"
     block = {**training}
     block["resample_bidders"] = resample_bidders(
         training.get("resample_bidders", "auto"), family_cfg, n_bidders, f"{key}.resample_bidders"
     )
-    if method == "regretnet":
-        setting = training.get("revenue_ceiling", "auto")
-        block["revenue_ceiling"] = revenue_ceiling(setting, family_cfg, n_bidders, f"{key}.revenue_ceiling")
     if method == "myersonnet":
         setting = training.get("shared_map", "auto")
         block["shared_map"] = shared_map(setting, family_cfg, n_bidders, f"{key}.shared_map")
@@ -98,48 +92,48 @@ def regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) 
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
 
 
-def regretnet_optimal(cfg: rn.RegretNetConfig, family_cfg: Mapping, n_bidders: int) -> Any:
-    """The optimal auction bounding RegretNet's revenue under ``revenue_ceiling`` (None without the ceiling)."""
-    return myerson_for_family(family_cfg, n_bidders) if cfg.revenue_ceiling else None
-
-
-def _start_net(start_path: str | None) -> SingleItemNet:
-    """RegretNet's starting network, the output of rule ``regretnet_start``."""
+def _start_net(start_path: str | None) -> tuple[SingleItemNet, dict[str, Any]]:
+    """RegretNet's starting network, the output of rule ``regretnet_start``, and its record (teacher, seed)."""
     if start_path is None:
-        raise ValueError("regretnet needs the family's starting network regretnet/start.pt (input 'start')")
-    net, _ = model_from_payload(io.load_torch(start_path))
-    return net
+        raise ValueError("regretnet needs its starting network regretnet/seed<k>/start.pt (input 'start')")
+    net, info = model_from_payload(io.load_torch(start_path))
+    keep = ("seed_index", "seed", "teacher", "teacher_seed", "val_revenue", "val_regret", "wall_time_s")
+    return net, {k: info.get(k) for k in keep}
 
 
-def _teacher(kind: str, family_cfg: Mapping, n_bidders: int, teacher_path: str | None) -> Any:
-    """The teacher mechanism of :func:`regretnet_start` (None for ``none``). Myerson's auction here breaks ties by
-    a fixed priority (:func:`~pipeline_lib.single_item.asymmetric_myerson.myerson_for_family`), not evenly as the
-    ``myerson`` baseline does: both are optimal, but only the deterministic one charges each winner one critical bid
-    c_i(b_-i) flat in its own bid, the form of RegretNet's ``critical`` payment head (an even split on an ironed
-    plateau charges z_lo per unit there and more above it)."""
-    if kind == "myerson":
-        return myerson_for_family(family_cfg, n_bidders)
-    if kind == "myersonnet":
-        if teacher_path is None:
-            raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
-        return load_learned(io.load_torch(teacher_path))
-    return None
+TEACHERS = ("myersonnet", "none")  # RegretNet's start imitates a mechanism learned from samples, or nothing
+
+
+def _teacher(kind: str, teacher_path: str | None) -> tuple[Any, int | None]:
+    """The teacher mechanism of :func:`regretnet_start` and its seed index: the family's MyersonNet of the paired
+    seed (exactly DSIC, learned from the training split; its hard deployment), or (None, None) for ``none``. Never a
+    known optimum: the start is part of learning."""
+    if kind not in TEACHERS:
+        raise ValueError(f"single_item.regretnet.start.teacher must be one of {TEACHERS}, got {kind!r}")
+    if kind == "none":
+        return None, None
+    if teacher_path is None:
+        raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
+    payload = io.load_torch(teacher_path)
+    return load_learned(payload), payload.get("extra", {}).get("seed")
 
 
 def regretnet_start(
     train_path: str, val_path: str, out_path: str, *, family: str, family_cfg: Mapping, training: Mapping,
-    start: Mapping, base_seed: int, data_check: Mapping, warm_path: str | None = None, teacher_path: str | None = None,
+    start: Mapping, base_seed: int, data_check: Mapping, seed_index: int = 0, warm_path: str | None = None,
+    teacher_path: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Rule ``regretnet_start``: the phase-1 network ``warm_path`` (``training.warm_start``) or a fresh one,
-    distilled from the teacher of ``start.teacher`` (:func:`pipeline_lib.single_item.priors.distillation_teacher`)
-    for ``start.iterations`` steps; writes start.pt with the teacher, the distillation history and the start's
-    validation revenue and regret (the one evaluator, as in the sweep)."""
+    """Rule ``regretnet_start``: for seed ``seed_index``, the phase-1 network ``warm_path`` (``training.warm_start``)
+    or a fresh one (initialised from this seed), distilled from the teacher of ``start.teacher`` (:func:`_teacher`:
+    the same seed's MyersonNet) for ``start.iterations`` steps on this seed's minibatches; writes start.pt with the
+    teacher, the distillation history and the start's validation revenue and regret (the one evaluator, as in the
+    sweep)."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
     cfg = regretnet_config(training, family_cfg, train)
     dcfg = DistillConfig.from_mapping(start)
-    kind = distillation_teacher(str(start["teacher"]), family_cfg, train.shape[1])
-    seed = stage_seed(base_seed, family, "regretnet_start")
+    kind = str(start["teacher"])
+    seed = stage_seed(base_seed, family, "regretnet_start", seed_index)
     t0 = time.perf_counter()
     if cfg.warm_start:
         if warm_path is None:
@@ -149,7 +143,7 @@ def regretnet_start(
     else:
         torch.manual_seed(seed)
         net = rn.fresh_net(train, cfg)
-    teacher = _teacher(kind, family_cfg, train.shape[1], teacher_path)
+    teacher, teacher_seed = _teacher(kind, teacher_path)
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
         net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
@@ -157,7 +151,8 @@ def regretnet_start(
     vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
     vm_pair = (vm["revenue"], vm["regret_mean"])
     info = {
-        "family": family, "seed": seed, "teacher": kind, "from_phase1": bool(cfg.warm_start),
+        "family": family, "seed_index": seed_index, "seed": seed, "teacher": kind, "teacher_seed": teacher_seed,
+        "from_phase1": bool(cfg.warm_start),
         "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
         "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
         "versions": package_versions(), "device": describe_device(get_device()),
@@ -196,8 +191,7 @@ def regretnet_sweep(
     n_trials = int(sweep["n_trials"])
     header = {
         "family": family, "method": "regretnet", "n_trials": n_trials, "budget": budget,
-        "objective": "val_revenue subject to val_regret_mean <= budget"
-        + (" and val_revenue not above the optimum's beyond ceiling_z paired SE" if base.revenue_ceiling else ""),
+        "objective": "val_revenue subject to val_regret_mean <= budget",
     }  # fmt: skip
     t0 = time.perf_counter()
     if n_trials == 0:  # no sweep: the training block as configured, no study, no trial
@@ -226,21 +220,13 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     header.update({"study_name": study.study_name, "storage": spec.describe(storage_path)})
-    optimal = regretnet_optimal(base, family_cfg, train.shape[1])
-    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start), optimal)
+    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start)[0])
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     max_failed = int(sweep["max_failed_trials"])
-    stop_when = None
-    if sweep["stop_at_optimum"] and base.revenue_ceiling:
-        header["stop_rule"] = "best feasible val_revenue not below the optimum's beyond ceiling_z paired SE"
-        stop_when = partial(rs.optimum_reached, z=base.ceiling_z, n_trials=n_trials)
     try:
-        progress = resume_and_run(study, spec, objective, n_trials, default, max_failed, stop_when)
+        progress = resume_and_run(study, spec, objective, n_trials, default, max_failed)
     except ostore.TooManyFailedTrials as exc:
         raise ostore.TooManyFailedTrials(f"RegretNet sweep of family {family!r} stopped: {exc}") from None
-    if progress["stop_rule_met"]:
-        log.info("regretnet sweep of %s: the best feasible trial reaches the optimum within noise after %d "
-                 "complete trials; no further trial", family, progress["complete"])  # fmt: skip
     best = rs.best_feasible_trial(study, n_trials)
     feasible = best is not None
     if best is None:
@@ -283,8 +269,8 @@ def single_item_learned_train(
         best = io.read_json(best_path)
         cfg = rs.replace_config(regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
-        optimal = regretnet_optimal(cfg, family_cfg, train.shape[1])
-        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=_start_net(start_path), optimal=optimal)
+        start_net, extra["start"] = _start_net(start_path)
+        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=start_net)
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
