@@ -337,6 +337,7 @@ def randomized_params(wildcards):
         "base_seed": int(config["seed"]),
         "seed_index": int(wildcards.seed),
         "reduced_budget": bool(block["reduced_budget"]),
+        "checkpoint_every": int(block["checkpoint_every"]),
     }
 
 

@@ -10,6 +10,11 @@ used once, at the end, with the hard argmax and exact AMA payments (so the repor
 Learning-rate schedule (AMenuNet): linear warm-up from ~0 to ``lr`` over ``warmup_steps`` steps, then ``lr``,
 switched to the given values at the ``lr_milestones`` steps. Steps count gradient updates (AMenuNet's paper
 counts outer steps of 32768 fresh samples = 16 minibatches of 2048, so its 2000 steps are 32000 here).
+
+Resumption: every ``checkpoint_every`` steps the whole training state (parameters, Adam's moments, the minibatch
+generator, the epoch's order and cursor, the relaxed revenues and history so far, the best parameters) is written
+atomically by :mod:`pipeline_lib.core.checkpoint`; a killed run resumes from it to exactly the parameters of an
+uninterrupted one (the checkpoint is keyed by the run's config, inputs and code, so any change starts afresh).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from torch import nn
 from pipeline_lib.combinatorial.affine_maximizer import Menu, hard_outcome, soft_revenue
 from pipeline_lib.combinatorial.amenunet import AMenuNet
 from pipeline_lib.combinatorial.lottery_ama import LotteryAMA
+from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from pipeline_lib.core.seeds import menu_run_seed
 from pipeline_lib.vvca.evaluate import IR_TOL, RevenueAccumulator
 
@@ -56,9 +62,12 @@ class TrainConfig:
     grad_clip: float | None = None
     eval_every: int = 100
     select_best: bool = True
+    checkpoint_every: int | None = None  # steps between checkpoints (None: no checkpoints)
 
     @classmethod
-    def from_mapping(cls, hp: Mapping[str, Any], *, eval_every: int, select_best: bool) -> TrainConfig:
+    def from_mapping(
+        cls, hp: Mapping[str, Any], *, eval_every: int, select_best: bool, checkpoint_every: int | None = None
+    ) -> TrainConfig:
         milestones = tuple(sorted((int(step), float(lr)) for step, lr in hp.get("lr_milestones") or ()))
         return cls(
             steps=int(hp["steps"]),
@@ -70,6 +79,7 @@ class TrainConfig:
             grad_clip=None if hp.get("grad_clip") is None else float(hp["grad_clip"]),
             eval_every=int(eval_every),
             select_best=bool(select_best),
+            checkpoint_every=None if checkpoint_every is None else int(checkpoint_every),
         )
 
 
@@ -150,6 +160,16 @@ class TrainResult:
     best_step: int
     val_revenue: float
     train_time_s: float
+    resumed_from_step: int = 0
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and under which key a run checkpoints: ``ckpt_dir`` (:func:`pipeline_lib.core.checkpoint.
+    checkpoint_dir_for` of its output) and ``key`` (:func:`pipeline_lib.core.checkpoint.run_key` of its inputs)."""
+
+    ckpt_dir: str
+    key: str
 
 
 def train_menu(
@@ -159,22 +179,53 @@ def train_menu(
     cfg: TrainConfig,
     *,
     generator: torch.Generator,
+    checkpointing: Checkpointing | None = None,
+    identity: Mapping[str, Any] | None = None,
+    on_step: Any = None,
 ) -> TrainResult:
     """Adam ascent on the softmax-relaxed revenue; hard-argmax validation every ``cfg.eval_every`` steps.
 
     ``train_values`` and ``val_values`` are (N, n, m) tensors on the model's device; minibatches are drawn
     without replacement within an epoch by ``generator`` (a CPU generator, so the order is device-independent).
+    A batch larger than the training split is refused (it would be cut to the split). With ``checkpointing`` and
+    ``cfg.checkpoint_every`` the state is saved every that many steps and a matching checkpoint (same ``identity``,
+    config, data sizes and key) is resumed. ``on_step(step)`` is called after every step (tests).
     """
     device = train_values.device
     optimizer = make_optimizer(model, learning_rate(0, cfg))
     n_train = train_values.shape[0]
-    batch = min(cfg.batch_size, n_train)
+    if cfg.batch_size > n_train:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} exceeds the training split's {n_train} profiles; lower the batch size or "
+            "raise data.combinatorial.train"
+        )
+    batch = cfg.batch_size
     soft = torch.zeros(cfg.steps, device=device)
     rows: list[dict[str, Any]] = []
     best = (-math.inf, -1, copy.deepcopy(model.state_dict()))
     order = torch.randperm(n_train, generator=generator)
-    cursor = 0
-    start = time.perf_counter()
+    cursor, first, spent = 0, 0, 0.0
+    ckpt_dir = checkpointing.ckpt_dir if checkpointing is not None and cfg.checkpoint_every else None
+    fp = fingerprint(
+        {
+            "identity": dict(identity or {}),
+            "config": {**asdict(cfg), "checkpoint_every": None},  # the cadence does not change the result
+            "n_train": n_train,
+            "n_val": int(val_values.shape[0]),
+            "key": checkpointing.key if checkpointing is not None else "",
+        }
+    )
+    state = load_checkpoint(ckpt_dir, fp)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        order, cursor, first = state["order"], int(state["cursor"]), int(state["step"])
+        soft[:first] = state["soft"].to(device)
+        rows, spent = list(state["rows"]), float(state["elapsed"])
+        best = (float(state["best_val"]), int(state["best_step"]), {k: v.to(device) for k, v in state["best"].items()})
+        log.info("resumed %s from checkpoint at step %d", type(model).__name__, first)
+    start = time.perf_counter() - spent
 
     def validate(step: int) -> None:
         nonlocal best
@@ -196,8 +247,9 @@ def train_menu(
         if val > best[0] or not cfg.select_best:
             best = (val, step, copy.deepcopy(model.state_dict()))
 
-    validate(0)
-    for step in range(cfg.steps):
+    if state is None:
+        validate(0)
+    for step in range(first, cfg.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         if cursor + batch > n_train:
@@ -207,9 +259,30 @@ def train_menu(
         soft[step] = train_step(model, optimizer, train_values[idx], cfg.temperature, cfg.grad_clip)
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             validate(step + 1)
+        if ckpt_dir is not None and (step + 1) % int(cfg.checkpoint_every) == 0 and step + 1 < cfg.steps:
+            save_checkpoint(
+                ckpt_dir,
+                {
+                    "fingerprint": fp,
+                    "step": step + 1,
+                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(),
+                    "order": order,
+                    "cursor": cursor,
+                    "soft": soft[: step + 1].cpu(),
+                    "rows": rows,
+                    "elapsed": time.perf_counter() - start,
+                    "best_val": best[0],
+                    "best_step": best[1],
+                    "best": {k: v.detach().cpu() for k, v in best[2].items()},
+                },
+            )
+        if on_step is not None:
+            on_step(step + 1)
     elapsed = time.perf_counter() - start
     history = pd.DataFrame(rows)
-    return TrainResult(history, best[2], best[1], best[0], elapsed)
+    return TrainResult(history, best[2], best[1], best[0], elapsed, first)
 
 
 @dataclass(frozen=True)
@@ -228,6 +301,7 @@ class RandomizedSpec:
     base_seed: int
     seed_index: int
     reduced_budget: bool = False  # the tier trains below the paper's budget (marked in Table 2)
+    checkpoint_every: int | None = None  # steps between resumable checkpoints (None: none)
 
 
 @dataclass
@@ -240,8 +314,15 @@ class TrainedMenu:
     seed: np.random.SeedSequence
 
 
-def train_randomized(spec: RandomizedSpec, train_values: torch.Tensor, val_values: torch.Tensor) -> TrainedMenu:
-    """Build the model from its run seed, train it (:func:`train_menu`) and return the selected menu.
+def train_randomized(
+    spec: RandomizedSpec,
+    train_values: torch.Tensor,
+    val_values: torch.Tensor,
+    checkpointing: Checkpointing | None = None,
+    on_step: Any = None,
+) -> TrainedMenu:
+    """Build the model from its run seed, train it (:func:`train_menu`, resuming a matching checkpoint under
+    ``checkpointing``) and return the selected menu.
 
     ``train_values`` / ``val_values`` (N, n, m) live on the device the model should use.
     """
@@ -255,16 +336,27 @@ def train_randomized(spec: RandomizedSpec, train_values: torch.Tensor, val_value
     init_seed, batch_seed = (int(x) for x in ss.generate_state(2))
     torch.manual_seed(init_seed)
     generator = torch.Generator().manual_seed(batch_seed)
-    cfg = TrainConfig.from_mapping(hyperparameters, eval_every=spec.eval_every, select_best=spec.select_best)
+    cfg = TrainConfig.from_mapping(
+        hyperparameters,
+        eval_every=spec.eval_every,
+        select_best=spec.select_best,
+        checkpoint_every=spec.checkpoint_every,
+    )
     model_kwargs = {k: hyperparameters[k] for k in MODEL_KEYS[method] if k in hyperparameters}
     model = build_model(method, spec.n, spec.m, spec.menu_size, model_kwargs).to(train_values.device)
     log.info("%s on %s (n=%d, m=%d, s=%d), %s", method, spec.setting, spec.n, spec.m, spec.menu_size, cfg)
-    result = train_menu(model, train_values, val_values, cfg, generator=generator)
+    identity = {"spec": asdict(spec), "seed": [ss.entropy, list(ss.spawn_key)]}
+    identity["spec"].pop("checkpoint_every")  # where the run saves does not change what it computes
+    result = train_menu(
+        model, train_values, val_values, cfg, generator=generator, checkpointing=checkpointing, identity=identity,
+        on_step=on_step,
+    )  # fmt: skip
     model.load_state_dict(result.state_dict)
     model.eval()
     with torch.no_grad():
         menu = model.menu().detach()
     config = {**asdict(cfg), "lr_milestones": [list(x) for x in cfg.lr_milestones], **model_kwargs}
+    config.pop("checkpoint_every")
     config.update({"menu_size": spec.menu_size, "n": spec.n, "m": spec.m})
     return TrainedMenu(result, menu, config, ss)
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
-from pipeline_lib.combinatorial.menus import RandomizedSpec, evaluate_menu, train_randomized
+from pipeline_lib.combinatorial.menus import Checkpointing, RandomizedSpec, evaluate_menu, train_randomized
 from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, params_to_phi, rank_starts
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
@@ -258,17 +258,24 @@ def zfo_run(
     return metrics
 
 
-def randomized_run(files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping) -> dict[str, Any]:
+def randomized_run(
+    files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping, on_step: Any = None
+) -> dict[str, Any]:
     """Rule ``randomized_run``: train one Lottery AMA / AMenuNet, select on validation, test once (hard argmax,
     exact payments), write ``params.pt`` (model state, the selected menu, config), ``history.parquet``,
-    ``metrics.json``."""
+    ``metrics.json``.
+
+    Checkpoints (every ``spec.checkpoint_every`` steps) go to :func:`checkpoint_dir_for` of the parameters file, are
+    resumed when the run's config, inputs and code match, and are removed on completion."""
     device = get_device()
     start = time.perf_counter()
     splits = {}
     for split in ("train", "val"):
         data = _read(getattr(files, split), spec.setting, split, data_check, n=spec.n, m=spec.m, valuation="additive")
         splits[split] = torch.as_tensor(data.values, dtype=torch.float32, device=device)
-    trained = train_randomized(spec, splits["train"], splits["val"])
+    ckpt_dir = checkpoint_dir_for(files.params)
+    checkpointing = Checkpointing(str(ckpt_dir), run_key([files.train, files.val]))
+    trained = train_randomized(spec, splits["train"], splits["val"], checkpointing, on_step=on_step)
     del splits
     test = _read(files.test, spec.setting, "test", data_check, n=spec.n, m=spec.m, valuation="additive")
     summary = evaluate_menu(trained.menu, torch.as_tensor(test.values, dtype=torch.float32, device=device))
@@ -287,6 +294,7 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping
         train_time_s=trained.result.train_time_s,
         val_revenue=trained.result.val_revenue,
         best_step=trained.result.best_step,
+        resumed_from_step=trained.result.resumed_from_step,
         menu_size=spec.menu_size,
         device=describe_device(device),
         config=trained.config,
@@ -303,6 +311,7 @@ def randomized_run(files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping
     )
     io.write_parquet(trained.result.history, files.history)
     io.write_json(files.metrics, metrics)
+    remove_checkpoint(ckpt_dir)
     log.info(
         "%s on %s seed %d: test revenue %.4f +- %.4f, val %.4f at step %d",
         spec.method, spec.setting, spec.seed_index, summary["revenue"]["mean"], summary["revenue"]["se"],
