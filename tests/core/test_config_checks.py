@@ -288,3 +288,32 @@ def test_the_sweepable_regretnet_fields_are_the_schemas_float_fields():
     from pipeline_lib.core.config_checks import REGRETNET_SWEEPABLE
 
     assert set(REGRETNET_SWEEPABLE) == floats
+
+
+@pytest.mark.parametrize(
+    ("overlay", "named"),
+    [
+        (
+            {"data": {"single_item": {"val": 1500}}},
+            r"single_item.sweep.val_profiles = 2000 exceeds data.single_item.val = 1500",
+        ),
+        (
+            {"single_item": {"myersonnet": {"training": {"val_profiles": 20000}}}},
+            r"single_item.myersonnet.training.val_profiles = 20000 exceeds data.single_item.val = 10000",
+        ),
+        (
+            {"single_item": {"regretnet": {"training": {"val_profiles": 10001}}}},
+            r"single_item.regretnet.training.val_profiles = 10001 exceeds",
+        ),
+        (
+            {
+                "data": {"combinatorial": {"val": 1000}},
+                "combinatorial": {"figures": {"case_study": {"n_profiles": 2000}}},
+            },
+            r"combinatorial.figures.case_study.n_profiles = 2000 exceeds data.combinatorial.val = 1000",
+        ),
+    ],
+)
+def test_more_validation_profiles_than_the_split_holds_are_refused_naming_both(overlay, named):
+    with pytest.raises(ConfigError, match=named):
+        check_config(merged(overlay))

@@ -15,7 +15,8 @@ Each raises :class:`ConfigError` naming the config key and what to change, befor
   RegretNet's sweep space (known float fields, low < high), AMenuNet's heads dividing its width;
 * seed lists without repeats; override blocks naming only what they override (a defined setting; no method that
   ignores ``method_overrides``);
-* no minibatch larger than the training split it is drawn from (it would be cut silently).
+* no minibatch larger than the training split it is drawn from, no more validation profiles than the validation
+  split holds (either would be cut silently while the record keeps the configured number).
 """
 
 from __future__ import annotations
@@ -309,6 +310,51 @@ def check_batch_sizes(config: Mapping[str, Any]) -> None:
                 )
 
 
+SINGLE_ITEM_VALIDATION = (  # (block, field, method that reads it): profiles taken from the front of the val split
+    ("training", "val_monitor_profiles", "learned"),
+    ("sweep", "val_profiles", "learned"),
+    ("regretnet.training", "val_profiles", "regretnet"),
+    ("regretnet.sweep", "val_profiles", "regretnet"),
+    ("myersonnet.training", "val_profiles", "myersonnet"),
+)
+
+
+def _block(config: Mapping[str, Any], dotted: str) -> Mapping[str, Any]:
+    spec: Any = config
+    for part in dotted.split("."):
+        spec = (spec or {}).get(part, {})
+    return spec or {}
+
+
+def check_validation_profiles(config: Mapping[str, Any]) -> None:
+    """Profiles taken from the front of a validation split: more than the split holds would be cut to it while the
+    record keeps the configured number."""
+    data = config.get("data", {})
+    single = config.get("single_item", {})
+    if "single_item" in data and single.get("families") and single.get("active", True) != []:
+        val = int(data["single_item"]["val"])
+        runs = set(single.get("methods", ("learned", "regretnet", "myersonnet")))
+        for block, field, method in SINGLE_ITEM_VALIDATION:
+            spec = _block(single, block)
+            if method in runs and field in spec and int(spec[field]) > val:
+                raise ConfigError(
+                    f"config single_item.{block}.{field} = {spec[field]} exceeds data.single_item.val = {val}: "
+                    "these profiles are taken from the validation split; lower it or raise the split"
+                )
+    figures = config.get("combinatorial", {}).get("figures", {})
+    active = combinatorial_settings(config)
+    if "combinatorial" in data and active:
+        val = int(data["combinatorial"]["val"])
+        for key in ("case_study", "smoothing"):
+            block = figures.get(key, {}) or {}
+            if block.get("setting") in active and int(block.get("n_profiles", 0)) > val:
+                raise ConfigError(
+                    f"config combinatorial.figures.{key}.n_profiles = {block['n_profiles']} exceeds "
+                    f"data.combinatorial.val = {val}: the figure reads these validation profiles; lower it or raise "
+                    "the split"
+                )
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Every check of this module (after the schema, which guarantees the types)."""
     check_setting_names(config)
@@ -321,3 +367,4 @@ def check_config(config: Mapping[str, Any]) -> None:
     check_overrides(config)
     check_networks(config)
     check_batch_sizes(config)
+    check_validation_profiles(config)
