@@ -185,6 +185,22 @@ MIX = {"distribution": "mixture", "components": [{"distribution": "uniform"}, {"
             r"combinatorial.method_overrides.lottery_ama: lottery_ama does not read method_overrides",
         ),
         (
+            {"single_item": {"regretnet": {"training": {"warm_start": True, "payment_head": "fraction"}}}},
+            r"single_item.regretnet.training.hidden = unset .* single_item.training.hidden = \[64, 32, 16\]",
+        ),
+        (
+            {
+                "single_item": {
+                    "regretnet": {"training": {"warm_start": True, "hidden": [64, 32], "payment_head": "fraction"}}
+                }
+            },
+            r"single_item.regretnet.training.hidden = \[64, 32\]: with single_item.regretnet.training.warm_start",
+        ),
+        (
+            {"single_item": {"regretnet": {"training": {"warm_start": True, "hidden": [64, 32, 16]}}}},
+            r"single_item.regretnet.training.payment_head = unset .* set single_item.regretnet.training.payment_head",
+        ),
+        (
             {"combinatorial": {"randomized": {"amenunet": {"n_head": 3}}}},
             r"combinatorial.randomized.amenunet: n_head = 3 does not divide d_hidden = 64",
         ),
@@ -269,7 +285,10 @@ def test_valid_families_overrides_and_spaces_pass():
                         },
                         "ln": {"distribution": "lognormal", "rho": -0.3},
                     },
-                    "regretnet": {"sweep": {"space": {"lr": [1e-4, 1e-2, True], "mu_init": [0.0, 5.0]}}},
+                    "regretnet": {
+                        "sweep": {"space": {"lr": [1e-4, 1e-2, True], "mu_init": [0.0, 5.0]}},
+                        "training": {"warm_start": True, "hidden": [64, 32, 16], "payment_head": "fraction"},
+                    },
                 },
                 "combinatorial": {"randomized": {"overrides": {"2x2_A": {"amenunet": {"n_head": 2, "d_hidden": 32}}}}},
             }

@@ -240,7 +240,27 @@ def check_overrides(config: Mapping[str, Any]) -> None:
 
 
 def check_networks(config: Mapping[str, Any]) -> None:
-    """AMenuNet's attention heads must divide its hidden width (torch's multi-head attention splits it)."""
+    """AMenuNet's attention heads must divide its hidden width (torch's multi-head attention splits it); RegretNet
+    started from the phase-1 network (``warm_start``) must have that network's shape: its hidden widths
+    (``single_item.training.hidden``) and its payment head (the report's ``fraction``), both set explicitly."""
+    single = config.get("single_item", {})
+    regretnet = _block(single, "regretnet.training")
+    if regretnet.get("warm_start") and "regretnet" in single.get("methods", ("regretnet",)):
+        key = "single_item.regretnet.training"
+        phase1 = single.get("training", {}).get("hidden")
+        hidden = regretnet.get("hidden")
+        if hidden is None or (phase1 is not None and list(hidden) != list(phase1)):
+            raise ConfigError(
+                f"config {key}.hidden = {hidden if hidden is not None else 'unset (RegretNetConfig default)'}: with "
+                f"{key}.warm_start RegretNet starts from the phase-1 network, whose hidden widths are "
+                f"single_item.training.hidden = {phase1}; set {key}.hidden to them (or warm_start: false)"
+            )
+        if regretnet.get("payment_head") != "fraction":
+            raise ConfigError(
+                f"config {key}.payment_head = {regretnet.get('payment_head', 'unset (RegretNetConfig default)')}: "
+                f"with {key}.warm_start RegretNet starts from the phase-1 network, whose payment head is the report's "
+                f"'fraction'; set {key}.payment_head: fraction (or warm_start: false)"
+            )
     for key, _setting, method, hp in _randomized_blocks(config.get("combinatorial", {})):
         if method == "amenunet" and "n_head" in hp and "d_hidden" in hp and int(hp["d_hidden"]) % int(hp["n_head"]):
             raise ConfigError(
