@@ -80,3 +80,16 @@ def test_a_checkpoint_of_another_run_or_input_is_not_resumed(tmp_path):
 def test_a_batch_larger_than_the_training_split_is_refused_naming_both():
     with pytest.raises(ValueError, match=r"batch_size 32 exceeds the training split's 20 profiles"):
         train_randomized(spec("lottery_ama"), values(20, 0), values(10, 1))
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", b"\x80\x04\x95"], ids=["garbage", "truncated pickle"])
+def test_an_unreadable_checkpoint_restarts_from_scratch_to_the_same_result(tmp_path, content):
+    train, val = values(100, 0), values(40, 1)
+    clean = train_randomized(spec("lottery_ama"), train, val)
+    ckpt = Checkpointing(str(tmp_path / "c"), "k")
+    checkpoint_file(ckpt.ckpt_dir).parent.mkdir(parents=True)
+    checkpoint_file(ckpt.ckpt_dir).write_bytes(content)
+    again = train_randomized(spec("lottery_ama"), train, val, ckpt)
+    assert again.result.resumed_from_step == 0
+    for key, tensor in clean.result.state_dict.items():
+        assert torch.equal(tensor, again.result.state_dict[key]), key
