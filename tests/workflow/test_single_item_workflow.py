@@ -25,7 +25,8 @@ def test_paper_tier_dag_has_one_sweep_per_family_and_three_final_seeds(tmp_path)
     assert counts["single_item_train_final"] == counts["single_item_evaluate"] == 4 * 3
     assert counts["single_item_baseline"] == 4 * 4 + 3  # Myerson only for the three i.i.d. families
     assert counts["single_item_vvca"] == 4  # the one-item VVCA baseline is trained once per family
-    assert counts["regretnet_start"] == counts["regretnet_sweep"] == 4
+    assert counts["regretnet_sweep"] == 4
+    assert counts["regretnet_start"] == 4 * 3  # one start per seed, each distilled from its own MyersonNet
     assert counts["single_item_learned_train"] == 4 * (3 + 3)
 
 
