@@ -139,9 +139,10 @@ def sample_per_bidder(rng: np.random.Generator, size: int, n: int, bidders: Any)
 def sample_single_item(
     rng: np.random.Generator, size: int, n: int, params: Mapping[str, Any], tastes: np.ndarray | None = None
 ) -> np.ndarray:
-    """Dispatch on ``params["distribution"]``; returns float64 values of shape (size, n)."""
+    """Dispatch on ``params["distribution"]``; returns float64 values of shape (size, n). A family's own
+    ``n_bidders`` is its size (``n``), not a parameter of its distribution."""
     dist = params["distribution"]
-    kw = {k: v for k, v in params.items() if k != "distribution"}
+    kw = {k: v for k, v in params.items() if k not in ("distribution", "n_bidders")}
     if dist == "uniform":
         return sample_uniform(rng, size, n, **kw)
     if dist == "exponential":
