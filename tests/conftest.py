@@ -46,6 +46,21 @@ def run_snakemake(
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
 
 
+def filled_config(*overlays: dict) -> dict:
+    """config/config.yaml with ``overlays`` deep-merged over it and the schema's defaults filled in: the config the
+    workflow's rules see (``validate`` in workflow/rules/common.smk); neither the file nor an overlay is changed."""
+    import yaml
+    from snakemake.utils import validate
+
+    from pipeline_lib.core.configfiles import deep_merge
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for overlay in overlays:
+        config = deep_merge(config, overlay)
+    validate(config, schema=str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Parse the 'Job stats' table snakemake prints into {rule: count}."""
     if "Job stats:" not in output:

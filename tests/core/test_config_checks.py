@@ -6,20 +6,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import filled_config
 
 from pipeline_lib.core.config_checks import ConfigError, check_config
-from pipeline_lib.core.configfiles import ConfigFileError, deep_merge, load_strict
+from pipeline_lib.core.configfiles import ConfigFileError, load_strict
 
 REPO = Path(__file__).resolve().parents[2]
-PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
 def merged(*overlays: dict) -> dict:
-    """The paper tier with overlays deep-merged over it (as Snakemake does)."""
-    out = deep_merge(PAPER, {})  # a copy: tests may change it
-    for overlay in overlays:
-        out = deep_merge(out, overlay)
-    return out
+    """The paper tier with overlays deep-merged over it (as Snakemake does) and the schema's defaults filled in (as
+    the workflow's ``validate`` does before it runs these checks)."""
+    return filled_config(*overlays)
 
 
 @pytest.mark.parametrize("tier", [None, "config/quick.yaml", "tests/config/smoke.yaml"])

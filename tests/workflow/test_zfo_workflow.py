@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, job_counts, run_snakemake
+from conftest import REPO, filled_config, job_counts, run_snakemake
 
 QUICK = REPO / "config" / "quick.yaml"
 
@@ -21,7 +21,7 @@ def _dry_counts(tmp_path, *configfiles, target=()):
 
 
 def test_paper_tier_runs_every_setting_method_and_seed(tmp_path):
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["combinatorial"]
+    cfg = filled_config()["combinatorial"]
     counts, out = _dry_counts(tmp_path)
     zfo_methods = [m for m in ("zfo_vvca", "fo_vvca", "bbbvvca", "zfo_vvca_plus") if m in cfg["methods"]]
     assert "zfo_vvca_plus" in zfo_methods  # ZFO-VVCA+ beside the paper's methods, by default

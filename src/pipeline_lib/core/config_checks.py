@@ -239,6 +239,20 @@ def check_overrides(config: Mapping[str, Any]) -> None:
             )
 
 
+def _phase1_hidden(single: Mapping[str, Any]) -> list[int]:
+    """The phase-1 network's hidden widths: ``single_item.training.hidden``, else TrainConfig's default (declared
+    there only; imported here, loading torch, only for a RegretNet warm-started from the phase-1 network)."""
+    hidden = (single.get("training") or {}).get("hidden")
+    if hidden is None:
+        try:
+            from pipeline_lib.single_item.learning.report_net import TrainConfig
+        except ImportError:  # the module's place before the single_item package was split by job
+            from pipeline_lib.single_item.train import TrainConfig  # type: ignore[no-redef]
+
+        hidden = TrainConfig().hidden
+    return [int(h) for h in hidden]
+
+
 def check_networks(config: Mapping[str, Any]) -> None:
     """AMenuNet's attention heads must divide its hidden width (torch's multi-head attention splits it); RegretNet
     started from the phase-1 network (``warm_start``) must have that network's shape: its hidden widths
@@ -247,9 +261,9 @@ def check_networks(config: Mapping[str, Any]) -> None:
     regretnet = _block(single, "regretnet.training")
     if regretnet.get("warm_start") and "regretnet" in single.get("methods", ("regretnet",)):
         key = "single_item.regretnet.training"
-        phase1 = single.get("training", {}).get("hidden")
+        phase1 = _phase1_hidden(single)
         hidden = regretnet.get("hidden")
-        if hidden is None or (phase1 is not None and list(hidden) != list(phase1)):
+        if hidden is None or list(hidden) != phase1:
             raise ConfigError(
                 f"config {key}.hidden = {hidden if hidden is not None else 'unset (RegretNetConfig default)'}: with "
                 f"{key}.warm_start RegretNet starts from the phase-1 network, whose hidden widths are "
