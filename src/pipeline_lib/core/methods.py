@@ -19,7 +19,9 @@ class Method:
     ``study``: ``combinatorial`` (Table 2) or ``single_item`` (Table 1). ``runner``: the rule whose output holds
     its metrics. ``category``: its block in the table. ``dsic``: truthful by construction (or by theorem);
     ``approximate``: a re-implementation whose internals the source does not give. ``skip_distributions``: valuation
-    distributions it does not apply to (the paper reports "-" there).
+    distributions it does not apply to (the paper reports "-" there). ``enumerates_allocations``: it lists all
+    (n+1)^m deterministic allocations, so it runs only where that count is at most ``combinatorial.ama.max_outcomes``
+    (:func:`skip_reason`).
     """
 
     key: str
@@ -30,6 +32,7 @@ class Method:
     dsic: bool = True
     approximate: bool = False
     skip_distributions: tuple[str, ...] = ()
+    enumerates_allocations: bool = False
 
 
 _METHODS = (
@@ -51,6 +54,23 @@ _METHODS = (
     # beyond the paper (docs/methods.md#zfo-vvca-plus): rows of our own, the paper's rows unchanged
     Method("bundle_myerson", "Grand-bundle Myerson", "combinatorial", "combinatorial_baseline", "Deterministic (ours)"),
     Method("zfo_vvca_plus", "ZFO-VVCA+ (best start)", "combinatorial", "zfo_run", "Deterministic (ours)"),
+    # beyond VVCA (issue 31; docs/methods.md "Deterministic AMA over every allocation")
+    Method(
+        "zfo_ama_sym",
+        "Deterministic AMA, bundle-symmetric (ZFO)",
+        "combinatorial",
+        "ama_run",
+        "Deterministic (ours)",
+        enumerates_allocations=True,
+    ),  # fmt: skip
+    Method(
+        "zfo_ama",
+        "Deterministic AMA, every allocation (ZFO)",
+        "combinatorial",
+        "ama_run",
+        "Deterministic (ours)",
+        enumerates_allocations=True,
+    ),  # fmt: skip
     # Table 1 (single item), in row order
     Method("learned", "Report's net (soft, as trained)", "single_item", "single_item_evaluate", "Learned", dsic=False),
     Method(
@@ -125,6 +145,16 @@ def label(key: str) -> str:
 def applies_to(key: str, distribution: str) -> bool:
     """Whether method ``key`` is run on a setting with valuation ``distribution``."""
     return distribution not in method(key).skip_distributions
+
+
+def skip_reason(key: str, distribution: str, n: int, m: int, max_outcomes: int) -> str | None:
+    """Why method ``key`` is not run on an n x m setting with valuation ``distribution`` (None: it is run): a
+    distribution it does not apply to, or more than ``max_outcomes`` allocations for a method that lists them all."""
+    if not applies_to(key, distribution):
+        return f"not defined for ({distribution})"
+    if method(key).enumerates_allocations and (n + 1) ** m > max_outcomes:
+        return f"(n+1)^m = {(n + 1) ** m:,} allocations > combinatorial.ama.max_outcomes = {max_outcomes:,}"
+    return None
 
 
 def order(study: str) -> dict[str, int]:

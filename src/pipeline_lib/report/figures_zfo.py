@@ -28,7 +28,14 @@ import pandas as pd  # noqa: E402
 
 from pipeline_lib.core import methods  # noqa: E402
 
-METHOD_COLORS = {"zfo_vvca": "tab:red", "fo_vvca": "tab:blue", "bbbvvca": "tab:green", "zfo_vvca_plus": "tab:purple"}
+METHOD_COLORS = {
+    "zfo_vvca": "tab:red",
+    "fo_vvca": "tab:blue",
+    "bbbvvca": "tab:green",
+    "zfo_vvca_plus": "tab:purple",
+    "zfo_ama_sym": "tab:olive",
+    "zfo_ama": "tab:brown",
+}
 
 
 def figure1(

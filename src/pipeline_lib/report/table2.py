@@ -25,9 +25,9 @@ from pipeline_lib.report.paper_values import (
 
 LONG_COLUMNS = (
     "table", "category", "method", "label", "setting", "revenue_mean", "revenue_std", "n_seeds",
-    "paper_value", "diff_vs_paper", "approximate", "reduced_budget",
+    "paper_value", "diff_vs_paper", "approximate", "reduced_budget", "skip_reason",
 )  # fmt: skip
-FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c"}
+FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c", "skipped": "d"}
 REDUCED_FOOTNOTE = (
     "Trained at a reduced budget (fewer steps and/or a smaller candidate menu than the paper; see the run's "
     "config in its metrics.json), so below what the method reaches at the paper's budget."
@@ -54,8 +54,14 @@ def _label(method: str) -> tuple[str, str]:
     return (entry.label, entry.category) if entry else (method, "Other")
 
 
-def summarise(records: pd.DataFrame, table: str, settings: Sequence[str]) -> pd.DataFrame:
-    """Long table: one row per (method, setting) of ``settings`` with mean, std over seeds, seeds, paper value."""
+def summarise(
+    records: pd.DataFrame,
+    table: str,
+    settings: Sequence[str],
+    skipped: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Long table: one row per (method, setting) of ``settings`` with mean, std over seeds, seeds, paper value;
+    and one row per (method, setting) of ``skipped`` ({method: {setting: reason}}: not run, the reason shown)."""
     order = methods.order("combinatorial")
     rows = []
     subset = records[records["setting"].isin(settings)]
@@ -71,8 +77,17 @@ def summarise(records: pd.DataFrame, table: str, settings: Sequence[str]) -> pd.
             "paper_value": math.nan if paper is None else paper,
             "diff_vs_paper": math.nan if paper is None else mean - paper,
             "approximate": bool(group["approximate"].any()),
-            "reduced_budget": bool(group["reduced_budget"].any()),
+            "reduced_budget": bool(group["reduced_budget"].any()), "skip_reason": None,
         })  # fmt: skip
+    for method, reasons in (skipped or {}).items():
+        label, category = _label(method)
+        for setting, reason in reasons.items():
+            if setting in settings:
+                rows.append({
+                    "table": table, "category": category, "method": method, "label": label, "setting": setting,
+                    "revenue_mean": math.nan, "revenue_std": math.nan, "n_seeds": 0, "paper_value": math.nan,
+                    "diff_vs_paper": math.nan, "approximate": False, "reduced_budget": False, "skip_reason": reason,
+                })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     out["_m"] = out["method"].map(lambda m: order.get(m, len(order)))
     out["_s"] = out["setting"].map({s: k for k, s in enumerate(settings)})
@@ -90,6 +105,8 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 def _ours(row: pd.Series) -> str:
+    if isinstance(row["skip_reason"], str):
+        return f"not run ({FOOTNOTE_MARKS['skipped']})"
     if math.isnan(row["revenue_std"]):
         return _fmt(row["revenue_mean"])
     return f"{_fmt(row['revenue_mean'])} ± {_fmt(row['revenue_std'])}"
@@ -129,6 +146,10 @@ def footnotes(long: pd.DataFrame) -> list[str]:
         notes.append(f"({FOOTNOTE_MARKS['approximate']}) {APPROXIMATE_FOOTNOTE}")
     if long["reduced_budget"].any():
         notes.append(f"({FOOTNOTE_MARKS['reduced_budget']}) {REDUCED_FOOTNOTE}")
+    skipped = long[long["skip_reason"].map(lambda r: isinstance(r, str))]
+    if not skipped.empty:
+        reasons = "; ".join(f"{r.label} on {setting_header(r.setting)}: {r.skip_reason}" for r in skipped.itertuples())
+        notes.append(f"({FOOTNOTE_MARKS['skipped']}) Not run: {reasons}.")
     return notes
 
 
