@@ -8,9 +8,9 @@ rule zfo_run:
     input:
         unpack(zfo_run_inputs),
     output:
-        params="results/combinatorial/{setting}/{method}/seed{seed}/params.pt",
-        history="results/combinatorial/{setting}/{method}/seed{seed}/history.parquet",
-        metrics="results/combinatorial/{setting}/{method}/seed{seed}/metrics.json",
+        params=combi_run_path("{setting}", "{method}", "{seed}", "params.pt"),
+        history=combi_run_path("{setting}", "{method}", "{seed}", "history.parquet"),
+        metrics=combi_run_path("{setting}", "{method}", "{seed}", "metrics.json"),
     log:
         "logs/zfo_run/{setting}/{method}/seed{seed}.log",
     benchmark:
@@ -31,13 +31,13 @@ rule zfo_run:
 
 rule randomized_run:
     input:
-        train="results/data/{setting}/train.parquet",
-        val="results/data/{setting}/val.parquet",
-        test="results/data/{setting}/test.parquet",
+        train=dataset_path("{setting}", "train"),
+        val=dataset_path("{setting}", "val"),
+        test=dataset_path("{setting}", "test"),
     output:
-        params="results/combinatorial/{setting}/{method}/seed{seed}/params.pt",
-        history="results/combinatorial/{setting}/{method}/seed{seed}/history.parquet",
-        metrics="results/combinatorial/{setting}/{method}/seed{seed}/metrics.json",
+        params=combi_run_path("{setting}", "{method}", "{seed}", "params.pt"),
+        history=combi_run_path("{setting}", "{method}", "{seed}", "history.parquet"),
+        metrics=combi_run_path("{setting}", "{method}", "{seed}", "metrics.json"),
     log:
         "logs/randomized_run/{setting}/{method}/seed{seed}.log",
     benchmark:
@@ -60,7 +60,7 @@ rule combinatorial_baseline:
     input:
         unpack(combinatorial_baseline_inputs),
     output:
-        "results/baselines/{setting}/{baseline}.json",
+        baseline_record("{setting}", "{baseline}"),
     log:
         "logs/combinatorial_baseline/{setting}/{baseline}.log",
     benchmark:

@@ -1,6 +1,6 @@
 rule sample_dataset:
     output:
-        "results/data/{setting}/{split}.parquet",
+        dataset_path("{setting}", "{split}"),
     log:
         "logs/sample_dataset/{setting}/{split}.log",
     benchmark:

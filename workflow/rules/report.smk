@@ -7,14 +7,14 @@ rule table1:
         table1_inputs,
     output:
         csv=report(
-            "results/tables/table1.csv",
+            table_path("table1", "csv"),
             caption="../report/table1.rst",
             category="Single-item auctions",
             subcategory="Table 1",
             labels={"table": "table1", "format": "csv"},
         ),
-        md="results/tables/table1.md",
-        tex="results/tables/table1.tex",
+        md=table_path("table1", "md"),
+        tex=table_path("table1", "tex"),
     log:
         "logs/table1/table1.log",
     localrule: True
@@ -31,21 +31,21 @@ rule single_item_figures:
         si_figure_inputs,
     output:
         sweep_png=report(
-            "results/figures/single_item_sweeps.png",
+            figure_path("single_item_sweeps", "png"),
             caption="../report/single_item_sweeps.rst",
             category="Single-item auctions",
             subcategory="Figures",
             labels={"figure": "sweeps"},
         ),
-        sweep_pdf="results/figures/single_item_sweeps.pdf",
+        sweep_pdf=figure_path("single_item_sweeps", "pdf"),
         response_png=report(
-            "results/figures/single_item_response.png",
+            figure_path("single_item_response", "png"),
             caption="../report/single_item_response.rst",
             category="Single-item auctions",
             subcategory="Figures",
             labels={"figure": "response"},
         ),
-        response_pdf="results/figures/single_item_response.pdf",
+        response_pdf=figure_path("single_item_response", "pdf"),
     log:
         "logs/single_item_figures/figures.log",
     localrule: True
@@ -66,14 +66,14 @@ rule table2:
         table2_inputs,
     output:
         csv=report(
-            "results/tables/{table}.csv",
+            table_path("{table}", "csv"),
             caption="../report/table2.rst",
             category="Combinatorial auctions",
             subcategory="Table 2",
             labels={"table": "{table}", "format": "csv"},
         ),
-        md="results/tables/{table}.md",
-        tex="results/tables/{table}.tex",
+        md=table_path("{table}", "md"),
+        tex=table_path("{table}", "tex"),
     log:
         "logs/table2/{table}.log",
     localrule: True
@@ -90,13 +90,13 @@ rule figure1_zfo:
         fig1_histories,
     output:
         png=report(
-            "results/figures/fig1_training_curves.png",
+            figure_path("fig1_training_curves", "png"),
             caption="../report/fig1.rst",
             category="Combinatorial auctions",
             subcategory="Figures",
             labels={"figure": "Fig. 1"},
         ),
-        pdf="results/figures/fig1_training_curves.pdf",
+        pdf=figure_path("fig1_training_curves", "pdf"),
     log:
         "logs/figure1_zfo/figure1.log",
     localrule: True
@@ -114,13 +114,13 @@ rule figure2_zfo:
         unpack(case_study_data),
     output:
         png=report(
-            "results/figures/fig2_case_study.png",
+            figure_path("fig2_case_study", "png"),
             caption="../report/fig2.rst",
             category="Combinatorial auctions",
             subcategory="Figures",
             labels={"figure": "Fig. 2"},
         ),
-        pdf="results/figures/fig2_case_study.pdf",
+        pdf=figure_path("fig2_case_study", "pdf"),
         surface="results/figures/data/fig2_surface.parquet",
         trajectory="results/figures/data/fig2_trajectory.parquet",
     log:
@@ -144,13 +144,13 @@ rule figure3_zfo:
         data=smoothing_data,
     output:
         png=report(
-            "results/figures/fig3_smoothing.png",
+            figure_path("fig3_smoothing", "png"),
             caption="../report/fig3.rst",
             category="Combinatorial auctions",
             subcategory="Figures",
             labels={"figure": "Fig. 3"},
         ),
-        pdf="results/figures/fig3_smoothing.pdf",
+        pdf=figure_path("fig3_smoothing", "pdf"),
         curves="results/figures/data/fig3_curves.parquet",
     log:
         "logs/figure3_zfo/figure3.log",

@@ -5,9 +5,9 @@
 
 rule single_item_warmstart:
     input:
-        train="results/data/{family}/train.parquet",
+        train=dataset_path("{family}", "train"),
     output:
-        "results/single_item/{family}/warmstart.pt",
+        si_path("{family}", "warmstart.pt"),
     log:
         "logs/single_item_warmstart/{family}.log",
     benchmark:
@@ -28,13 +28,13 @@ rule single_item_warmstart:
 
 rule single_item_sweep:
     input:
-        train="results/data/{family}/train.parquet",
-        val="results/data/{family}/val.parquet",
-        warm="results/single_item/{family}/warmstart.pt",
+        train=dataset_path("{family}", "train"),
+        val=dataset_path("{family}", "val"),
+        warm=si_path("{family}", "warmstart.pt"),
     output:
-        best="results/single_item/{family}/sweep/best_params.json",
-        csv="results/single_item/{family}/sweep/trials.csv",
-        json="results/single_item/{family}/sweep/trials.json",
+        best=si_sweep_path("{family}", "learned", "best_params.json"),
+        csv=si_sweep_path("{family}", "learned", "trials.csv"),
+        json=si_sweep_path("{family}", "learned", "trials.json"),
     log:
         "logs/single_item_sweep/{family}.log",
     benchmark:
@@ -56,14 +56,14 @@ rule single_item_sweep:
 
 rule single_item_train_final:
     input:
-        train="results/data/{family}/train.parquet",
-        val="results/data/{family}/val.parquet",
-        warm="results/single_item/{family}/warmstart.pt",
-        best="results/single_item/{family}/sweep/best_params.json",
+        train=dataset_path("{family}", "train"),
+        val=dataset_path("{family}", "val"),
+        warm=si_path("{family}", "warmstart.pt"),
+        best=si_sweep_path("{family}", "learned", "best_params.json"),
     output:
-        model="results/single_item/{family}/final/seed{seed}/model.pt",
-        history="results/single_item/{family}/final/seed{seed}/history.parquet",
-        metrics="results/single_item/{family}/final/seed{seed}/metrics.json",
+        model=si_run_path("{family}", "learned", "{seed}", "model.pt"),
+        history=si_run_path("{family}", "learned", "{seed}", "history.parquet"),
+        metrics=si_run_path("{family}", "learned", "{seed}", "metrics.json"),
     log:
         "logs/single_item_train_final/{family}/seed{seed}.log",
     benchmark:
@@ -83,10 +83,10 @@ rule single_item_train_final:
 
 rule single_item_evaluate:
     input:
-        model="results/single_item/{family}/final/seed{seed}/model.pt",
-        test="results/data/{family}/test.parquet",
+        model=si_run_path("{family}", "learned", "{seed}", "model.pt"),
+        test=dataset_path("{family}", "test"),
     output:
-        "results/single_item/{family}/final/seed{seed}/test_metrics.json",
+        si_run_path("{family}", "learned", "{seed}", "test_metrics.json"),
     log:
         "logs/single_item_evaluate/{family}/seed{seed}.log",
     benchmark:
@@ -104,11 +104,11 @@ rule single_item_evaluate:
 
 rule single_item_vvca:
     input:
-        train="results/data/{family}/train.parquet",
-        val="results/data/{family}/val.parquet",
+        train=dataset_path("{family}", "train"),
+        val=dataset_path("{family}", "val"),
     output:
-        params="results/single_item/{family}/vvca_zfo/params.pt",
-        history="results/single_item/{family}/vvca_zfo/history.parquet",
+        params=si_path("{family}", "vvca_zfo/params.pt"),
+        history=si_path("{family}", "vvca_zfo/history.parquet"),
     log:
         "logs/single_item_vvca/{family}.log",
     benchmark:
@@ -130,7 +130,7 @@ rule single_item_baseline:
     input:
         unpack(si_baseline_inputs),
     output:
-        "results/baselines/{family}/{baseline}.json",
+        baseline_record("{family}", "{baseline}"),
     log:
         "logs/single_item_baseline/{family}/{baseline}.log",
     benchmark:
@@ -152,7 +152,7 @@ rule regretnet_start:
     input:
         unpack(regretnet_start_inputs),
     output:
-        regretnet_start_path("{family}", "{seed}"),
+        si_run_path("{family}", "regretnet", "{seed}", "start.pt"),
     log:
         "logs/regretnet_start/{family}/seed{seed}.log",
     benchmark:
@@ -174,13 +174,13 @@ rule regretnet_start:
 
 rule regretnet_sweep:
     input:
-        train="results/data/{family}/train.parquet",
-        val="results/data/{family}/val.parquet",
-        start=regretnet_start_path("{family}", si_method_seeds("regretnet")[0]),
+        train=dataset_path("{family}", "train"),
+        val=dataset_path("{family}", "val"),
+        start=si_run_path("{family}", "regretnet", si_method_seeds("regretnet")[0], "start.pt"),
     output:
-        best="results/single_item/{family}/regretnet/sweep/best_params.json",
-        csv="results/single_item/{family}/regretnet/sweep/trials.csv",
-        json="results/single_item/{family}/regretnet/sweep/trials.json",
+        best=si_sweep_path("{family}", "regretnet", "best_params.json"),
+        csv=si_sweep_path("{family}", "regretnet", "trials.csv"),
+        json=si_sweep_path("{family}", "regretnet", "trials.json"),
     log:
         "logs/regretnet_sweep/{family}.log",
     benchmark:
@@ -204,9 +204,9 @@ rule single_item_learned_train:
     input:
         unpack(learned_train_inputs),
     output:
-        model="results/single_item/{family}/{method}/seed{seed}/model.pt",
-        history="results/single_item/{family}/{method}/seed{seed}/history.parquet",
-        metrics="results/single_item/{family}/{method}/seed{seed}/metrics.json",
+        model=si_run_path("{family}", "{method}", "{seed}", "model.pt"),
+        history=si_run_path("{family}", "{method}", "{seed}", "history.parquet"),
+        metrics=si_run_path("{family}", "{method}", "{seed}", "metrics.json"),
     log:
         "logs/single_item_learned_train/{family}/{method}/seed{seed}.log",
     benchmark:
@@ -229,10 +229,10 @@ rule single_item_learned_train:
 
 rule single_item_learned_evaluate:
     input:
-        model="results/single_item/{family}/{method}/seed{seed}/model.pt",
-        test="results/data/{family}/test.parquet",
+        model=si_run_path("{family}", "{method}", "{seed}", "model.pt"),
+        test=dataset_path("{family}", "test"),
     output:
-        "results/single_item/{family}/{method}/seed{seed}/test_metrics.json",
+        si_run_path("{family}", "{method}", "{seed}", "test_metrics.json"),
     log:
         "logs/single_item_learned_evaluate/{family}/{method}/seed{seed}.log",
     benchmark:

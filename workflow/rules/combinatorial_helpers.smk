@@ -1,0 +1,118 @@
+# Helpers of the combinatorial study's rules (combinatorial.smk): the registry's methods of each rule, their
+# settings and hyperparameters, and the one place the runs' result paths are built (combi_run_path).
+
+ZFO_METHODS = methods.keys(runner="zfo_run")
+RANDOMIZED_METHODS = methods.keys(runner="randomized_run")
+COMBI_BASELINES = methods.keys(runner="combinatorial_baseline")
+
+
+def combi_run_path(setting, method, seed, name):
+    """File ``name`` of one learned run (params.pt, history.parquet, metrics.json): every result path of the
+    study's runs is built here (baseline records: baseline_record in common.smk)."""
+    return f"results/combinatorial/{setting}/{method}/seed{seed}/{name}"
+
+
+def listed_methods(runner):
+    """Methods of one rule (registry), in the order `combinatorial.methods` lists them."""
+    return [m for m in COMBI["methods"] if methods.method(m).runner == runner]
+
+
+def settings_for(method):
+    """Active combinatorial settings the method applies to (registry: skip_distributions)."""
+    return [s for s in COMBI_SETTINGS if methods.applies_to(method, SETTINGS[s].distribution)]
+
+
+def combinatorial_seeds():
+    return list(range(int(COMBI["seeds"])))
+
+
+def zfo_train_config(setting, method):
+    """TrainConfig (as a dict) of one run: Table 3 < combinatorial.training < method_overrides, then tier caps."""
+    training = COMBI["training"]
+    cfg = resolve_zfo_config(
+        method,
+        COMBI["settings"][setting]["zfo"],
+        training,
+        COMBI["method_overrides"].get(method),
+        training.get("max_iterations"),
+        training.get("max_batch_size"),
+    )
+    return asdict(cfg)
+
+
+def zfo_run_params(wildcards):
+    """One ZFO/FO/BBB run; ZFO-VVCA+ alone gets ``restarts`` (so changing it reruns no other method)."""
+    setting = SETTINGS[wildcards.setting]
+    params = {
+        "n": setting.n,
+        "m": setting.m,
+        "base_seed": int(config["seed"]),
+        "config": zfo_train_config(wildcards.setting, wildcards.method),
+        "distribution": setting.distribution,
+    }
+    if wildcards.method == "zfo_vvca_plus":
+        params["restarts"] = int(COMBI["zfo_plus"]["restarts"])
+    return params
+
+
+def zfo_run_inputs(wildcards):
+    """The three splits; ZFO-VVCA+ also reads the ZFO-VVCA run of its seed, which is its restart from VCG (same
+    config but the method's name, same run seed), when that run is in the study: it is reused, not trained again.
+    """
+    inputs = {split: dataset_path(wildcards.setting, split) for split in SPLITS}
+    if wildcards.method == "zfo_vvca_plus" and "zfo_vvca" in COMBI["methods"]:
+        plus = {**zfo_train_config(wildcards.setting, "zfo_vvca_plus"), "method": "zfo_vvca"}
+        if plus == zfo_train_config(wildcards.setting, "zfo_vvca"):
+            run = (wildcards.setting, "zfo_vvca", wildcards.seed)
+            inputs.update(
+                zfo_params=combi_run_path(*run, "params.pt"),
+                zfo_history=combi_run_path(*run, "history.parquet"),
+                zfo_metrics=combi_run_path(*run, "metrics.json"),
+            )
+    return inputs
+
+
+def randomized_params(wildcards):
+    """One randomized run: sizes, candidate size s, hyperparameters (with per-setting overrides), seeds."""
+    block = COMBI["randomized"]
+    setting = SETTINGS[wildcards.setting]
+    menu_size = int(COMBI["settings"][wildcards.setting]["menu_size"])
+    if block.get("max_menu_size"):
+        menu_size = min(menu_size, int(block["max_menu_size"]))
+    overrides = block["overrides"].get(wildcards.setting, {}).get(wildcards.method, {})
+    return {
+        "method": wildcards.method,
+        "setting": wildcards.setting,
+        "n": setting.n,
+        "m": setting.m,
+        "menu_size": menu_size,
+        "hyperparameters": {**block[wildcards.method], **overrides},
+        "eval_every": int(block["eval_every"]),
+        "select_best": bool(block["select_best"]),
+        "base_seed": int(config["seed"]),
+        "seed_index": int(wildcards.seed),
+        "reduced_budget": bool(block["reduced_budget"]),
+        "checkpoint_every": int(block["checkpoint_every"]),
+    }
+
+
+def run_targets(runner):
+    """metrics.json of every (setting, method of ``runner``, seed); params and history come along."""
+    return [
+        combi_run_path(s, m, k, "metrics.json")
+        for m in listed_methods(runner)
+        for s in settings_for(m)
+        for k in combinatorial_seeds()
+    ]
+
+
+def combinatorial_baseline_inputs(wildcards):
+    """The test split; grand-bundle Myerson also fits its reserves on the training split."""
+    inputs = {"test": dataset_path(wildcards.setting, "test")}
+    if wildcards.baseline == "bundle_myerson":
+        inputs["train"] = dataset_path(wildcards.setting, "train")
+    return inputs
+
+
+def combinatorial_baseline_targets():
+    return [baseline_record(s, b) for b in COMBI_BASELINES for s in settings_for(b)]
