@@ -77,15 +77,22 @@ def rank(family: AMAFamily, starts: dict[str, torch.Tensor], val: BidSource) -> 
 @dataclass(frozen=True)
 class SearchConfig:
     """Searches of the bundle-symmetric starts: grid (points per boost in [low, high], only up to ``grid_max_dim``
-    boosts) and coordinate search (step sizes, rounds), on the first ``profiles`` training profiles."""
+    boosts; on at most ``grid_profiles`` training profiles) and coordinate search (step sizes, rounds), on as many
+    training profiles as keep profiles x n x (n+1)^m within ``cells`` (2x2: 20,000 and more; 2x5: 5,144; 5x3:
+    2,314)."""
 
     grid_points: int = 21
     grid_low: float = -1.5
     grid_high: float = 0.5
     grid_max_dim: int = 3
-    steps: tuple[float, ...] = (0.1, 0.02)
-    rounds: int = 2
-    profiles: int = 5000
+    grid_profiles: int = 5000
+    steps: tuple[float, ...] = (0.2, 0.05, 0.01)
+    rounds: int = 3
+    cells: int = 2_500_000
+
+    def profiles(self, n: int, m: int) -> int:
+        """Training profiles of the coordinate search for n bidders and m items."""
+        return max(1, self.cells // (n * ama.outcome_count(n, m)))
 
 
 def symmetric_candidates(
@@ -93,13 +100,14 @@ def symmetric_candidates(
 ) -> dict[str, torch.Tensor]:
     """``starts`` plus ``symmetric_search``: the coordinate search from the best start on the training profiles,
     and from the best grid point where the family has at most ``grid_max_dim`` boosts (whichever earns more)."""
-    bids = train_bids[: search.profiles].double()
+    bids = train_bids[: search.profiles(family.n, family.m)].double()
     names = list(starts)
     revenues = _revenues(family, bids, torch.stack([starts[k] for k in names]).double())
     origins = [starts[names[int(revenues.argmax())]]]
     boosts = family.dim - int(family.alpha_index.max()) - 1
     if boosts <= search.grid_max_dim:
-        origins.append(grid_search(family, bids, search.grid_points, search.grid_low, search.grid_high))
+        grid_bids = bids[: search.grid_profiles]
+        origins.append(grid_search(family, grid_bids, search.grid_points, search.grid_low, search.grid_high))
     found = [coordinate_search(family, bids, phi, search.steps, search.rounds) for phi in origins]
     scores = _revenues(family, bids, torch.stack(found).double())
     return {**starts, "symmetric_search": found[int(scores.argmax())]}
