@@ -79,7 +79,8 @@ class SearchConfig:
     """Searches of the bundle-symmetric starts: grid (points per boost in [low, high], only up to ``grid_max_dim``
     boosts; on at most ``grid_profiles`` training profiles) and coordinate search (step sizes, rounds), on as many
     training profiles as keep profiles x n x (n+1)^m within ``cells`` (2x2: 20,000 and more; 2x5: 5,144; 5x3:
-    2,314)."""
+    2,314), in as many rounds as keep dim x steps x rounds within ``max_moves`` (at least one: 5x3(B), 60
+    parameters, one round)."""
 
     grid_points: int = 21
     grid_low: float = -1.5
@@ -89,10 +90,15 @@ class SearchConfig:
     steps: tuple[float, ...] = (0.2, 0.05, 0.01)
     rounds: int = 3
     cells: int = 2_500_000
+    max_moves: int = 150  # coordinate moves (dim x steps x rounds) at most, by fewer rounds (at least one)
 
     def profiles(self, n: int, m: int) -> int:
         """Training profiles of the coordinate search for n bidders and m items."""
         return max(1, self.cells // (n * ama.outcome_count(n, m)))
+
+    def rounds_for(self, dim: int) -> int:
+        """Rounds of the coordinate search of a family of dimension ``dim``."""
+        return max(1, min(self.rounds, self.max_moves // (dim * len(self.steps))))
 
 
 def symmetric_candidates(
@@ -108,6 +114,7 @@ def symmetric_candidates(
     if boosts <= search.grid_max_dim:
         grid_bids = bids[: search.grid_profiles]
         origins.append(grid_search(family, grid_bids, search.grid_points, search.grid_low, search.grid_high))
-    found = [coordinate_search(family, bids, phi, search.steps, search.rounds) for phi in origins]
+    rounds = search.rounds_for(family.dim)
+    found = [coordinate_search(family, bids, phi, search.steps, rounds) for phi in origins]
     scores = _revenues(family, bids, torch.stack(found).double())
     return {**starts, "symmetric_search": found[int(scores.argmax())]}
