@@ -1,9 +1,9 @@
 """RegretNet's distilled start: quality against time, before/after in one run.
 
-Rule ``regretnet_start`` distils the family's network from its teacher, the MyersonNet of the same seed (learned
-from samples, exactly DSIC; :mod:`pipeline_lib.single_item.distill`). This distils a fresh network once per budget
-variant, on the same data and seed, and scores each start on the validation split only (never the test split, never
-a known optimum): its validation revenue against the teacher's on the same profiles, and its validation regret by
+Rule ``regretnet_start`` distils the family's network from its teacher, the MyersonNet of the same seed (learned from
+samples, exactly DSIC; :mod:`pipeline_lib.single_item.learning.distilled_start`). This distils a fresh network once per
+budget variant, on the same data and seed, and scores each start on the validation split only (never the test split,
+never a known optimum): its validation revenue against the teacher's on the same profiles, and its validation regret by
 the rule's own search on the training block's ``val_profiles``:
 
     .venv/bin/python benchmarks/distill_budget.py --family uniform                     # quick tier's data
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _single_item_bench import family_inputs, parser, print_table  # noqa: E402
 
 from pipeline_lib.core import io  # noqa: E402
-from pipeline_lib.single_item import regret  # noqa: E402
-from pipeline_lib.single_item import regretnet as rn  # noqa: E402
-from pipeline_lib.single_item.baselines import support_upper  # noqa: E402
-from pipeline_lib.single_item.distill import DistillConfig, distill  # noqa: E402
+from pipeline_lib.single_item.evaluation import evaluator  # noqa: E402
+from pipeline_lib.single_item.learning import regretnet as rn  # noqa: E402
+from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill  # noqa: E402
+from pipeline_lib.single_item.mechanisms.priors import support_upper  # noqa: E402
 from pipeline_lib.stages.single_item_learned import load_learned, regretnet_config  # noqa: E402
 
 VARIANTS = {  # name -> (DistillConfig fields, RegretNetConfig fields) changed from the tier's blocks
@@ -55,7 +55,7 @@ def main() -> None:
     model = Path(args.root) / "single_item" / args.family / "myersonnet" / f"seed{args.seed}" / "model.pt"
     teacher = load_learned(io.load_torch(str(model)))
     val = val[: base.val_profiles]
-    search = rn.validation_search(base, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
+    search = rn.validation_search(base, evaluator.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
     with torch.no_grad():
         teacher_revenue = float(teacher(torch.as_tensor(val, dtype=torch.float64))[1].sum(1).mean())
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _single_item_bench import family_inputs, parser, print_table  # noqa: E402
 
 from pipeline_lib.core import io  # noqa: E402
-from pipeline_lib.single_item import regret  # noqa: E402
-from pipeline_lib.single_item import regretnet as rn  # noqa: E402
-from pipeline_lib.single_item.nets import AsMechanism, model_from_payload  # noqa: E402
+from pipeline_lib.single_item.evaluation import family_report  # noqa: E402
+from pipeline_lib.single_item.learning import regretnet as rn  # noqa: E402
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, model_from_payload  # noqa: E402
 from pipeline_lib.stages.single_item_learned import regretnet_config  # noqa: E402
 
 VARIANTS = {  # name -> RegretNetConfig fields changed from the tier's training block ("start": False = fresh net)
@@ -64,7 +64,9 @@ def main() -> None:
         raise SystemExit(f"no validation profiles beyond the {base.val_profiles} that selection reads")
     path = Path(args.root) / "single_item" / args.family / "regretnet" / f"seed{args.seed}" / "start.pt"
     start, _ = model_from_payload(io.load_torch(str(path)))
-    start_rep = regret.report(AsMechanism(start), held_out, args.family, family_cfg, evaluation, torch.device("cpu"))
+    start_rep = family_report.report(
+        AsMechanism(start), held_out, args.family, family_cfg, evaluation, torch.device("cpu")
+    )
     start_revenue = start_rep["metrics"]["revenue"]["value"]
 
     header = f"{'variant':14} {'train s':>8} {'iter':>5} {'sel rev':>8} {'sel rgt':>9} {'val rev':>8} " \
@@ -78,7 +80,7 @@ def main() -> None:
         net, history = rn.train_regretnet(train, val, cfg, seed=args.seed, init_net=start if use_start else None)
         seconds = time.perf_counter() - t0
         chosen = rn.selected_row(history)
-        rep = regret.report(AsMechanism(net), held_out, args.family, family_cfg, evaluation, torch.device("cpu"))
+        rep = family_report.report(AsMechanism(net), held_out, args.family, family_cfg, evaluation, torch.device("cpu"))
         m = rep["metrics"]
         rows.append(
             f"{name:14} {seconds:8.0f} {chosen['iteration']:5d} {chosen['val_revenue']:8.4f} "

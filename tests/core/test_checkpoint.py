@@ -67,7 +67,7 @@ def test_real_training_states_load_with_weights_only(tmp_path):
     """The states the trainers write (parameters, Adam state, generator states, history, best iterate) are plain
     tensors and values: they load with weights_only=True, so resumption still resumes."""
     from pipeline_lib.core.seeds import vvca_run_seed
-    from pipeline_lib.single_item import train as tr
+    from pipeline_lib.single_item.learning import report_net as tr
     from pipeline_lib.vvca import zfo
     from pipeline_lib.vvca.bids import BidSource
     from pipeline_lib.vvca.config import TrainConfig

@@ -219,7 +219,7 @@ def test_regretnet_start_distils_the_phase1_network_from_the_learned_myersonnet(
     samples); the record names the teacher and its seed; each seed draws its own distillation; no teacher: the
     phase-1 network as it is; a known optimum is no teacher."""
     from pipeline_lib.core import io
-    from pipeline_lib.single_item.nets import model_from_payload
+    from pipeline_lib.single_item.mechanisms.nets import model_from_payload
     from pipeline_lib.stages import single_item_learned as sl
 
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
@@ -282,7 +282,7 @@ def _sweep_files(tmp_path, data, kwargs, start_iterations, teacher_path):
 def test_regretnet_without_a_sweep_trains_the_configured_parameters(tmp_path, data, monkeypatch, myersonnet_teacher):
     """``single_item.regretnet.sweep.n_trials: 0``: no study, no trial; best_params.json holds the configured
     training parameters (feasibility unknown), the trial exports are empty, and the final training uses them."""
-    from pipeline_lib.single_item.regretnet import RegretNetConfig
+    from pipeline_lib.single_item.learning.regretnet import RegretNetConfig
     from pipeline_lib.stages import single_item_learned as sl
 
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
@@ -344,13 +344,12 @@ def test_myersonnet_is_evaluated_in_both_deployments_and_tabulated_as_two_dsic_r
 def _optimum_code_objects():
     """The code of everything that builds or evaluates the optimal auction or its revenue (Myerson's ironed virtual
     values, the i.i.d. and asymmetric auctions, their closed-form and quadrature revenues)."""
-    from pipeline_lib.single_item import asymmetric_myerson as am
-    from pipeline_lib.single_item import auctions, baselines
+    from pipeline_lib.single_item.mechanisms import myerson as my
 
     funcs = [
-        auctions.ironed_virtual_value, auctions.myerson, auctions.myerson_revenue, am.ironed_virtual_values,
-        am.AsymmetricMyerson.__init__, am.AsymmetricMyerson.__call__, am.optimal_revenue, baselines.myerson_for,
-        baselines.known_optimum,
+        my.ironed_virtual_value, my.myerson, my.myerson_revenue, my.ironed_virtual_values,
+        my.AsymmetricMyerson.__init__, my.AsymmetricMyerson.__call__, my.optimal_revenue, my.myerson_for,
+        my.optimal_revenue_for,
     ]  # fmt: skip
     return {f.__code__: f.__qualname__ for f in funcs}
 
@@ -400,4 +399,4 @@ def test_no_learning_stage_constructs_or_calls_the_optimal_auction(tmp_path, dat
     watched(sl.single_item_learned_evaluate, rnet["model"], data["test"], str(tmp_path / "eval.json"),
             family="uniform", method="regretnet", family_cfg=FAMILY, evaluation=EVAL, seed_index=0,
             data_check=CHECK)  # fmt: skip
-    assert {"known_optimum", "myerson"} <= seen  # the evaluation reads the optimum: the probe sees it
+    assert {"optimal_revenue_for", "myerson"} <= seen  # the evaluation reads the optimum: the probe sees it

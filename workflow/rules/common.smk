@@ -17,7 +17,7 @@ from pipeline_lib.core.settings import (
     single_item_settings,
 )
 from pipeline_lib.report.paper_values import TABLES as PAPER_TABLES
-from pipeline_lib.single_item.priors import baseline_names
+from pipeline_lib.single_item.mechanisms.priors import baseline_names
 from pipeline_lib.vvca.config import resolve_config as resolve_zfo_config
 
 validate(config, schema="../schemas/config.schema.yaml")

@@ -77,7 +77,7 @@ def _ci(m: Mapping[str, Any], key: str) -> tuple[float, float]:
 
 
 def row_from_report(payload: Mapping[str, Any], mechanism: str) -> dict[str, Any]:
-    """One table row from one evaluation payload (pipeline_lib.single_item.regret._report)."""
+    """One table row from one evaluation payload (pipeline_lib.single_item.evaluation.family_report.report)."""
     record = read_record(payload, f"evaluation of {mechanism}")
     m = payload["metrics"]
     row: dict[str, Any] = {"mechanism": mechanism, "n_seeds": 1, "ci_method": "bootstrap over test profiles"}

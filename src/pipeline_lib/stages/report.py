@@ -20,9 +20,11 @@ from pipeline_lib.core.device import get_device
 from pipeline_lib.core.records import read_record
 from pipeline_lib.core.seeds import vvca_run_seed
 from pipeline_lib.report import figures_single_item, figures_zfo, table1, table2
-from pipeline_lib.single_item.baselines import correct_baseline, known_optimum, support_upper
-from pipeline_lib.single_item.nets import AsMechanism, model_from_payload
-from pipeline_lib.single_item.regret import misreport_upper
+from pipeline_lib.single_item.evaluation.evaluator import misreport_upper
+from pipeline_lib.single_item.mechanisms.baselines import correct_baseline
+from pipeline_lib.single_item.mechanisms.myerson import optimal_revenue_for
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, model_from_payload
+from pipeline_lib.single_item.mechanisms.priors import support_upper
 from pipeline_lib.stages.single_item_learned import deployments, load_learned
 from pipeline_lib.vvca import case_study
 from pipeline_lib.vvca.bids import BidSource
@@ -109,7 +111,7 @@ def single_item_figures(
             "learned": learned, "reference": ref, "reference_name": ref.name, "values": values,
             "upper": misreport_upper(values, support_upper(dict(family_cfg), values.shape[1]), 1.0),
         }  # fmt: skip
-        optima[fam] = known_optimum(dict(family_cfg), values.shape[1])
+        optima[fam] = optimal_revenue_for(dict(family_cfg), values.shape[1])
     sweeps = figures_single_item.plot_sweeps(trials, optima, budget, paths)
     io.save_figure(sweeps, outputs["sweep_png"], outputs["sweep_pdf"])
     io.save_figure(figures_single_item.plot_responses(specs), outputs["response_png"], outputs["response_pdf"])

@@ -24,12 +24,13 @@ from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import make_record
 from pipeline_lib.core.seeds import stage_seed
-from pipeline_lib.single_item import regret
-from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.baselines import build_baseline, correct_baseline
-from pipeline_lib.single_item.nets import AsMechanism, model_from_payload, model_payload
-from pipeline_lib.single_item.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
-from pipeline_lib.single_item.sweep import mark_exported, single_item_sweep
+from pipeline_lib.single_item.evaluation import family_report
+from pipeline_lib.single_item.learning import report_net as tr
+from pipeline_lib.single_item.learning.report_net_sweep import single_item_sweep
+from pipeline_lib.single_item.learning.studies import mark_exported
+from pipeline_lib.single_item.mechanisms.baselines import build_baseline, correct_baseline
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, model_from_payload, model_payload
+from pipeline_lib.single_item.mechanisms.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
 
 log = logging.getLogger(__name__)
 STUDY_FILE = "study.sqlite3"
@@ -160,13 +161,13 @@ def single_item_evaluate(
     """Rule ``single_item_evaluate``: test-set report of one trained network (soft as trained; with ``hardened``
     also the argmax variant, under ``hardened``)."""
     device = get_device()
-    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
     net, extra = model_from_payload(io.load_torch(model_path, map_location=device), map_location=device)
-    payload = regret.report(AsMechanism(net), values, family, family_cfg, evaluation, device)
+    payload = family_report.report(AsMechanism(net), values, family, family_cfg, evaluation, device)
     payload.update({"training": extra})
-    if regret.EvaluationConfig.from_mapping(evaluation).hardened:
-        hard = regret.report(AsMechanism(net, hard=True), values, family, family_cfg, evaluation, device)
+    if family_report.EvaluationConfig.from_mapping(evaluation).hardened:
+        hard = family_report.report(AsMechanism(net, hard=True), values, family, family_cfg, evaluation, device)
         payload["hardened"] = make_single_item_record(hard, family, "learned_hard", seed_index)
     record = make_single_item_record(payload, family, "learned", seed_index)
     io.write_json(out_path, record)
@@ -209,10 +210,10 @@ def single_item_baseline(
         mech = one_item_vvca_from_payload(io.load_torch(fitted_path))
     else:
         mech = build_baseline(baseline, family_cfg, load_split(train_path, family, "train", data_check))
-    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
-    payload = regret.report(
-        mech, values, family, family_cfg, evaluation, device, regret.extra_reserve_points(mech.params)
+    payload = family_report.report(
+        mech, values, family, family_cfg, evaluation, device, family_report.extra_reserve_points(mech.params)
     )
     payload.update({"baseline": baseline})
     record = make_single_item_record(payload, family, baseline, 0)

@@ -1,7 +1,7 @@
 """Stages of the learned single-item mechanisms beyond the report (docs/methods.md#regretnet, #myersonnet):
 
 * ``regretnet_start``: RegretNet's starting network (the phase-1 network or a fresh one) distilled from a DSIC
-  teacher over the whole misreport range (:mod:`pipeline_lib.single_item.distill`);
+  teacher over the whole misreport range (:mod:`pipeline_lib.single_item.learning.distilled_start`);
 * ``regretnet_sweep``: Optuna sweep of RegretNet's optimiser settings that maximises validation revenue subject
   to validation regret <= budget (Optuna constraints); trial 0 is the default configuration;
 * ``single_item_learned_train``: RegretNet (augmented Lagrangian, best feasible configuration of the sweep) or
@@ -31,22 +31,16 @@ from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import SECOND
 from pipeline_lib.core.seeds import stage_seed
-from pipeline_lib.single_item import regret
-from pipeline_lib.single_item import regretnet as rn
-from pipeline_lib.single_item import regretnet_sweep as rs
-from pipeline_lib.single_item.baselines import support_upper
-from pipeline_lib.single_item.distill import DistillConfig, distill
-from pipeline_lib.single_item.distill import config_dict as distill_config
-from pipeline_lib.single_item.myersonnet import (
-    MyersonNet,
-    MyersonNetConfig,
-    MyersonNetMechanism,
-    train_myersonnet,
-    train_softmax,
-)
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
-from pipeline_lib.single_item.priors import resample_bidders, shared_map
-from pipeline_lib.single_item.sweep import mark_exported, resume_and_run, trial_exports
+from pipeline_lib.single_item.evaluation import evaluator, family_report
+from pipeline_lib.single_item.learning import regretnet as rn
+from pipeline_lib.single_item.learning import regretnet_sweep as rs
+from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill
+from pipeline_lib.single_item.learning.distilled_start import config_dict as distill_config
+from pipeline_lib.single_item.learning.myersonnet import MyersonNetConfig, train_myersonnet, train_softmax
+from pipeline_lib.single_item.learning.studies import mark_exported, resume_and_run, trial_exports
+from pipeline_lib.single_item.mechanisms.myersonnet_auction import MyersonNet, MyersonNetMechanism
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
+from pipeline_lib.single_item.mechanisms.priors import resample_bidders, shared_map, support_upper
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
 
 log = logging.getLogger(__name__)
@@ -69,7 +63,7 @@ def _with_upper(cfg: rn.RegretNetConfig, family_cfg: Mapping, train: np.ndarray)
     (a network never asked about bids above the training values is exploited there at test time)."""
     if cfg.misreport_upper is not None:
         return cfg
-    return replace(cfg, misreport_upper=regret.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
+    return replace(cfg, misreport_upper=evaluator.misreport_upper(train, support_upper(family_cfg, train.shape[1])))
 
 
 def _training(training: Mapping, family_cfg: Mapping, n_bidders: int, method: str) -> dict[str, Any]:
@@ -147,7 +141,7 @@ def regretnet_start(
     history: list[dict[str, Any]] = []
     if teacher is not None and dcfg.iterations > 0:
         net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
-    search = rn.validation_search(cfg, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
+    search = rn.validation_search(cfg, evaluator.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
     vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
     vm_pair = (vm["revenue"], vm["regret_mean"])
     info = {
@@ -205,7 +199,7 @@ def regretnet_sweep(
         _write_sweep(files, table, document, payload)
         return payload
     search = replace(
-        rn.validation_search(base, regret.misreport_upper(val, support_upper(family_cfg, val.shape[1]))),
+        rn.validation_search(base, evaluator.misreport_upper(val, support_upper(family_cfg, val.shape[1]))),
         grid=int(sweep["val_grid"]),
     )  # the training's validation search (grid, then a short refinement) on the sweep's grid
     identity = {
@@ -332,15 +326,19 @@ def single_item_learned_evaluate(
     (RegretNet: soft as trained and, under ``hardened``, argmax; MyersonNet: hard and, under ``softmax``, the
     softmax deployment where it was trained)."""
     device = get_device()
-    max_rows = regret.EvaluationConfig.from_mapping(evaluation).max_profiles
+    max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
     payload = io.load_torch(model_path)
     reports = []
     for deployment in deployments(payload):
         mech = load_learned(payload, deployment)
-        extra_points = regret.extra_reserve_points(getattr(mech, "params", {}))
+        extra_points = family_report.extra_reserve_points(getattr(mech, "params", {}))
         reports.append(
-            (deployment, mech.name, regret.report(mech, values, family, family_cfg, evaluation, device, extra_points))
+            (
+                deployment,
+                mech.name,
+                family_report.report(mech, values, family, family_cfg, evaluation, device, extra_points),
+            )
         )
     (_, _, report), *others = reports
     report["training"] = payload.get("extra", {})

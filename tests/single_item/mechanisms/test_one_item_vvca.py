@@ -9,14 +9,14 @@ import torch
 from pipeline_lib.core.data import read_valuations, write_valuations
 from pipeline_lib.core.device import get_device
 from pipeline_lib.core.settings import Setting
-from pipeline_lib.single_item.one_item_vvca import (
+from pipeline_lib.single_item.evaluation.evaluator import RegretSearch, evaluate_mechanism
+from pipeline_lib.single_item.mechanisms.one_item_vvca import (
     OneItemVVCA,
     one_item_bids,
     one_item_vvca_from_payload,
     train_one_item_vvca,
     vvca_from_reserve,
 )
-from pipeline_lib.single_item.regret import RegretSearch, evaluate_mechanism
 
 
 def test_bids_become_bundle_values_of_the_empty_bundle_and_the_item():

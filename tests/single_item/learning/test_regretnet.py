@@ -16,13 +16,14 @@ import optuna
 import pytest
 import torch
 
-from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item import regretnet as rn
-from pipeline_lib.single_item import regretnet_sweep as sw
-from pipeline_lib.single_item.auctions import myerson
-from pipeline_lib.single_item.distill import DistillConfig, distill
-from pipeline_lib.single_item.distributions import UniformPrior
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.evaluation import family_report as fr
+from pipeline_lib.single_item.learning import regretnet as rn
+from pipeline_lib.single_item.learning import regretnet_sweep as sw
+from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill
+from pipeline_lib.single_item.mechanisms.myerson import myerson
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.mechanisms.priors import UniformPrior
 
 
 def test_deviation_utilities_agree_with_the_evaluator():
@@ -160,7 +161,7 @@ def test_iterates_are_scored_with_the_refined_validation_search(monkeypatch):
     assert len(seen) == 2 and all(s.grid == 11 and s.refine_steps == cfg.val_refine_steps > 0 for s in seen)
     assert seen[0].refine_top == cfg.val_refine_top > 0 and seen[0].upper == pytest.approx(1.0, abs=0.05)
     assert rn.validation_search(replace(cfg, val_refine_steps=0), 2.0).refine_steps == 0
-    assert rn.RegretNetConfig().val_grid == ev.EvaluationConfig().grid  # the test-time grid, not a coarser one
+    assert rn.RegretNetConfig().val_grid == fr.EvaluationConfig().grid  # the test-time grid, not a coarser one
 
 
 KEYS = ("revenue", "regret_mean", "regret_max", "ir_violation_rate")

@@ -14,7 +14,7 @@ import pytest
 import torch
 from scipy import integrate
 
-from pipeline_lib.single_item import envelope as env
+from pipeline_lib.single_item.mechanisms import envelope as env
 
 
 def piecewise(seed: int, n: int, pieces: int, upper: float):

@@ -19,9 +19,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.single_item import auctions as c
-from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.distributions import prior_from_family
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.evaluation import family_report as fr
+from pipeline_lib.single_item.evaluation import optimum_check as oc
+from pipeline_lib.single_item.mechanisms import myerson as my
+from pipeline_lib.single_item.mechanisms import priors as pr
+from pipeline_lib.single_item.mechanisms import vickrey as vk
+from pipeline_lib.single_item.mechanisms.priors import prior_from_family
 
 CPU = torch.device("cpu")
 
@@ -79,12 +83,12 @@ def within_4_se(sample: np.ndarray, expected: float) -> bool:
 @pytest.mark.parametrize(
     ("mech", "sample"),
     [
-        (c.vickrey(), uniform),
-        (c.second_price_reserve(0.3), uniform),
-        (c.myerson(c.UniformPrior()), uniform),
-        (c.myerson(c.ExponentialPrior(1.0)), exponential),
-        (c.myerson(c.hetero_prior()), hetero),
-        (c.vickrey(), hetero),
+        (vk.vickrey(), uniform),
+        (vk.second_price_reserve(0.3), uniform),
+        (my.myerson(pr.UniformPrior()), uniform),
+        (my.myerson(pr.ExponentialPrior(1.0)), exponential),
+        (my.myerson(pr.hetero_prior()), hetero),
+        (vk.vickrey(), hetero),
     ],
     ids=["vickrey", "spa_reserve", "myerson_uniform", "myerson_exponential", "myerson_hetero", "vickrey_hetero"],
 )
@@ -92,7 +96,7 @@ def test_truthful_mechanisms_have_zero_regret(mech, sample):
     values = sample(150, seed=11)
     search = ev.RegretSearch(
         upper=ev.misreport_upper(values, 1.0 if sample is uniform else math.inf),
-        extra_points=ev.extra_reserve_points(mech.params),
+        extra_points=fr.extra_reserve_points(mech.params),
     )
     out = ev.evaluate_mechanism(mech, values, search, ev.Bootstrap(n_boot=50))
     assert out.metrics["regret_max"]["value"] <= 1e-9
@@ -103,7 +107,7 @@ def test_truthful_mechanisms_have_zero_regret(mech, sample):
 def test_first_price_regret_is_the_top_spacing_profile_by_profile():
     values = uniform(200, seed=2)
     search = ev.RegretSearch(upper=1.0)
-    out = ev.evaluate_mechanism(c.FirstPriceAuction(), values, search, ev.Bootstrap(n_boot=50))
+    out = ev.evaluate_mechanism(vk.FirstPriceAuction(), values, search, ev.Bootstrap(n_boot=50))
     srt = np.sort(values, 1)
     winner = values.argmax(1)
     expected = np.zeros_like(values)
@@ -114,7 +118,7 @@ def test_first_price_regret_is_the_top_spacing_profile_by_profile():
 
 def test_first_price_summed_regret_is_one_fifth_for_four_uniform_bidders():
     values = uniform(800, seed=3)
-    out = ev.evaluate_mechanism(c.FirstPriceAuction(), values, ev.RegretSearch(upper=1.0), ev.Bootstrap(200))
+    out = ev.evaluate_mechanism(vk.FirstPriceAuction(), values, ev.RegretSearch(upper=1.0), ev.Bootstrap(200))
     assert within_4_se(summed_regret(out), 1.0 / (N_BIDDERS + 1))
     assert out.metrics["regret_mean"]["value"] == pytest.approx(out.metrics["regret_sum"]["value"] / N_BIDDERS)
     lo, hi = out.metrics["regret_sum"]["ci"]
@@ -154,10 +158,10 @@ def test_gradient_refinement_reaches_an_interior_optimum_the_coarse_grid_misses(
 @pytest.mark.parametrize(
     ("mech", "sample", "optimum"),
     [
-        (c.myerson(c.UniformPrior()), uniform, 0.6125),
-        (c.myerson(c.ExponentialPrior(1.0)), exponential, 1.127316),
-        (c.myerson(c.hetero_prior()), hetero, 0.7248),
-        (c.vickrey(), uniform, 0.6),
+        (my.myerson(pr.UniformPrior()), uniform, 0.6125),
+        (my.myerson(pr.ExponentialPrior(1.0)), exponential, 1.127316),
+        (my.myerson(pr.hetero_prior()), hetero, 0.7248),
+        (vk.vickrey(), uniform, 0.6),
     ],
     ids=["myerson_uniform", "myerson_exponential", "myerson_hetero", "vickrey_uniform"],
 )
@@ -173,7 +177,7 @@ def test_revenue_estimates_the_known_optimum(mech, sample, optimum):
 def test_welfare_ratio_of_myerson_on_uniform_values():
     values = uniform(10000, seed=9)
     cheap = ev.RegretSearch(upper=1.0, grid=2, eps=0.0)
-    m = ev.evaluate_mechanism(c.myerson(c.UniformPrior()), values, cheap, ev.Bootstrap(200)).metrics
+    m = ev.evaluate_mechanism(my.myerson(pr.UniformPrior()), values, cheap, ev.Bootstrap(200)).metrics
     lo, hi = m["welfare_ratio"]["ci"]
     expected = 1.0 - 2.0 ** -(N_BIDDERS + 1)
     assert lo - 0.002 <= expected <= hi + 0.002
@@ -195,9 +199,9 @@ def test_ir_violations_are_counted_per_bidder():
 
 
 def test_the_revenue_ceiling_flag():
-    assert ev.revenue_flag(0.628, 0.002, 0.6125) == "not incentive compatible"
-    assert ev.revenue_flag(0.615, 0.002, 0.6125) == ""
-    assert ev.revenue_flag(0.9, 0.002, None) == ""
+    assert oc.revenue_flag(0.628, 0.002, 0.6125) == "not incentive compatible"
+    assert oc.revenue_flag(0.615, 0.002, 0.6125) == ""
+    assert oc.revenue_flag(0.9, 0.002, None) == ""
 
 
 def test_misreport_domain_covers_the_whole_support():
@@ -213,7 +217,7 @@ def test_one_profile_has_no_standard_error_and_its_report_is_valid_json(tmp_path
 
     family_cfg = {"distribution": "uniform", "low": 0.0, "high": 1.0}
     cfg = {"grid": 51, "refine_steps": 0, "bootstrap": 5}
-    payload = ev.report(c.vickrey(), uniform(1, 0), "uniform", family_cfg, cfg, torch.device("cpu"))
+    payload = fr.report(vk.vickrey(), uniform(1, 0), "uniform", family_cfg, cfg, torch.device("cpu"))
     assert payload["test_revenue"]["se"] is None and payload["flag"] == ""
     record = make_record(setting="uniform", method="vickrey", seed=0, **payload)
     io.write_json(tmp_path / "r.json", record)
@@ -226,7 +230,7 @@ def test_revenue_against_myerson_on_the_same_profiles_is_the_paired_ratio_of_mea
     family_cfg = {"distribution": "uniform", "low": 0.0, "high": 1.0}
     values = uniform(3000, 11)
     cfg = {"grid": 51, "refine_steps": 0, "bootstrap": 200}
-    payload = ev.report(c.vickrey(), values, "uniform", family_cfg, cfg, torch.device("cpu"))
+    payload = fr.report(vk.vickrey(), values, "uniform", family_cfg, cfg, torch.device("cpu"))
     top2 = np.sort(values, axis=1)[:, -2:]
     vickrey_rev = top2[:, 0]
     myerson_rev = np.where(top2[:, 1] >= 0.5, np.maximum(top2[:, 0], 0.5), 0.0)
@@ -236,12 +240,12 @@ def test_revenue_against_myerson_on_the_same_profiles_is_the_paired_ratio_of_mea
     assert lo < paired["value"] < hi < 1.0  # Vickrey is strictly worse, and the paired CI says so
     rev_lo, rev_hi = payload["metrics"]["revenue"]["ci"]
     assert (hi - lo) * myerson_rev.mean() < 0.5 * (rev_hi - rev_lo)
-    myerson = c.myerson(prior_from_family(family_cfg))
-    itself = ev.report(myerson, values, "uniform", family_cfg, cfg, torch.device("cpu"))
+    myerson = my.myerson(prior_from_family(family_cfg))
+    itself = fr.report(myerson, values, "uniform", family_cfg, cfg, torch.device("cpu"))
     assert itself["metrics"]["revenue_vs_myerson"]["value"] == pytest.approx(1.0, abs=1e-12)
 
 
 def test_no_myerson_comparison_without_a_known_optimum():
     family_cfg = {"distribution": "latent", "d": 1, "sigma_z": 1.0, "sigma_eps": 0.05}
-    payload = ev.report(c.vickrey(), uniform(50, 2), "latent", family_cfg, {"grid": 11, "bootstrap": 5}, CPU)
+    payload = fr.report(vk.vickrey(), uniform(50, 2), "latent", family_cfg, {"grid": 11, "bootstrap": 5}, CPU)
     assert payload["optimum"] is None and "revenue_vs_myerson" not in payload["metrics"]

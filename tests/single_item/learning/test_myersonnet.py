@@ -12,18 +12,20 @@ import pytest
 import torch
 from scipy import integrate
 
-from pipeline_lib.single_item import auctions as c
-from pipeline_lib.single_item import myersonnet as mn
-from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.learning import myersonnet as mn
+from pipeline_lib.single_item.mechanisms import myerson as my
+from pipeline_lib.single_item.mechanisms import myersonnet_auction as ma
+from pipeline_lib.single_item.mechanisms import priors as pr
 
 
-def random_net(n: int, seed: int, scale: float = 1.0) -> mn.MyersonNet:
+def random_net(n: int, seed: int, scale: float = 1.0) -> ma.MyersonNet:
     gen = torch.Generator().manual_seed(seed)
-    return mn.MyersonNet(n, 4, 6, input_scale=0.7, init_scale=scale, generator=gen, init_reserve=0.3).double()
+    return ma.MyersonNet(n, 4, 6, input_scale=0.7, init_scale=scale, generator=gen, init_reserve=0.3).double()
 
 
 @pytest.fixture(scope="module")
-def uniform4() -> tuple[mn.MyersonNet, list]:
+def uniform4() -> tuple[ma.MyersonNet, list]:
     rng = np.random.default_rng(0)
     cfg = mn.MyersonNetConfig(iterations=600, eval_every=100)
     return mn.train_myersonnet(rng.random((20_000, 4)), rng.random((5_000, 4)), cfg, seed=1)
@@ -44,7 +46,7 @@ def test_inverse_is_the_inverse(seed):
 
 def test_hard_payments_are_critical_bids_found_by_bisection():
     net = random_net(3, 5, scale=0.5)
-    mech = mn.myersonnet_mechanism(net)
+    mech = ma.myersonnet_mechanism(net)
     bids = torch.as_tensor(np.random.default_rng(5).random((300, 3)) * 2.0)
     alloc, pay = mech(bids)
     assert torch.all(alloc.sum(1) <= 1) and torch.all((alloc == 0) | (alloc == 1))
@@ -62,7 +64,7 @@ def test_hard_payments_are_critical_bids_found_by_bisection():
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_random_myersonnet_is_dsic_and_ir_in_the_evaluator(n):
-    mech = mn.myersonnet_mechanism(random_net(n, 7, scale=0.6))
+    mech = ma.myersonnet_mechanism(random_net(n, 7, scale=0.6))
     values = np.random.default_rng(8).random((150, n)) * 2.0
     search = ev.RegretSearch(upper=2.0, extra_points=tuple(mech.params["reserves"]))
     m = ev.evaluate_mechanism(mech, values, search, ev.Bootstrap(n_boot=20)).metrics
@@ -72,10 +74,10 @@ def test_random_myersonnet_is_dsic_and_ir_in_the_evaluator(n):
 
 def test_four_uniform_bidders_reach_the_myerson_optimum(uniform4):
     net, history = uniform4
-    mech = mn.myersonnet_mechanism(net)
+    mech = ma.myersonnet_mechanism(net)
     test = np.random.default_rng(9).random((20_000, 4))
     rev = float(mech(torch.as_tensor(test))[1].sum(1).mean())
-    myerson = float(c.myerson(c.UniformPrior())(torch.as_tensor(test))[1].sum(1).mean())
+    myerson = float(my.myerson(pr.UniformPrior())(torch.as_tensor(test))[1].sum(1).mean())
     assert rev >= 0.97 * 0.6125
     assert rev >= 0.99 * myerson  # same profiles: the paired comparison is far less noisy than the sample mean
     assert np.allclose(mech.params["reserves"], 0.5, atol=0.06)  # the learned reserves are Myerson's
@@ -83,7 +85,7 @@ def test_four_uniform_bidders_reach_the_myerson_optimum(uniform4):
 
 
 def test_trained_myersonnet_has_zero_regret_in_the_evaluator(uniform4):
-    mech = mn.myersonnet_mechanism(uniform4[0])
+    mech = ma.myersonnet_mechanism(uniform4[0])
     values = np.random.default_rng(10).random((200, 4))
     out = ev.evaluate_mechanism(mech, values, ev.RegretSearch(upper=1.0), ev.Bootstrap(n_boot=20))
     assert out.metrics["regret_max"]["value"] <= 1e-9
@@ -94,7 +96,7 @@ def test_one_bidder_learns_the_monopoly_price():
     rng = np.random.default_rng(11)
     cfg = mn.MyersonNetConfig(iterations=400, n_groups=2, n_units=3)
     net, _ = mn.train_myersonnet(rng.random((10_000, 1)), rng.random((5_000, 1)), cfg, seed=2)
-    mech = mn.myersonnet_mechanism(net)
+    mech = ma.myersonnet_mechanism(net)
     (reserve,) = mech.params["reserves"]
     assert reserve == pytest.approx(0.5, abs=0.03)
     test = torch.as_tensor(np.random.default_rng(12).random((20_000, 1)))
@@ -118,14 +120,14 @@ def test_a_shared_map_treats_every_bidder_alike_and_stays_dsic():
     """One map for all bidders: equal transformed bids and reserves for equal bids, the evaluator's regret 0, and
     a network trained with it on four U[0,1] bidders (column-resampled minibatches) reaches Myerson's revenue."""
     gen = torch.Generator().manual_seed(4)
-    net = mn.MyersonNet(3, 4, 6, input_scale=0.7, init_scale=0.6, generator=gen, init_reserve=0.3, shared=True).double()
+    net = ma.MyersonNet(3, 4, 6, input_scale=0.7, init_scale=0.6, generator=gen, init_reserve=0.3, shared=True).double()
     assert net.w.shape == (1, 4, 6) and net.n_bidders == 3
     b = torch.rand(50, 1, dtype=torch.float64, generator=gen).expand(50, 3)
     with torch.no_grad():
         r = net.transform(b)
         assert torch.equal(r[:, 0], r[:, 1]) and torch.equal(r[:, 1], r[:, 2])
         assert torch.allclose(net.inverse(r), b, atol=1e-12, rtol=0)
-    mech = mn.myersonnet_mechanism(net)
+    mech = ma.myersonnet_mechanism(net)
     assert len(set(mech.params["reserves"])) == 1
     values = np.random.default_rng(14).random((150, 3)) * 2.0
     search = ev.RegretSearch(upper=2.0, extra_points=tuple(mech.params["reserves"]))
@@ -134,16 +136,16 @@ def test_a_shared_map_treats_every_bidder_alike_and_stays_dsic():
     cfg = mn.MyersonNetConfig(iterations=600, eval_every=100, shared_map=True, resample_bidders=True)
     trained, _ = mn.train_myersonnet(rng.random((2_000, 4)), rng.random((5_000, 4)), cfg, seed=1)
     test = torch.as_tensor(np.random.default_rng(9).random((20_000, 4)))
-    rev = float(mn.myersonnet_mechanism(trained)(test)[1].sum(1).mean())
-    assert rev >= 0.99 * float(c.myerson(c.UniformPrior())(test)[1].sum(1).mean())
+    rev = float(ma.myersonnet_mechanism(trained)(test)[1].sum(1).mean())
+    assert rev >= 0.99 * float(my.myerson(pr.UniformPrior())(test)[1].sum(1).mean())
 
 
 def test_with_a_shared_map_myersonnet_is_the_second_price_auction_with_its_reserve():
     """Why MyersonNet cannot iron: one strictly increasing map keeps the order of the bids, so the highest bid above
     the reserve wins and pays max(runner-up's bid, reserve), whatever the map."""
     gen = torch.Generator().manual_seed(6)
-    net = mn.MyersonNet(4, 5, 7, input_scale=0.6, init_scale=0.8, generator=gen, init_reserve=0.4, shared=True).double()
-    mech = mn.myersonnet_mechanism(net)
+    net = ma.MyersonNet(4, 5, 7, input_scale=0.6, init_scale=0.8, generator=gen, init_reserve=0.4, shared=True).double()
+    mech = ma.myersonnet_mechanism(net)
     (reserve,) = set(mech.params["reserves"])
     bids = torch.as_tensor(np.random.default_rng(16).random((3000, 4)) * 1.5)
     alloc, pay = mech(bids)
@@ -161,7 +163,7 @@ def test_with_a_shared_map_myersonnet_is_the_second_price_auction_with_its_reser
 @pytest.mark.parametrize("shared", [False, True])
 def test_the_linear_pieces_are_the_map(shared):
     gen = torch.Generator().manual_seed(21)
-    net = mn.MyersonNet(3, 5, 7, input_scale=0.8, init_scale=0.9, generator=gen, init_reserve=0.3, shared=shared)
+    net = ma.MyersonNet(3, 5, 7, input_scale=0.8, init_scale=0.9, generator=gen, init_reserve=0.3, shared=shared)
     net = net.double()
     knots, slopes, icpt = net.pieces(2.5)
     assert knots.shape[0] == 3 and torch.all(knots[:, 1:] >= knots[:, :-1]) and torch.all(slopes > 0)
@@ -176,7 +178,7 @@ def test_the_linear_pieces_are_the_map(shared):
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_random_softmax_myersonnet_is_dsic_and_ir_in_the_evaluator(n):
-    mech = mn.myersonnet_mechanism(random_net(n, 7, scale=0.6), "softmax", temperature=0.05)
+    mech = ma.myersonnet_mechanism(random_net(n, 7, scale=0.6), "softmax", temperature=0.05)
     assert mech.name == "myersonnet_softmax" and mech.differentiable
     values = np.random.default_rng(8).random((150, n)) * 2.0
     search = ev.RegretSearch(upper=2.0, refine_steps=50)
@@ -186,7 +188,7 @@ def test_random_softmax_myersonnet_is_dsic_and_ir_in_the_evaluator(n):
 
 
 def test_softmax_payments_are_the_integral_of_the_allocation_found_by_quadrature():
-    mech = mn.myersonnet_mechanism(random_net(3, 9, scale=0.7), "softmax", temperature=0.1)
+    mech = ma.myersonnet_mechanism(random_net(3, 9, scale=0.7), "softmax", temperature=0.1)
     bids = torch.as_tensor(np.random.default_rng(23).random((5, 3)) * 2.0)
     alloc, pay = mech(bids)
     for r in range(5):
@@ -205,7 +207,7 @@ def test_the_softmax_deployment_irons_where_the_hard_auction_cannot():
     """hetero (F = 2/3 U[0,1] + 1/3 Exp(1), Myerson irons [0.856, 1.562]): the hard MyersonNet is the second-price
     auction with a reserve, capped near 98.9% of Myerson; the softmax deployment, trained on its exact revenue,
     splits the item inside the interval and passes 99.5% on the same fresh profiles."""
-    from pipeline_lib.single_item.baselines import myerson_for
+    from pipeline_lib.single_item.mechanisms.myerson import myerson_for
     from pipeline_lib.valuations.single_item import sample_single_item
 
     def draw(seed, size):
@@ -225,8 +227,8 @@ def test_the_softmax_deployment_irons_where_the_hard_auction_cannot():
     assert {h["deployment"] for h in history} == {"softmax"} and history[-1]["iteration"] == 3000
     test = torch.as_tensor(draw(33, 100_000))
     myerson = float(myerson_for({"distribution": "hetero"}, 4)(test)[1].sum(1).mean())
-    hard_rev = mn.mean_revenue(hard.double(), test)
-    soft_rev = mn.mean_revenue(soft, test, "softmax", cfg.temperature)
+    hard_rev = ma.mean_revenue(hard.double(), test)
+    soft_rev = ma.mean_revenue(soft, test, "softmax", cfg.temperature)
     assert hard_rev <= 0.99 * myerson
     assert soft_rev >= 0.995 * myerson and soft_rev >= hard_rev + 0.005 * myerson
 
@@ -239,5 +241,5 @@ def test_softmax_restarts_keep_the_run_of_best_validation_revenue():
     soft, history = mn.train_softmax(hard, train, val, cfg, seed=4)
     assert sorted({h["restart"] for h in history}) == [0, 1, 2]
     best = max(h["val_revenue"] for h in history)
-    got = mn.mean_revenue(soft, torch.as_tensor(val), "softmax", cfg.softmax_temperature)
+    got = ma.mean_revenue(soft, torch.as_tensor(val), "softmax", cfg.softmax_temperature)
     assert got == pytest.approx(best, rel=1e-9)

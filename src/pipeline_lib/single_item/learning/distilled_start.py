@@ -1,12 +1,12 @@
-"""RegretNet's start: the report's network distilled from a DSIC teacher over the whole misreport range.
+"""RegretNet's distilled start: the report's network distilled from a DSIC teacher over the whole misreport range.
 
-RegretNet's augmented Lagrangian (:mod:`pipeline_lib.single_item.regretnet`) started from the report's phase-1
-network does not recover the optimum: phase 1 is a few epochs of imitation on truthful profiles only, so the network
-is exploitable at bids it never saw (exponential, quick tier: revenue 116% of the optimum at regret 0.21), and the
-Lagrangian, removing that regret, settles far below the optimum (78% at regret 8e-4). Here the start is fitted to a
-DSIC teacher T = (a*, p*) (the family's Myerson auction where the priors are known, ties broken by a fixed
-priority so that every winner pays one critical bid, else the exactly DSIC MyersonNet) until it is close enough
-that the Lagrangian only has to remove a small residual regret.
+RegretNet's augmented Lagrangian (:mod:`pipeline_lib.single_item.learning.regretnet`) started from the report's phase-1
+network does not recover the optimum: phase 1 is a few epochs of imitation on truthful profiles only, so the network is
+exploitable at bids it never saw (exponential, quick tier: revenue 116% of the optimum at regret 0.21), and the
+Lagrangian, removing that regret, settles far below the optimum (78% at regret 8e-4). Here the start is fitted to a DSIC
+teacher T = (a*, p*) (in the pipeline the family's MyersonNet of the same seed, learned from samples and exactly DSIC,
+every winner paying one critical bid; never a known optimum) until it is close enough that the Lagrangian only has to
+remove a small residual regret.
 
 Each step draws B training profiles v and the same profiles with one random bidder's bid replaced by a uniform
 misreport in [0, U] (the range the evaluator searches), so the teacher's response to deviations is imitated too.
@@ -18,7 +18,7 @@ On these bids b, with the network's allocation logits z (n bidders + no sale) an
 t_i = p*_i / a*_i the teacher's price per unit of allocation (the critical bid of a winner), s the network's input
 scale. The payment error is weighted by the bid (b_i / s): a fraction error at a high bid is a large price error,
 which a deviation to that bid exploits. A loser is asked for rho = 1 (its soft share costs its whole bid: utility 0,
-as under the teacher). With a price head (rho_i = min(1, q_i / b_i), :mod:`pipeline_lib.single_item.nets`) a
+as under the teacher). With a price head (rho_i = min(1, q_i / b_i), :mod:`pipeline_lib.single_item.mechanisms.nets`) a
 winner's term is a*_i ((q_i - t_i) / s)^2 instead: q_i = t_i is the same target, but min(b, q) is flat in q where
 q > b, so the fraction form has no gradient for a winner whose price level overshot its bid and leaves it charged its
 whole bid (four U[0, 1] bidders: far winners charged 1.10 t on average, regret 1.2e-2). Adam with a cosine-decayed step.
@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.single_item.nets import SingleItemNet, capped_fraction
+from pipeline_lib.core.config_blocks import from_mapping
+from pipeline_lib.single_item.mechanisms.nets import SingleItemNet, capped_fraction
 
 Tensor = torch.Tensor
 Teacher = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -51,8 +52,9 @@ class DistillConfig:
     loser_weight: float = 0.1
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any] | None) -> DistillConfig:
-        return cls(**{k: v for k, v in dict(cfg or {}).items() if k in cls.__dataclass_fields__})
+    def from_mapping(cls, cfg: Mapping[str, Any] | None, key: str = "single_item.regretnet.start") -> DistillConfig:
+        """Strict (:func:`pipeline_lib.core.config_blocks.from_mapping`); ``teacher`` is the stage's own key."""
+        return from_mapping(cls, cfg, key, handled=("teacher",))
 
 
 def with_misreports(values: Tensor, upper: float, gen: torch.Generator) -> Tensor:

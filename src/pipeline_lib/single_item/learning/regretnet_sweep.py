@@ -15,9 +15,9 @@ constraint value <= 0). The best trial is the one of highest revenue among the f
 
 Nothing here reads the optimal auction: trials are scored by validation revenue and validation regret alone.
 
-Study creation mirrors :func:`pipeline_lib.single_item.sweep.open_study`: storage from the config section, a TPE sampler
-seeded with ``seed`` + the number of trials already in the study (a resumed sweep does not replay the start-up
-proposals), direction maximise.
+Study creation mirrors :func:`pipeline_lib.single_item.learning.studies.open_study`: storage from the config section, a
+TPE sampler seeded with ``seed`` + the number of trials already in the study (a resumed sweep does not replay the
+start-up proposals), direction maximise.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
-from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.nets import SingleItemNet
-from pipeline_lib.single_item.regretnet import RegretNetConfig, train_regretnet, validation_metrics
-from pipeline_lib.single_item.sweep import open_study
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.learning.regretnet import RegretNetConfig, train_regretnet, validation_metrics
+from pipeline_lib.single_item.learning.studies import open_study
+from pipeline_lib.single_item.mechanisms.nets import SingleItemNet
 
 REGRET_BUDGET = 1e-3
 CONSTRAINT_ATTR = "constraint"
@@ -68,7 +68,7 @@ def constraints_func(trial: FrozenTrial) -> Sequence[float]:
 
 
 def constrained_sampler(seed: int, n_existing: int = 0) -> optuna.samplers.TPESampler:
-    """TPE seeded with ``seed`` + ``n_existing`` (as :func:`pipeline_lib.single_item.sweep.open_study`),
+    """TPE seeded with ``seed`` + ``n_existing`` (as :func:`pipeline_lib.single_item.learning.studies.open_study`),
     constraint-aware:
     through :func:`constraints_func` on Optuna 4, through the trials' own constraints on Optuna 5."""
     if _SET_CONSTRAINT:
@@ -85,7 +85,7 @@ def open_constrained_study(
     fresh_after_export: bool = False,
 ) -> tuple[optuna.Study, ostore.StorageSpec]:
     """Create or load study ``name`` (maximise) in the configured storage with :func:`constrained_sampler`
-    (``fresh_after_export`` as in :func:`pipeline_lib.single_item.sweep.open_study`)."""
+    (``fresh_after_export`` as in :func:`pipeline_lib.single_item.learning.studies.open_study`)."""
     return open_study(
         name, storage_section, storage_path, seed, user_attrs, fresh_after_export, make_sampler=constrained_sampler
     )

@@ -1,4 +1,4 @@
-"""Two-phase training of the single-item neural mechanism (docs/methods.md#two-phase-net).
+"""The report's net: two-phase training of the single-item neural mechanism (docs/methods.md#two-phase-net).
 
 Phase 1 (imitation): minimise MSE(a, a*) + MSE(p, p*) against the *correct* truthful baseline (Myerson for
 i.i.d. families, ironed for hetero; Vickrey for latent) so that phase 2 starts from a nearly truthful mechanism.
@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from pipeline_lib.single_item.nets import SingleItemNet
+from pipeline_lib.core.config_blocks import from_mapping
+from pipeline_lib.single_item.mechanisms.nets import SingleItemNet
+from pipeline_lib.single_item.mechanisms.utility import deviation_utilities, own_outcomes
 
 Tensor = torch.Tensor
 log = logging.getLogger(__name__)
@@ -55,11 +57,9 @@ class TrainConfig:
     val_monitor_profiles: int = 1000
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any]) -> TrainConfig:
-        known = {k: v for k, v in cfg.items() if k in cls.__dataclass_fields__}
-        if "hidden" in known:
-            known["hidden"] = tuple(int(h) for h in known["hidden"])
-        return cls(**known)
+    def from_mapping(cls, cfg: Mapping[str, Any] | None, key: str = "single_item.training") -> TrainConfig:
+        """Strict (:func:`pipeline_lib.core.config_blocks.from_mapping`): an unknown key is an error naming it."""
+        return from_mapping(cls, cfg, key, tuples=("hidden",))
 
 
 @dataclass(frozen=True)
@@ -95,25 +95,6 @@ def seed_everything(seed: int) -> torch.Generator:
 # --------------------------------------------------------------------------------------------------------------
 # Losses
 # --------------------------------------------------------------------------------------------------------------
-def own_terms(
-    net: Callable[[Tensor], tuple[Tensor, Tensor]], values: Tensor, misreports: Tensor
-) -> tuple[Tensor, Tensor]:
-    """a_i(b', v_-i) and p_i(b', v_-i) for misreports (B, n, K) of each bidder i; both returned as (B, n, K)."""
-    b, n, k = misreports.shape
-    eye = torch.eye(n, dtype=values.dtype, device=values.device)[None, :, None, :]  # (1, i, 1, j)
-    bids = values[:, None, None, :] * (1.0 - eye) + misreports[..., None] * eye  # (B, i, K, j)
-    alloc, pay = net(bids.reshape(-1, n))
-    alloc, pay = alloc.reshape(b, n, k, n), pay.reshape(b, n, k, n)
-    own = lambda x: torch.diagonal(x, dim1=1, dim2=3).permute(0, 2, 1)  # noqa: E731  (B, K, i) -> (B, i, K)
-    return own(alloc), own(pay)
-
-
-def deviation_utilities(net, values: Tensor, misreports: Tensor) -> Tensor:
-    """u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i), shape (B, n, K)."""
-    a, p = own_terms(net, values, misreports)
-    return a * values[:, :, None] - p
-
-
 def training_regret(net, values: Tensor, stats: ValueStats, steps: int, lr: float) -> Tensor:
     """Per-bidder regret r_i (B, n): grid over K misreports, then ``steps`` sign-gradient ascent steps (step
     lr * s / t at step t) from the best grid point. The search runs without parameter gradients; the returned
@@ -145,7 +126,7 @@ def monotonicity_penalty(net, values: Tensor, delta: float) -> Tensor:
     """Per-bidder penalty max(0, a_i(v_i - delta, v_-i) - a_i(v)), shape (B, n): positive iff lowering one's own
     bid raises one's own allocation."""
     lowered = (values[:, :, None] - delta).clamp_min(0.0)
-    a_low, _ = own_terms(net, values, lowered)
+    a_low, _ = own_outcomes(net, values, lowered)
     a_true, _ = net(values)
     return (a_low[..., 0] - a_true).clamp_min(0.0)
 

@@ -1,7 +1,7 @@
 """RegretNet training of the report's single-item network (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
 "Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024; docs/methods.md#regretnet).
 
-Mechanism: :class:`pipeline_lib.single_item.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
+Mechanism: :class:`pipeline_lib.single_item.mechanisms.nets.SingleItemNet` (MLP: the report's widths 64-32-16, here
 ``hidden``; softmax over n bidders plus "no sale", p_i = rho_i b_i a_i, ex-post IR by construction; the fraction is the
 report's sigmoid, or with ``payment_head: price`` / ``critical`` comes from a price level, rho_i = min(1, q_i / b_i),
 q_i from the trunk or from an MLP of the other bids alone, since a winner's DSIC payment is flat in its own bid).
@@ -16,45 +16,44 @@ by the augmented Lagrangian method of RegretNet, on minibatches of profiles v (B
     rgt_i    = (1/B) sum_v max(0, max_r u_i(m_ir; v) - u_i(v_i; v)),
     u_i(b; v) = a_i(b, v_-i) v_i - p_i(b, v_-i)                      (bidder i's own utility).
 
-The misreports m_ir (R per profile and bidder) are found by an inner search: ``inner_steps`` steps of gradient
-ascent on u_i (step ``inner_lr`` x the value bound U, clipped to [0, U]) started from the R best of a screened
-candidate set: the misreports this profile ended with the last time it was drawn (warm start; initially R draws
-from bidder i's training values), ``grid_misreports`` stratified random points of [0, U] (one per cell of an even
-grid, fresh every iteration) and, with ``tie_misreports``, the other bids +- eps U (just under / over a rival, where
-a soft allocation changes fastest). Bids are one-dimensional, so this screen is cheap and finds the global
-deviations that a local ascent from the warm start misses (the test-time evaluator searches a fine grid). A search
-that misses deviations lets the Lagrangian buy revenue with regret it does not see (measured, quick tier, exponential,
-price head, 1500 iterations: 16 grid points and 5 steps of 0.05 U, the defaults: test regret 2.7e-3 at 102.0% of
-Myerson's revenue; 64 points and 10 steps of 0.01 U, twice the time: 1.6e-3 at 101.4%; 200 points and 5 steps of
-0.005 U, four times the time: 1.4e-3 at 101.1%). The outer
-step is Adam on C with the misreports held fixed (Danskin: the gradient of a max is the gradient at the maximiser),
-its step decaying to 0 over the run (``lr_schedule: cosine``; ``constant`` keeps it). Minibatches are rows of the
-training split or, with ``resample_bidders`` (the pipeline's default for independent bidders), profiles whose
-columns are drawn independently (:mod:`pipeline_lib.single_item.minibatches`; the warm-start slots then hold another
-profile's misreports, which are screened like the grid points). Every ``mu_every`` (Q) iterations
-mu_i <- mu_i + rho * mean of rgt_i over those Q iterations, and every ``rho_every`` iterations
-rho <- min(rho_max, rho + rho_increment) (RegretNet grows rho additively on a schedule).
+The misreports m_ir (R per profile and bidder) are found by an inner search: ``inner_steps`` steps of gradient ascent on
+u_i (step ``inner_lr`` x the value bound U, clipped to [0, U]) started from the R best of a screened candidate set: the
+misreports this profile ended with the last time it was drawn (warm start; initially R draws from bidder i's training
+values), ``grid_misreports`` stratified random points of [0, U] (one per cell of an even grid, fresh every iteration)
+and, with ``tie_misreports``, the other bids +- eps U (just under / over a rival, where a soft allocation changes
+fastest). Bids are one-dimensional, so this screen is cheap and finds the global deviations that a local ascent from the
+warm start misses (the test-time evaluator searches a fine grid). A search that misses deviations lets the Lagrangian
+buy revenue with regret it does not see (measured, quick tier, exponential, price head, 1500 iterations: 16 grid points
+and 5 steps of 0.05 U, the defaults: test regret 2.7e-3 at 102.0% of Myerson's revenue; 64 points and 10 steps of 0.01
+U, twice the time: 1.6e-3 at 101.4%; 200 points and 5 steps of 0.005 U, four times the time: 1.4e-3 at 101.1%). The
+outer step is Adam on C with the misreports held fixed (Danskin: the gradient of a max is the gradient at the
+maximiser), its step decaying to 0 over the run (``lr_schedule: cosine``; ``constant`` keeps it). Minibatches are rows
+of the training split or, with ``resample_bidders`` (the pipeline's default for independent bidders), profiles whose
+columns are drawn independently (:mod:`pipeline_lib.single_item.learning.minibatches`; the warm-start slots then hold
+another profile's misreports, which are screened like the grid points). Every ``mu_every`` (Q) iterations mu_i <- mu_i +
+rho * mean of rgt_i over those Q iterations, and every ``rho_every`` iterations rho <- min(rho_max, rho + rho_increment)
+(RegretNet grows rho additively on a schedule).
 
 Start (``init_net``): in the pipeline, the output of rule ``regretnet_start``: the family's phase-1 network
 (``warm_start``) or a fresh one, distilled from a DSIC teacher over the whole misreport range
-(:mod:`pipeline_lib.single_item.distill`); without ``init_net`` a fresh network. From the report's phase-1 network
-alone the Lagrangian settled far below the optimum (quick tier, exponential: 78% at regret 8e-4; from scratch,
-uniform: 89% at 1.1e-3). From the distilled start a large initial multiplier makes cutting payments the cheapest way
-to lower regret (quick tier, uniform, mu_init 100: 91% of the optimum at regret 7.6e-4); at mu_init 10 revenue is
-kept while regret falls (99.9% at 1.1e-3, from a start at 98.6% and 1.6e-3).
+(:mod:`pipeline_lib.single_item.learning.distilled_start`); without ``init_net`` a fresh network. From the report's
+phase-1 network alone the Lagrangian settled far below the optimum (quick tier, exponential: 78% at regret 8e-4; from
+scratch, uniform: 89% at 1.1e-3). From the distilled start a large initial multiplier makes cutting payments the
+cheapest way to lower regret (quick tier, uniform, mu_init 100: 91% of the optimum at regret 7.6e-4); at mu_init 10
+revenue is kept while regret falls (99.9% at 1.1e-3, from a start at 98.6% and 1.6e-3).
 
 Iterate selection (``select``): every ``eval_every`` iterations, and before the first one when training starts from
 ``init_net`` (iteration 0: the start competes), the network is scored on the validation profiles by the honest
-evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among those whose validation
-regret is within ``regret_budget`` (none feasible: the one of least regret), ``last`` the final one. Selection reads
-validation revenue and validation regret only: the optimal auction, its revenue and its payments are never an input
-of training, selection or stopping (a learner is used where no optimum is known; the optimum appears only in the
-evaluation, :mod:`pipeline_lib.single_item.regret`). A budget is what a user concedes: regret buys revenue, so the
+evaluator; ``best_feasible`` keeps the scored iterate of highest validation revenue among those whose validation regret
+is within ``regret_budget`` (none feasible: the one of least regret), ``last`` the final one. Selection reads validation
+revenue and validation regret only: the optimal auction, its revenue and its payments are never an input of training,
+selection or stopping (a learner is used where no optimum is known; the optimum appears only in the evaluation,
+:mod:`pipeline_lib.single_item.evaluation.optimum_check`). A budget is what a user concedes: regret buys revenue, so the
 richest iterate within a loose budget earns it from bidders it does not make truthful (docs/methods.md#regretnet).
 
-Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.nets.AsMechanism`) and with the
+Deployment: as trained (soft allocation, :class:`~pipeline_lib.single_item.mechanisms.nets.AsMechanism`) and with the
 argmax allocation (``hard=True``); both are scored by the one honest evaluator,
-:mod:`pipeline_lib.single_item.regret`.
+:mod:`pipeline_lib.single_item.evaluation.evaluator`.
 """
 
 from __future__ import annotations
@@ -69,9 +68,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.minibatches import minibatch
-from pipeline_lib.single_item.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
+from pipeline_lib.core.config_blocks import from_mapping
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.learning.minibatches import minibatch
+from pipeline_lib.single_item.mechanisms.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
+from pipeline_lib.single_item.mechanisms.utility import deviation_utilities
 
 Tensor = torch.Tensor
 
@@ -111,12 +112,11 @@ class RegretNetConfig:
     lr_schedule: str = "cosine"  # the step decays to 0 over the run; or "constant"
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any]) -> RegretNetConfig:
-        known = {k: v for k, v in cfg.items() if k in cls.__dataclass_fields__}
-        for key in ("hidden", "price_hidden"):
-            if key in known:
-                known[key] = tuple(int(h) for h in known[key])
-        return cls(**known)
+    def from_mapping(
+        cls, cfg: Mapping[str, Any] | None, key: str = "single_item.regretnet.training"
+    ) -> RegretNetConfig:
+        """Strict (:func:`pipeline_lib.core.config_blocks.from_mapping`): an unknown key is an error naming it."""
+        return from_mapping(cls, cfg, key, tuples=("hidden", "price_hidden"))
 
     def __post_init__(self) -> None:
         if self.select not in SELECTIONS:
@@ -159,18 +159,6 @@ def check_start(net: SingleItemNet, cfg: RegretNetConfig, n_bidders: int) -> Non
             f"RegretNet start: the network's price MLPs have widths {list(net.price_hidden)}, but RegretNet trains "
             f"{list(cfg.price_hidden)} (set single_item.regretnet.training.price_hidden)"
         )
-
-
-def deviation_utilities(net: SingleItemNet, values: Tensor, misreports: Tensor) -> Tensor:
-    """u_i(m_ir; v) = a_i(m_ir, v_-i) v_i - p_i(m_ir, v_-i) for misreports (B, n, R); returns (B, n, R)."""
-    b, n, r = misreports.shape
-    eye = torch.eye(n, dtype=values.dtype, device=values.device)[None, :, None, :]  # (1, i, 1, j)
-    bids = values[:, None, None, :] * (1.0 - eye) + misreports[..., None] * eye  # (B, i, R, j)
-    alloc, pay = net(bids.reshape(-1, n))
-    idx = torch.arange(n, device=values.device)
-    a_own = alloc.reshape(b, n, r, n)[:, idx, :, idx].permute(1, 0, 2)  # (B, i, R): bidder i's own entries
-    p_own = pay.reshape(b, n, r, n)[:, idx, :, idx].permute(1, 0, 2)
-    return a_own * values[:, :, None] - p_own
 
 
 def screened_starts(

@@ -16,10 +16,9 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from pipeline_lib.single_item import asymmetric_myerson as my
-from pipeline_lib.single_item import auctions as c
-from pipeline_lib.single_item import priors as pr
-from pipeline_lib.single_item import regret as ev
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.mechanisms import myerson as my
+from pipeline_lib.single_item.mechanisms import priors as pr
 from pipeline_lib.valuations.single_item import sample_single_item
 
 U01 = {"distribution": "uniform", "low": 0.0, "high": 1.0}
@@ -50,11 +49,12 @@ def t(x) -> torch.Tensor:
 # --- family specs and samplers ------------------------------------------------------------------------------
 def test_bidder_priors_symmetric_asymmetric_and_correlated():
     sym = pr.bidder_priors(EXP1, 3)
-    assert sym == [c.ExponentialPrior(1.0)] * 3 and pr.is_symmetric(sym)
+    assert sym == [pr.ExponentialPrior(1.0)] * 3 and pr.is_symmetric(sym)
     asym = pr.bidder_priors({"distribution": "per_bidder", "bidders": [U01, U02]}, 2)
-    assert asym == [c.UniformPrior(0.0, 1.0), c.UniformPrior(0.0, 2.0)] and not pr.is_symmetric(asym)
+    assert asym == [pr.UniformPrior(0.0, 1.0), pr.UniformPrior(0.0, 2.0)] and not pr.is_symmetric(asym)
     assert pr.bidder_priors({"distribution": "latent"}, 4) is None
-    assert pr.support_upper(asym) == 2.0
+    assert pr.support_upper({"distribution": "per_bidder", "bidders": [U01, U02]}, 2) == 2.0
+    assert pr.support_upper(EXP1, 3) == math.inf and pr.support_upper({"distribution": "latent"}, 4) == math.inf
     with pytest.raises(ValueError, match="3 bidders"):
         pr.bidder_priors({"distribution": "per_bidder", "bidders": [U01, U02]}, 3)
     with pytest.raises(ValueError, match="sum to 1"):
@@ -64,8 +64,8 @@ def test_bidder_priors_symmetric_asymmetric_and_correlated():
 def test_mixture_spec_of_the_hetero_components_is_the_hetero_prior():
     mix = pr.prior_from_spec(HETERO_AS_MIXTURE)
     v = np.linspace(0.0, 8.0, 401)
-    assert np.allclose(mix.cdf(v), c.hetero_prior().cdf(v), atol=1e-15)
-    assert np.allclose(mix.pdf(v), c.hetero_prior().pdf(v), atol=1e-15)
+    assert np.allclose(mix.cdf(v), pr.hetero_prior().cdf(v), atol=1e-15)
+    assert np.allclose(mix.pdf(v), pr.hetero_prior().pdf(v), atol=1e-15)
 
 
 @pytest.mark.parametrize("family", [HETERO_AS_MIXTURE, BUMP], ids=["hetero_mixture", "bump"])
@@ -102,15 +102,15 @@ def test_two_asymmetric_uniform_bidders_against_a_double_integral():
 
 @pytest.mark.parametrize("n", [1, 2, 4])
 @pytest.mark.parametrize(
-    "prior", [c.UniformPrior(), c.ExponentialPrior(1.0), c.UniformPrior(0.2, 1.0)], ids=["u01", "exp1", "u0.2_1"]
+    "prior", [pr.UniformPrior(), pr.ExponentialPrior(1.0), pr.UniformPrior(0.2, 1.0)], ids=["u01", "exp1", "u0.2_1"]
 )
 def test_iid_optimal_revenue_equals_the_classic_formula(prior, n):
-    assert my.optimal_revenue([prior] * n) == pytest.approx(c.myerson_revenue(prior, n), abs=2e-6)
+    assert my.optimal_revenue([prior] * n) == pytest.approx(my.myerson_revenue(prior, n), abs=2e-6)
 
 
 def test_bump_mixture_is_irregular():
     (phi,) = my.ironed_virtual_values([pr.prior_from_spec(BUMP)])
-    ((lo, hi, _),) = c.ironed_intervals(phi)
+    ((lo, hi, _),) = my.ironed_intervals(phi)
     assert lo < 1.0 < hi
 
 
@@ -119,10 +119,10 @@ def test_ironed_mixture_matches_the_hetero_value_of_the_spec():
     phis = my.ironed_virtual_values(priors)
     phi = phis[0]
     assert all(p is phi for p in phis)  # one shared function: equal ranks tie exactly
-    assert len(c.ironed_intervals(phi)) == 1  # the virtual value is not monotone: ironing is needed
+    assert len(my.ironed_intervals(phi)) == 1  # the virtual value is not monotone: ironing is needed
     got = my.optimal_revenue(priors)
     assert got == pytest.approx(0.7248, abs=2e-4)
-    assert got == pytest.approx(c.myerson_revenue(c.hetero_prior(), 4), abs=2e-6)
+    assert got == pytest.approx(my.myerson_revenue(pr.hetero_prior(), 4), abs=2e-6)
 
 
 @pytest.mark.parametrize("family", [HETERO_AS_MIXTURE, BUMP, U02, EXP1], ids=["hetero", "bump", "u02", "exp1"])
@@ -142,7 +142,7 @@ def test_one_bidder_revenue_is_the_monopoly_posted_price(family):
 
 # --- the mechanism ------------------------------------------------------------------------------------------
 def test_asymmetric_uniform_outcomes_on_hand_made_profiles():
-    mech = my.myerson_for_family({"distribution": "per_bidder", "bidders": [U01, U02]}, 2)
+    mech = my.myerson_for({"distribution": "per_bidder", "bidders": [U01, U02]}, 2, tie_rule="lowest_index")
     assert mech.reserves() == pytest.approx([0.5, 1.0], abs=1e-9)
     # ranks 2b1 - 1 and 2b2 - 2: (0.9, 1.2) -> 0.8 vs 0.4: bidder 1 wins, pays (0.4 + 1) / 2 = 0.7
     a, p = mech(t([[0.9, 1.2], [0.6, 1.5], [0.4, 0.9], [0.45, 1.3]]))
@@ -152,13 +152,13 @@ def test_asymmetric_uniform_outcomes_on_hand_made_profiles():
 
 def test_iid_uniform_coincides_with_classic_myerson():
     values = np.random.default_rng(5).random((2000, 4))
-    a1, p1 = my.myerson_for_family(U01, 4)(t(values))
-    a2, p2 = c.myerson(c.UniformPrior())(t(values))
+    a1, p1 = my.myerson_for(U01, 4, tie_rule="lowest_index")(t(values))
+    a2, p2 = my.myerson(pr.UniformPrior())(t(values))
     assert torch.equal(a1, a2) and torch.allclose(p1, p2, atol=1e-12)
 
 
 def test_ties_inside_an_ironed_interval_go_to_the_lowest_index_at_the_left_end():
-    mech = my.myerson_for_family(HETERO_AS_MIXTURE, 3)
+    mech = my.myerson_for(HETERO_AS_MIXTURE, 3, tie_rule="lowest_index")
     ((lo, hi, _),) = mech.params["ironed_intervals"][0]
     a, p = mech(t([[1.0, 1.2, 0.1], [1.2, 1.0, 0.1], [1.0, 2.0, 0.1], [2.0, 1.0, 0.1]]))
     # equal ranks: bidder 0 wins and pays the left end of the interval
@@ -173,16 +173,16 @@ def test_ties_inside_an_ironed_interval_go_to_the_lowest_index_at_the_left_end()
 def test_revenue_on_samples_matches_the_quadrature():
     family = {"distribution": "per_bidder", "bidders": [U01, U02, BUMP]}
     values = sample_single_item(np.random.default_rng(6), 40_000, 3, family)
-    _, pay = my.myerson_for_family(family, 3)(t(values))
+    _, pay = my.myerson_for(family, 3, tie_rule="lowest_index")(t(values))
     rev = pay.sum(1).numpy()
-    expected = my.optimal_revenue_for_family(family, 3)
+    expected = my.optimal_revenue_for(family, 3)
     assert abs(rev.mean() - expected) < 4 * rev.std() / math.sqrt(rev.size)
 
 
 def test_asymmetric_ironed_myerson_has_zero_regret_in_the_evaluator():
-    mech = my.myerson_for_family(ASYM, 3)
+    mech = my.myerson_for(ASYM, 3, tie_rule="lowest_index")
     values = sample_single_item(np.random.default_rng(7), 150, 3, ASYM)
-    upper = ev.misreport_upper(values, pr.support_upper(pr.bidder_priors(ASYM, 3)))
+    upper = ev.misreport_upper(values, pr.support_upper(ASYM, 3))
     search = ev.RegretSearch(upper=upper, extra_points=tuple(mech.reserves()))
     m = ev.evaluate_mechanism(mech, values, search, ev.Bootstrap(n_boot=20)).metrics
     assert m["regret_max"]["value"] <= 1e-9
@@ -191,7 +191,7 @@ def test_asymmetric_ironed_myerson_has_zero_regret_in_the_evaluator():
 
 def test_payments_follow_myersons_payment_identity():
     """p_i(b) = b_i a_i(b) - int_0^{b_i} a_i(z, b_-i) dz, the integral by a fine Riemann sum over z."""
-    mech = my.myerson_for_family(ASYM, 3)
+    mech = my.myerson_for(ASYM, 3, tie_rule="lowest_index")
     values = sample_single_item(np.random.default_rng(8), 40, 3, ASYM)
     _, pay = mech(t(values))
     for i in range(3):

@@ -1,5 +1,6 @@
-"""MyersonNet: an exactly DSIC learned single-item auction (Duetting, Feng, Narasimhan, Parkes, Ravindranath,
-"Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024, section on MyersonNet; docs/methods.md#myersonnet).
+"""MyersonNet's auction: monotone maps of the bids and the exactly DSIC mechanisms they define (Duetting, Feng,
+Narasimhan, Parkes, Ravindranath, "Optimal Auctions through Deep Learning", ICML 2019 / JACM 2024, section on
+MyersonNet; docs/methods.md#myersonnet). Trained by :mod:`pipeline_lib.single_item.learning.myersonnet`.
 
 Each bidder i has a strictly increasing piecewise-linear "virtual value" map, a min over K groups of a max over J
 affine functions with positive slopes:
@@ -31,71 +32,27 @@ of a monotone 0/1 allocation: exactly dominant-strategy IC and ex-post IR, whate
 Softmax deployment (ours, beyond the spec; row ``myersonnet_softmax``): the same maps, the softmax allocation x_i =
 exp(r_i / T) / (1 + sum_j exp(r_j / T)) at temperature T (``softmax_temperature``) deployed as it is, priced by
 Myerson's payment identity p_i = b_i x_i - int_0^{b_i} x_i(z, b_-i) dz, computed exactly on the linear pieces of
-phibar_i (:mod:`pipeline_lib.single_item.envelope`). x_i is increasing in b_i, so the auction is exactly DSIC and IR
-for any parameters; a map that is nearly flat on an interval splits the item among bidders in it, which is ironing.
-It is trained (:func:`train_softmax`, from the trained hard maps) on its own exact revenue, no relaxation. Measured
-on quick-tier training data, 100,000 fresh profiles, four seeds: hetero 99.91-99.95% of Myerson where the hard
-auction stops at 98.86-98.87%; uniform and exponential (three seeds) 99.97-99.99%. At T = 0.02 (or step 3e-3) one
-seed in four stayed at the hard auction's revenue: the larger temperature smooths the path to the flat piece.
-
-Training (soft): the allocation is relaxed to a softmax over the transformed bids plus a zero "no sale" dummy,
-a = softmax([r_1, ..., r_n, 0] / temperature)[:n], with the same payment per unit of allocation, p_i = a_i c_i,
-c_i = phibar_i^{-1}(max(0, max_{k != i} r_k)). The loss is -E[sum_i p_i] on minibatches (Adam). As the
-temperature goes to 0 this is the revenue of the hard mechanism, except that training leaves out the clamp of
-the critical bid at 0: where phibar_i(0) > 0 the clamped price has no gradient; the unclamped one (a lower bound)
-pushes phibar_i(0) down until the reserve is positive, after which both agree. Each phibar_i starts with a
-positive reserve (``init_reserve``): at reserve 0 the expected revenue is stationary in the reserve. The
-parameters kept are those with the best validation revenue of the HARD mechanism (validation split, never test).
+phibar_i (:mod:`~pipeline_lib.single_item.mechanisms.envelope`). x_i is increasing in b_i, so the auction is exactly
+DSIC and IR for any parameters; a map that is nearly flat on an interval splits the item among bidders in it, which is
+ironing. It is trained (:func:`~pipeline_lib.single_item.learning.myersonnet.train_softmax`, from the trained hard maps)
+on its own exact revenue, no relaxation. Measured on quick-tier training data, 100,000 fresh profiles, four seeds:
+hetero 99.91-99.95% of Myerson where the hard auction stops at 98.86-98.87%; uniform and exponential (three seeds)
+99.97-99.99%. At T = 0.02 (or step 3e-3) one seed in four stayed at the hard auction's revenue: the larger temperature
+smooths the path to the flat piece.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from pipeline_lib.single_item.envelope import envelope_mechanism
-from pipeline_lib.single_item.minibatches import minibatch
+from pipeline_lib.single_item.mechanisms.envelope import envelope_mechanism
 
 Tensor = torch.Tensor
 MODES = ("hard", "relaxed", "softmax")
-
-
-@dataclass(frozen=True)
-class MyersonNetConfig:
-    """Hyperparameters of MyersonNet (defaults declared here only). ``temperature`` is in units of the
-    transformed bids; ``init_scale`` is the standard deviation of the initial w and beta (slopes near 1/s);
-    ``init_reserve`` the initial reserve of every bidder as a fraction of s. A positive initial reserve matters:
-    at reserve 0 the expected revenue is stationary in the reserve (no sale is lost to a reserve at the bottom
-    of the support), so gradient descent started there never learns one."""
-
-    n_groups: int = 5
-    n_units: int = 10
-    iterations: int = 1500
-    batch_size: int = 512
-    lr: float = 1e-2
-    temperature: float = 0.02
-    init_scale: float = 0.2
-    init_reserve: float = 0.5
-    eval_every: int = 100
-    val_profiles: int = 10000
-    resample_bidders: bool = False  # minibatch columns drawn independently (independent bidders only)
-    shared_map: bool = False  # one phibar for every bidder (symmetric priors only)
-    softmax_iterations: int = 6000  # training steps of the softmax deployment (0: no softmax deployment)
-    softmax_lr: float = 1e-2
-    softmax_temperature: float = 0.05  # the deployed softmax's temperature, in units of the transformed bids
-    softmax_restarts: int = 2  # softmax trainings from the hard maps (minibatch seeds seed, seed + 1, ...); best kept
-
-    @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any]) -> MyersonNetConfig:
-        return cls(**{k: v for k, v in cfg.items() if k in cls.__dataclass_fields__})
 
 
 class MyersonNet(nn.Module):
@@ -161,10 +118,10 @@ class MyersonNet(nn.Module):
         return self.inverse(self.thresholds(ranks)).clamp_min(0.0)
 
     def pieces(self, upper: float) -> tuple[Tensor, Tensor, Tensor]:
-        """phibar_i on [0, upper] as linear pieces: knots (n, S + 1) from 0 to ``upper`` and the slope and
-        intercept of each piece (n, S), differentiable in the parameters (the knots are not: the integrals of
-        :mod:`pipeline_lib.single_item.envelope` are continuous in them). Every vertex of min_k max_j is where two
-        of the K J lines cross; between consecutive crossings one line is active, found at the midpoint, and
+        """phibar_i on [0, upper] as linear pieces: knots (n, S + 1) from 0 to ``upper`` and the slope and intercept of
+        each piece (n, S), differentiable in the parameters (the knots are not: the integrals of
+        :mod:`~pipeline_lib.single_item.mechanisms.envelope` are continuous in them). Every vertex of min_k max_j is
+        where two of the K J lines cross; between consecutive crossings one line is active, found at the midpoint, and
         crossings where the active line does not change are dropped (zero-length pieces pad the rows)."""
         slopes, icpt = self.w.exp() / self.input_scale, self.beta  # (m, K, J), m = 1 (shared) or n
         m, _, n_units = slopes.shape
@@ -206,7 +163,7 @@ class MyersonNet(nn.Module):
         * ``relaxed``: the training relaxation (softmax allocation, price per unit phibar_i^{-1}(t_i), not
           clamped at 0; see the module docstring), not a mechanism one deploys;
         * ``softmax``: the softmax allocation at ``temperature`` with exact envelope payments (module
-          :mod:`pipeline_lib.single_item.envelope`), exactly DSIC and IR and able to iron."""
+          :mod:`pipeline_lib.single_item.mechanisms.envelope`), exactly DSIC and IR and able to iron."""
         r = self.transform(bids)
         if mode == "hard":
             top = r.argmax(dim=1)
@@ -271,94 +228,3 @@ def mean_revenue(net: MyersonNet, values: Tensor, mode: str = "hard", temperatur
             for i in range(0, values.shape[0], chunk)
         )
     return total / max(values.shape[0], 1)
-
-
-def _fit(
-    net: MyersonNet, train: Tensor, val: Tensor, cfg: MyersonNetConfig, gen: torch.Generator, mode: str,
-    train_mode: str, iterations: int, lr: float, temperature: float,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Adam on -E[sum_i p_i] of the ``train_mode`` mechanism on minibatches; every ``eval_every`` iterations (and
-    at the end) score the ``mode`` auction on ``val`` and keep the best parameters in ``net``. One history row per
-    evaluation."""
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    best_rev, best_state = -math.inf, copy.deepcopy(net.state_dict())
-    history: list[dict[str, Any]] = []
-    running, count, t0 = 0.0, 0, time.perf_counter()
-    for it in range(1, iterations + 1):
-        idx = torch.randint(0, train.shape[0], (min(cfg.batch_size, train.shape[0]),), generator=gen)
-        bids = minibatch(train, idx, gen, cfg.resample_bidders)
-        revenue = net(bids, mode=train_mode, temperature=temperature)[1].sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        (-revenue).backward()
-        opt.step()
-        running, count = running + float(revenue.detach()), count + 1
-        if it % cfg.eval_every == 0 or it == iterations:
-            val_rev = mean_revenue(net, val, mode, temperature)
-            if val_rev > best_rev:
-                best_rev, best_state = val_rev, copy.deepcopy(net.state_dict())
-            history.append(
-                {
-                    "deployment": mode,
-                    "iteration": it,
-                    "train_soft_revenue": running / count,
-                    "val_revenue": val_rev,
-                    "best_val_revenue": best_rev,
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-            running, count = 0.0, 0
-    net.load_state_dict(best_state)
-    return history
-
-
-def train_myersonnet(
-    values_train: np.ndarray, values_val: np.ndarray, cfg: MyersonNetConfig | None = None, seed: int = 0
-) -> tuple[MyersonNet, list[dict[str, Any]]]:
-    """Train MyersonNet on ``values_train`` (N, n) by minimising the relaxed -revenue with Adam; every
-    ``eval_every`` iterations (and at the end) score the hard auction on ``values_val`` and keep the best.
-    Returns the best network (float32, eval mode) and one history row per evaluation."""
-    cfg = cfg or MyersonNetConfig()
-    gen = torch.Generator().manual_seed(int(seed))
-    train = torch.as_tensor(np.asarray(values_train, np.float32))
-    val = torch.as_tensor(np.asarray(values_val, np.float32))[: cfg.val_profiles]
-    scale = float(max(train.mean(), 1e-6))
-    net = MyersonNet(
-        train.shape[1], cfg.n_groups, cfg.n_units, scale, cfg.init_scale, gen, cfg.init_reserve, cfg.shared_map
-    )
-    history = _fit(net, train, val, cfg, gen, "hard", "relaxed", cfg.iterations, cfg.lr, cfg.temperature)
-    return net.eval(), history
-
-
-def train_softmax(
-    net: MyersonNet, values_train: np.ndarray, values_val: np.ndarray, cfg: MyersonNetConfig | None = None,
-    seed: int = 0,
-) -> tuple[MyersonNet, list[dict[str, Any]]]:  # fmt: skip
-    """The softmax deployment: a float64 copy of ``net`` (the trained hard MyersonNet) trained on the EXACT revenue
-    of the softmax auction with envelope payments, E[sum_i b_i x_i - int_0^{b_i} x_i] (no relaxation: the mechanism
-    trained is the one deployed), for ``softmax_iterations`` steps of Adam at ``softmax_lr``; the parameters kept
-    are those of the best validation revenue of that same auction, over ``softmax_restarts`` runs from the hard maps
-    with different minibatch streams. Restarts, because finding the flat piece that irons is a matter of escaping a
-    plateau: on report-sized hetero data one run in about four stays at the hard auction's revenue (98.8% of
-    Myerson) while the others reach 99.8%. Float64: the closed-form integrals subtract nearby softplus values.
-    History rows carry their ``restart``."""
-    cfg = cfg or MyersonNetConfig()
-    train = torch.as_tensor(np.asarray(values_train, np.float64))
-    val = torch.as_tensor(np.asarray(values_val, np.float64))[: cfg.val_profiles]
-    best, best_rev, history = None, -math.inf, []
-    for restart in range(max(cfg.softmax_restarts, 1)):
-        gen = torch.Generator().manual_seed(int(seed) + restart)
-        soft = copy.deepcopy(net).double().train()
-        rows = _fit(
-            soft, train, val, cfg, gen, "softmax", "softmax", cfg.softmax_iterations, cfg.softmax_lr,
-            cfg.softmax_temperature,
-        )  # fmt: skip
-        history += [{**row, "restart": restart} for row in rows]
-        top = max(row["best_val_revenue"] for row in rows)
-        if top > best_rev:
-            best, best_rev = soft, top
-    assert best is not None
-    return best.eval(), history
-
-
-def config_dict(cfg: MyersonNetConfig) -> dict[str, Any]:
-    return asdict(cfg)

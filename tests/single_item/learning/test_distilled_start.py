@@ -1,4 +1,5 @@
-"""RegretNet's start: distillation of the report's network from a DSIC teacher (pipeline_lib.single_item.distill).
+"""RegretNet's start: distillation of the report's network from a DSIC teacher
+(pipeline_lib.single_item.learning.distilled_start).
 
 Oracles: Myerson's optimum 5/12 for two U[0,1] bidders (closed form), Myerson's own allocation, the honest
 evaluator's regret, and the construction of the deviation batch.
@@ -10,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline_lib.single_item import regret as ev
-from pipeline_lib.single_item.auctions import myerson
-from pipeline_lib.single_item.distill import DistillConfig, distill, distillation_loss, with_misreports
-from pipeline_lib.single_item.distributions import UniformPrior
-from pipeline_lib.single_item.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.evaluation import evaluator as ev
+from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill, distillation_loss, with_misreports
+from pipeline_lib.single_item.mechanisms.myerson import myerson
+from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet
+from pipeline_lib.single_item.mechanisms.priors import UniformPrior
 
 
 def test_the_deviation_copy_changes_exactly_one_bid_per_profile_within_the_range():

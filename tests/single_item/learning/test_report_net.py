@@ -15,9 +15,11 @@ import pytest
 import torch
 
 from pipeline_lib.core.seeds import stage_seed
-from pipeline_lib.single_item import auctions as c
-from pipeline_lib.single_item import train as tr
-from pipeline_lib.single_item.nets import (
+from pipeline_lib.single_item.learning import report_net as tr
+from pipeline_lib.single_item.mechanisms import myerson as my
+from pipeline_lib.single_item.mechanisms import priors as pr
+from pipeline_lib.single_item.mechanisms import vickrey as vk
+from pipeline_lib.single_item.mechanisms.nets import (
     PAYMENT_HEADS,
     AsMechanism,
     SingleItemNet,
@@ -140,8 +142,8 @@ def test_evaluator_wrapper_leaves_the_training_network_untouched():
 # --- losses --------------------------------------------------------------------------------------------------
 def test_monotonicity_penalty_has_the_right_sign():
     values = torch.rand(400, 4, dtype=torch.float64)
-    assert float(tr.monotonicity_penalty(c.vickrey(), values, 0.05).sum()) == 0.0
-    assert float(tr.monotonicity_penalty(c.myerson(c.UniformPrior()), values, 0.05).sum()) == 0.0
+    assert float(tr.monotonicity_penalty(vk.vickrey(), values, 0.05).sum()) == 0.0
+    assert float(tr.monotonicity_penalty(my.myerson(pr.UniformPrior()), values, 0.05).sum()) == 0.0
     bad = tr.monotonicity_penalty(LowestBidWins(), values, 0.05)
     # the lowest bidder keeps the item when it lowers its bid; a bidder 0.05 above the lowest gains it
     assert float(bad.mean()) > 0.0
@@ -151,7 +153,7 @@ def test_monotonicity_penalty_has_the_right_sign():
 def test_training_regret_is_zero_for_truthful_mechanisms():
     values = np.random.default_rng(0).random((300, 4))
     v = torch.tensor(values)
-    for mech in (c.vickrey(), c.myerson(c.UniformPrior())):
+    for mech in (vk.vickrey(), my.myerson(pr.UniformPrior())):
         assert float(tr.training_regret(mech, v, stats_for(values), steps=0, lr=0.1).max()) <= 1e-12
 
 
@@ -160,7 +162,7 @@ def test_training_regret_lower_bounds_the_first_price_oracle():
     v = torch.tensor(values)
     srt = np.sort(values, 1)
     oracle = srt[:, -1] - srt[:, -2]  # the winner's true regret; losers have none
-    r = tr.training_regret(c.FirstPriceAuction(), v, stats_for(values, 64), steps=0, lr=0.1).numpy()
+    r = tr.training_regret(vk.FirstPriceAuction(), v, stats_for(values, 64), steps=0, lr=0.1).numpy()
     assert np.all(r.sum(1) <= oracle + 1e-9)
     winner = r[np.arange(len(values)), values.argmax(1)]
     assert np.mean(oracle - winner) < 1.0 / 64  # grid of 64 quantiles: within one grid step on average
@@ -183,7 +185,7 @@ def test_phase1_imitation_loss_decreases():
     net = tr.build_net(4, cfg, stats, torch.device("cpu"))
     state = tr.RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.phase1_lr), gen)
     x = torch.as_tensor(values)
-    target = c.myerson(c.UniformPrior())
+    target = my.myerson(pr.UniformPrior())
     with torch.no_grad():
         before = float(tr.imitation_loss(net, x, target))
     tr.run_phase1(state, x, target, cfg, epochs=6)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from pipeline_lib.single_item.minibatches import minibatch, resampled_profiles
+from pipeline_lib.single_item.learning.minibatches import minibatch, resampled_profiles
 
 
 def _columns_copy(n_rows: int = 200) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The single-item evaluator: revenue, per-bidder ex-post regret, IR violations, welfare, with 95% CIs.
+"""THE single-item evaluator: revenue, per-bidder ex-post regret, IR violations, welfare, with 95% CIs.
 
 One evaluator serves learned mechanisms and every baseline alike (docs/methods.md#single-item-evaluator). A
 mechanism is any callable ``bids (B, n) -> (alloc (B, n), pay (B, n))``.
@@ -22,18 +22,14 @@ Confidence intervals are percentile bootstrap intervals over profiles.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from pipeline_lib.core.device import describe_device
-from pipeline_lib.core.provenance import package_versions
-from pipeline_lib.single_item.baselines import known_optimum, myerson_for, support_upper
-from pipeline_lib.single_item.optimum_check import ABOVE_Z, paired_excess
+from pipeline_lib.single_item.mechanisms.utility import deviation_utilities
 
 Tensor = torch.Tensor
 MechanismFn = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -76,19 +72,10 @@ def is_differentiable(mech: Any) -> bool:
     return bool(getattr(mech, "differentiable", True))
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Utilities under deviation
-# --------------------------------------------------------------------------------------------------------------
 def deviation_utility(mech: MechanismFn, values: Tensor, bidder: int, misreports: Tensor) -> Tensor:
-    """u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i) for each profile (rows) and misreport b' (columns)."""
-    p, k = misreports.shape
-    n = values.shape[1]
-    onehot = torch.zeros(n, dtype=values.dtype, device=values.device)
-    onehot[bidder] = 1.0
-    bids = values.unsqueeze(1) * (1.0 - onehot) + misreports.unsqueeze(2) * onehot  # (P, K, n)
-    alloc, pay = mech(bids.reshape(p * k, n))
-    a_i, p_i = alloc[:, bidder].reshape(p, k), pay[:, bidder].reshape(p, k)
-    return a_i * values[:, bidder : bidder + 1] - p_i
+    """u_i(b'; v) of one ``bidder`` for each profile (rows) and misreport b' (columns), shape (P, K): the shared
+    :func:`pipeline_lib.single_item.mechanisms.utility.deviation_utilities` for one bidder."""
+    return deviation_utilities(mech, values, misreports[:, None, :], (bidder,))[:, 0]
 
 
 def _candidates(values: Tensor, bidder: int, search: RegretSearch) -> Tensor:
@@ -265,9 +252,6 @@ def summarise(
     out["regret_max_bidder"] = {"value": float(result.regret.max()), "ci": None}
     out["ir_violation_max"] = {"value": float((-result.utility).clamp_min(0.0).max()), "ci": None}
     out["first_best"] = {"value": float(cols["max_value"].mean()), "ci": None}
-    if "excess" in cols:  # the optimum as a check (optimum_check): above it beyond noise?
-        check = paired_excess(cols["revenue"], cols["reference_revenue"])
-        out["excess_over_optimum"].update(se=check.se, above=check.above, z=ABOVE_Z)
     return out
 
 
@@ -278,6 +262,7 @@ class Evaluation:
     metrics: dict[str, Any]
     search: RegretSearch
     result: RegretResult = field(repr=False)
+    reference_revenue: Tensor | None = field(default=None, repr=False)  # (N,) of the reference mechanism
 
     def to_json(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "search": asdict(self.search), "n_profiles": int(self.result.regret.shape[0])}
@@ -292,7 +277,8 @@ def evaluate_mechanism(
     reference: MechanismFn | None = None,
 ) -> Evaluation:
     """Evaluate ``mech`` on truthful profiles ``values`` (N, n): the whole section 5.4 report in float64; with a
-    ``reference`` mechanism (the family's Myerson auction) also the paired revenue ratio ``revenue_vs_myerson``."""
+    ``reference`` mechanism also the paired revenue ratio ``revenue_vs_myerson`` and the paired excess (the verdict
+    against a known optimum is :mod:`pipeline_lib.single_item.evaluation.optimum_check`'s)."""
     v = torch.as_tensor(np.asarray(values) if not isinstance(values, Tensor) else values)
     v = v.to(device=device, dtype=torch.float64)
     result = ex_post_regret(mech, v, search)
@@ -301,115 +287,4 @@ def evaluate_mechanism(
         with torch.no_grad():
             ref_revenue = reference(v)[1].sum(1)
     metrics = summarise(result, v, bootstrap or Bootstrap(), ref_revenue)
-    return Evaluation(metrics, search, result)
-
-
-def revenue_flag(revenue: float, se: float | None, optimum: float | None, z: float = 3.0) -> str:
-    """ "not incentive compatible" when an ex-post IR mechanism beats the IC optimum by more than z standard errors
-    (docs/methods.md#above-the-optimum); "" otherwise, when no optimum is known or without a standard error (one
-    profile)."""
-    if optimum is None or not math.isfinite(optimum) or se is None:
-        return ""
-    return "not incentive compatible" if revenue > optimum + z * se else ""
-
-
-def extra_reserve_points(params: dict[str, Any] | None) -> Sequence[float]:
-    """Known reserve prices of a mechanism, to be added to the misreport candidates (search step 2)."""
-    if not params:
-        return ()
-    points = [params["reserve"]] if params.get("reserve") is not None else []
-    points += [r for r in params.get("reserves", ()) if r is not None and math.isfinite(r)]
-    return tuple(float(x) for x in points)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The test-time search and report of a family: the same for every mechanism
-# --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """Settings of the test-time evaluator (config ``single_item.evaluation``; defaults declared here only).
-
-    ``grid`` misreport points over [0, B] (>= 1001 for reported results), the other bids +- ``eps`` B added,
-    B = ``upper_factor`` x the largest test value for unbounded families; Adam refinement (``refine_steps`` steps of
-    ``refine_lr`` B) from the ``refine_top`` best grid points and ``refine_random`` uniform starts; ``bootstrap``
-    resamples for the 95% CIs; the first ``max_profiles`` test profiles; ``hardened``: also the argmax variant of a
-    network; ``seed`` of random starts and bootstrap.
-    """
-
-    grid: int = 1001
-    eps: float = 1e-6
-    upper_factor: float = 1.5
-    refine_top: int = 4
-    refine_random: int = 4
-    refine_steps: int = 200
-    refine_lr: float = 0.01
-    bootstrap: int = 1000
-    max_profiles: int | None = None
-    hardened: bool = True
-    seed: int = 0
-
-    @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any] | EvaluationConfig) -> EvaluationConfig:
-        if isinstance(cfg, EvaluationConfig):
-            return cfg
-        unknown = set(cfg) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"single_item.evaluation: unknown keys {sorted(unknown)}")
-        return cls(**dict(cfg))
-
-
-def search_for(
-    values: np.ndarray, family_cfg: Mapping[str, Any], eval_cfg: Mapping[str, Any] | EvaluationConfig,
-    extra_points: Sequence[float] = (),
-) -> RegretSearch:  # fmt: skip
-    """The test-time search of a family: B from the bidders' supports (or ``upper_factor`` x the largest value)."""
-    cfg = EvaluationConfig.from_mapping(eval_cfg)
-    return RegretSearch(
-        upper=misreport_upper(values, support_upper(family_cfg, values.shape[1]), float(cfg.upper_factor)),
-        grid=cfg.grid,
-        eps=cfg.eps,
-        extra_points=tuple(float(x) for x in extra_points),
-        refine_top=cfg.refine_top,
-        refine_random=cfg.refine_random,
-        refine_steps=cfg.refine_steps,
-        refine_lr=cfg.refine_lr,
-        seed=cfg.seed,
-    )
-
-
-def report(
-    mech: Any,
-    values: np.ndarray,
-    family: str,
-    family_cfg: dict[str, Any],
-    eval_cfg: dict[str, Any],
-    device: torch.device,
-    extra_points: Sequence[float] = (),
-) -> dict[str, Any]:
-    """The evaluation payload of one mechanism on test values (N, n): metrics, optimum, share, flag, search."""
-    t0 = time.perf_counter()
-    cfg = EvaluationConfig.from_mapping(eval_cfg)
-    search = search_for(values, family_cfg, cfg, extra_points)
-    boot = Bootstrap(n_boot=cfg.bootstrap, seed=cfg.seed)
-    optimum = known_optimum(family_cfg, values.shape[1])
-    reference = myerson_for(family_cfg, values.shape[1]) if optimum is not None else None
-    out = evaluate_mechanism(mech, values, search, boot, device=device, reference=reference)
-    m = out.metrics
-    return {
-        "family": family,
-        "mechanism": getattr(mech, "name", type(mech).__name__),
-        "params": getattr(mech, "params", {}),
-        "metrics": m,
-        "test_revenue": {"mean": m["revenue"]["value"], "se": m["revenue"]["se"], "n_profiles": len(values)},
-        "optimum": optimum,
-        "share_of_optimum": m["revenue"]["value"] / optimum if optimum else None,
-        "flag": revenue_flag(m["revenue"]["value"], m["revenue"]["se"], optimum),
-        "above_optimum": m["excess_over_optimum"]["above"] if "excess_over_optimum" in m else None,
-        "search": asdict(search),
-        "bootstrap": asdict(boot),
-        "n_profiles": len(values),
-        "eval_config": asdict(cfg),
-        "wall_time_s": time.perf_counter() - t0,
-        "versions": package_versions(),
-        "device": describe_device(device),
-    }
+    return Evaluation(metrics, search, result, ref_revenue)

@@ -21,10 +21,11 @@ import pytest
 from optuna.trial import TrialState
 
 from pipeline_lib.core import optuna_storage as ostore
-from pipeline_lib.single_item import sweep as tuning
+from pipeline_lib.single_item.learning import report_net_sweep as rs
+from pipeline_lib.single_item.learning import studies as tuning
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def quadratic(trial: optuna.Trial) -> float:
@@ -71,7 +72,7 @@ KILLED_WORKER = textwrap.dedent(
     """
     import sys, time
     import optuna
-    from pipeline_lib.single_item import sweep as tuning
+    from pipeline_lib.single_item.learning import studies as tuning
 
     def objective(trial):
         x = trial.suggest_float("lambda_regret", 0.1, 5.0, log=True)
@@ -128,8 +129,8 @@ def test_exports_hold_every_trial_and_the_best_complete_one(tmp_path):
 
 def test_enqueued_report_weights_are_the_first_trial(tmp_path):
     study, spec = tuning.open_study("s", None, str(tmp_path / "study.sqlite3"), seed=2)
-    tuning.resume_and_run(study, spec, quadratic, n_trials=2, enqueue=tuning.REPORT_LAMBDAS["uniform"])
-    assert study.trials[0].params == pytest.approx(tuning.REPORT_LAMBDAS["uniform"])
+    tuning.resume_and_run(study, spec, quadratic, n_trials=2, enqueue=rs.REPORT_LAMBDAS["uniform"])
+    assert study.trials[0].params == pytest.approx(rs.REPORT_LAMBDAS["uniform"])
 
 
 def test_journal_storage_can_be_plugged_in_through_config(tmp_path):
@@ -161,7 +162,7 @@ SWEEP_WORKER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import optuna
-    from pipeline_lib.single_item import sweep as tuning
+    from pipeline_lib.single_item.learning import studies as tuning
 
     path, name, flag = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
