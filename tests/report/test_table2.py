@@ -124,3 +124,23 @@ def test_a_record_without_revenue_is_an_error_naming_the_file():
         table2.records_frame(
             [("run.json", {"setting": "2x2_A", "method": "vcg", "seed": 0, "test_revenue": {"mean": float("nan")}})]
         )
+
+
+def test_a_method_skipped_for_its_size_shows_the_reason(tmp_path):
+    """A method that lists every allocation and is not run on a large setting is a 'not run (d)' cell with the
+    reason of the registry in the footnote, never a silent gap."""
+    from pipeline_lib.core import methods
+
+    runs, baselines = write_files(tmp_path)
+    reason = methods.skip_reason("zfo_ama", "A", 3, 10, 4096)
+    assert reason is not None and "1,048,576" in reason
+    assert methods.skip_reason("zfo_ama", "A", 2, 5, 4096) is None
+    out = {ext: tmp_path / f"table2b.{ext}" for ext in ("csv", "md", "tex")}
+    table2_stage(
+        [*runs, *baselines], TableFiles(**out), table="table2a", settings=["2x2_A", "2x2_D"],
+        skipped={"zfo_ama": {"2x2_D": reason}},
+    )  # fmt: skip
+    md = out["md"].read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| Deterministic (ours) | Deterministic AMA, every"))
+    assert "not run (d)" in row
+    assert f"(d) Not run: Deterministic AMA, every allocation (ZFO) on 2x2(D): {reason}." in md

@@ -1,7 +1,9 @@
 # Combinatorial study (docs/methods.md#combinatorial-study): one training run per (setting, method, seed) of the VVCA
 # optimizers (ZFO-VVCA, FO-VVCA, BBBVVCA) and of the randomized affine maximizers (Lottery AMA, AMenuNet), and the
-# deterministic baselines (VCG, Item-Myerson) on the test set. Methods and the settings they apply to come from
-# the registry (pipeline_lib.core.methods). Checkpoints sit under results/_ckpt (not declared outputs).
+# deterministic baselines (VCG, Item-Myerson) on the test set; the deterministic AMA over every allocation
+# (zfo_ama, zfo_ama_sym: rule ama_run, only where (n+1)^m <= combinatorial.ama.max_outcomes). Methods and the
+# settings they apply to come from the registry (pipeline_lib.core.methods). Checkpoints sit under results/_ckpt
+# (not declared outputs).
 
 
 rule zfo_run:
@@ -27,6 +29,31 @@ rule zfo_run:
         run=zfo_run_params,
     script:
         "../../scripts/zfo_run.py"
+
+
+rule ama_run:
+    input:
+        unpack(ama_run_inputs),
+    output:
+        params=combi_run_path("{setting}", "{method}", "{seed}", "params.pt"),
+        history=combi_run_path("{setting}", "{method}", "{seed}", "history.parquet"),
+        metrics=combi_run_path("{setting}", "{method}", "{seed}", "metrics.json"),
+    log:
+        "logs/ama_run/{setting}/{method}/seed{seed}.log",
+    benchmark:
+        "benchmarks/ama_run/{setting}/{method}/seed{seed}.tsv"
+    wildcard_constraints:
+        method=alternation(AMA_METHODS),
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        data_check=data_check("combinatorial"),
+        run=ama_run_params,
+    script:
+        "../../scripts/ama_run.py"
 
 
 rule randomized_run:

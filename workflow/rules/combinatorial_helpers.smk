@@ -3,6 +3,7 @@
 
 ZFO_METHODS = methods.keys(runner="zfo_run")
 RANDOMIZED_METHODS = methods.keys(runner="randomized_run")
+AMA_METHODS = methods.keys(runner="ama_run")
 COMBI_BASELINES = methods.keys(runner="combinatorial_baseline")
 
 
@@ -17,9 +18,16 @@ def listed_methods(runner):
     return [m for m in COMBI["methods"] if methods.method(m).runner == runner]
 
 
+def skip_reason(method, setting):
+    """Why ``method`` is not run on ``setting`` (registry: skip_distributions, enumerates_allocations), or None."""
+    s = SETTINGS[setting]
+    return methods.skip_reason(method, s.distribution, s.n, s.m, int(COMBI["ama"]["max_outcomes"]))
+
+
 def settings_for(method):
-    """Active combinatorial settings the method applies to (registry: skip_distributions)."""
-    return [s for s in COMBI_SETTINGS if methods.applies_to(method, SETTINGS[s].distribution)]
+    """Active combinatorial settings the method applies to (registry: skip_distributions, and the allocation
+    bound combinatorial.ama.max_outcomes of methods that list every allocation)."""
+    return [s for s in COMBI_SETTINGS if skip_reason(method, s) is None]
 
 
 def combinatorial_seeds():
@@ -116,3 +124,28 @@ def combinatorial_baseline_inputs(wildcards):
 
 def combinatorial_baseline_targets():
     return [baseline_record(s, b) for b in COMBI_BASELINES for s in settings_for(b)]
+
+
+def ama_run_params(wildcards):
+    """One AMA-over-every-allocation run: sizes, Algorithm 3 hyperparameters (Table 3 of the setting, as for the
+    VVCA runs), restarts."""
+    setting = SETTINGS[wildcards.setting]
+    return {
+        "n": setting.n,
+        "m": setting.m,
+        "base_seed": int(config["seed"]),
+        "config": zfo_train_config(wildcards.setting, wildcards.method),
+        "distribution": setting.distribution,
+        "restarts": int(COMBI["ama"]["restarts"]),
+    }
+
+
+def ama_run_inputs(wildcards):
+    """The three splits and ZFO-VVCA+'s run of the seed (its lift is a start); ``zfo_ama`` also reads the
+    bundle-symmetric run of the seed when that method is in the study (another start)."""
+    setting, seed = wildcards.setting, wildcards.seed
+    inputs = {split: dataset_path(setting, split) for split in ("train", "val", "test")}
+    inputs["vvca_plus"] = combi_run_path(setting, "zfo_vvca_plus", seed, "params.pt")
+    if wildcards.method == "zfo_ama" and "zfo_ama_sym" in COMBI["methods"]:
+        inputs["symmetric"] = combi_run_path(setting, "zfo_ama_sym", seed, "params.pt")
+    return inputs

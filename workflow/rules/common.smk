@@ -29,7 +29,7 @@ SINGLE_ITEM_FAMILIES = sorted(single_item_settings(config))
 COMBI_SETTINGS = sorted(combinatorial_settings(config))
 SI = config["single_item"]
 COMBI = config["combinatorial"]
-LEARNED_RUNNERS = ("zfo_run", "randomized_run")
+LEARNED_RUNNERS = ("zfo_run", "randomized_run", "ama_run")
 for _key in (*COMBI["methods"], *COMBI["method_overrides"]):
     if _key not in methods.METHODS or methods.method(_key).runner not in LEARNED_RUNNERS:
         raise ValueError(
@@ -110,5 +110,6 @@ def get_final_outputs():
         *single_item_targets(),
         *run_targets("zfo_run"),
         *run_targets("randomized_run"),
+        *run_targets("ama_run"),
         *report_targets(),
     ]

@@ -81,6 +81,7 @@ rule table2:
         "../../environment.yml"
     params:
         settings=table2_settings,
+        skipped=table2_skipped,
     script:
         "../../scripts/table2.py"
 

@@ -95,8 +95,21 @@ def table2_inputs(wildcards):
         *run_targets("randomized_run"),
         *combinatorial_baseline_targets(),
         *run_targets("zfo_run"),
+        *run_targets("ama_run"),
     ]
     return [p for p in paths if p.split("/")[2] in settings]
+
+
+def table2_skipped(wildcards):
+    """{method: {setting: reason}} of the listed methods that list every allocation and are skipped on a setting of
+    the table for its size (the table shows the reason; distribution skips stay '-' as in the paper).
+    """
+    skipped = {}
+    for m in listed_methods("ama_run"):
+        for s in table2_settings(wildcards):
+            if methods.applies_to(m, SETTINGS[s].distribution) and skip_reason(m, s):
+                skipped.setdefault(m, {})[s] = skip_reason(m, s)
+    return skipped
 
 
 def figures_block(key):
@@ -112,7 +125,8 @@ def fig1_runs():
     return [
         (s, m, k)
         for s in fig1_settings()
-        for m in listed_methods("zfo_run")
+        for m in [*listed_methods("zfo_run"), *listed_methods("ama_run")]
+        if s in settings_for(m)
         for k in combinatorial_seeds()
     ]
 

@@ -66,10 +66,18 @@ def table1_stage(records: Sequence[str], out: TableFiles, *, families: Mapping[s
     return table
 
 
-def table2_stage(records: Sequence[str], out: TableFiles, *, table: str, settings: Sequence[str]) -> pd.DataFrame:
-    """Rule ``table2``: Table 2(a) or 2(b) from the run and baseline records of its active settings."""
+def table2_stage(
+    records: Sequence[str],
+    out: TableFiles,
+    *,
+    table: str,
+    settings: Sequence[str],
+    skipped: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Rule ``table2``: Table 2(a) or 2(b) from the run and baseline records of its active settings; ``skipped``
+    ({method: {setting: reason}}) are shown as not run, with the reason in a footnote."""
     frame = table2.records_frame((str(path), io.read_json(path)) for path in records)
-    long = table2.summarise(frame, table, settings)
+    long = table2.summarise(frame, table, settings, skipped)
     out.write(*table2.render(long, table, settings))
     return long
 
