@@ -22,7 +22,8 @@ import json
 import logging
 import os
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,24 @@ def load_checkpoint(ckpt_dir: str | os.PathLike | None, expected_fingerprint: st
         log.warning("ignoring checkpoint %s written under a different configuration", path)
         return None
     return state
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A resumable run's checkpoint: its folder (:func:`checkpoint_dir_for`) and the fingerprint every state it
+    saves carries; :meth:`load` returns None for a missing, unreadable or foreign state (:func:`load_checkpoint`)."""
+
+    directory: str | os.PathLike
+    fingerprint: str
+
+    def load(self) -> dict[str, Any] | None:
+        return load_checkpoint(self.directory, self.fingerprint)
+
+    def save(self, state: Mapping[str, Any]) -> None:
+        save_checkpoint(self.directory, {**state, "fingerprint": self.fingerprint})
+
+    def remove(self) -> None:
+        remove_checkpoint(self.directory)
 
 
 def remove_checkpoint(ckpt_dir: str | os.PathLike | None) -> None:

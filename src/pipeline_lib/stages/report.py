@@ -26,6 +26,7 @@ from pipeline_lib.single_item.mechanisms.myerson import optimal_revenue_for
 from pipeline_lib.single_item.mechanisms.nets import AsMechanism, model_from_payload
 from pipeline_lib.single_item.mechanisms.priors import support_upper
 from pipeline_lib.stages.single_item_learned import deployments, load_learned
+from pipeline_lib.stages.single_item_models import read_model
 from pipeline_lib.vvca import case_study
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
@@ -109,7 +110,7 @@ def single_item_figures(
         ref = correct_baseline(dict(family_cfg), values.shape[1])
         learned = {}
         for method, path in models[fam].items():
-            payload = io.load_torch(path)
+            payload = read_model(path, "single_item_net" if method == "learned" else method, family=fam)
             if method == "learned":
                 learned["report's net"] = AsMechanism(model_from_payload(payload)[0])
             else:

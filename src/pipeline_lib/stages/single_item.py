@@ -31,6 +31,7 @@ from pipeline_lib.single_item.learning.studies import mark_exported
 from pipeline_lib.single_item.mechanisms.baselines import build_baseline, correct_baseline
 from pipeline_lib.single_item.mechanisms.nets import AsMechanism, model_from_payload, model_payload
 from pipeline_lib.single_item.mechanisms.one_item_vvca import one_item_vvca_from_payload, train_one_item_vvca
+from pipeline_lib.stages.single_item_models import read_model
 
 log = logging.getLogger(__name__)
 STUDY_FILE = "study.sqlite3"
@@ -89,7 +90,7 @@ def single_item_sweep_stage(
     device = get_device()
     train = load_split(files.train, family, "train", data_check)
     val = load_split(files.val, family, "val", data_check)
-    warm = io.load_torch(files.warm, map_location=device)
+    warm = read_model(files.warm, "single_item_net", family=family, map_location=device)
     storage_path = str(Path(files.best).with_name(STUDY_FILE))
     result = single_item_sweep(
         train, val, warm, storage_path, family, family_cfg, training, sweep, base_seed, device,
@@ -128,7 +129,8 @@ def single_item_train_final(
     seed = stage_seed(base_seed, family, "final", seed_index)
     train = load_split(files.train, family, "train", data_check)
     val = load_split(files.val, family, "val", data_check)
-    net, warm_info = model_from_payload(io.load_torch(files.warm, map_location=device), map_location=device)
+    warm = read_model(files.warm, "single_item_net", family=family, map_location=device)
+    net, warm_info = model_from_payload(warm, map_location=device)
     ckpt_dir = checkpoint_dir_for(files.model)
     t0 = time.perf_counter()
     identity = {"family": family, "run_key": run_key([files.train, files.val, files.warm, files.best])}
@@ -163,7 +165,9 @@ def single_item_evaluate(
     device = get_device()
     max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
-    net, extra = model_from_payload(io.load_torch(model_path, map_location=device), map_location=device)
+    net, extra = model_from_payload(
+        read_model(model_path, "single_item_net", family=family, map_location=device), device
+    )
     payload = family_report.report(AsMechanism(net), values, family, family_cfg, evaluation, device)
     payload.update({"training": extra})
     if family_report.EvaluationConfig.from_mapping(evaluation).hardened:
@@ -207,7 +211,7 @@ def single_item_baseline(
     if baseline == "vvca_zfo":
         if fitted_path is None:
             raise ValueError("the vvca_zfo baseline needs the trained parameters (input 'fitted')")
-        mech = one_item_vvca_from_payload(io.load_torch(fitted_path))
+        mech = one_item_vvca_from_payload(read_model(fitted_path, "vvca_zfo", family=family))
     else:
         mech = build_baseline(baseline, family_cfg, load_split(train_path, family, "train", data_check))
     max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles

@@ -26,7 +26,7 @@ import torch
 
 from pipeline_lib.core import io
 from pipeline_lib.core import optuna_storage as ostore
-from pipeline_lib.core.checkpoint import fingerprint, run_key
+from pipeline_lib.core.checkpoint import Checkpoint, checkpoint_dir_for, fingerprint, run_key
 from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import SECOND
@@ -36,12 +36,13 @@ from pipeline_lib.single_item.learning import regretnet as rn
 from pipeline_lib.single_item.learning import regretnet_sweep as rs
 from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill
 from pipeline_lib.single_item.learning.distilled_start import config_dict as distill_config
-from pipeline_lib.single_item.learning.myersonnet import MyersonNetConfig, train_myersonnet, train_softmax
+from pipeline_lib.single_item.learning.myersonnet import MyersonNetConfig, config_dict, train_myersonnet, train_softmax
 from pipeline_lib.single_item.learning.studies import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.single_item.mechanisms.myersonnet_auction import MyersonNet, MyersonNetMechanism
 from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
 from pipeline_lib.single_item.mechanisms.priors import resample_bidders, shared_map, support_upper
 from pipeline_lib.stages.single_item import STUDY_FILE, load_split, make_single_item_record
+from pipeline_lib.stages.single_item_models import read_model
 
 log = logging.getLogger(__name__)
 LEARNED = ("regretnet", "myersonnet")
@@ -86,11 +87,11 @@ def regretnet_config(training: Mapping, family_cfg: Mapping, train: np.ndarray) 
     return _with_upper(rn.RegretNetConfig.from_mapping(block), family_cfg, train)
 
 
-def _start_net(start_path: str | None) -> tuple[SingleItemNet, dict[str, Any]]:
+def _start_net(start_path: str | None, family: str) -> tuple[SingleItemNet, dict[str, Any]]:
     """RegretNet's starting network, the output of rule ``regretnet_start``, and its record (teacher, seed)."""
     if start_path is None:
         raise ValueError("regretnet needs its starting network regretnet/seed<k>/start.pt (input 'start')")
-    net, info = model_from_payload(io.load_torch(start_path))
+    net, info = model_from_payload(read_model(start_path, "single_item_net", family=family))
     keep = ("seed_index", "seed", "teacher", "teacher_seed", "val_revenue", "val_regret", "wall_time_s")
     return net, {k: info.get(k) for k in keep}
 
@@ -98,7 +99,7 @@ def _start_net(start_path: str | None) -> tuple[SingleItemNet, dict[str, Any]]:
 TEACHERS = ("myersonnet", "none")  # RegretNet's start imitates a mechanism learned from samples, or nothing
 
 
-def _teacher(kind: str, teacher_path: str | None) -> tuple[Any, int | None]:
+def _teacher(kind: str, teacher_path: str | None, family: str) -> tuple[Any, int | None]:
     """The teacher mechanism of :func:`regretnet_start` and its seed index: the family's MyersonNet of the paired
     seed (exactly DSIC, learned from the training split; its hard deployment), or (None, None) for ``none``. Never a
     known optimum: the start is part of learning."""
@@ -108,8 +109,15 @@ def _teacher(kind: str, teacher_path: str | None) -> tuple[Any, int | None]:
         return None, None
     if teacher_path is None:
         raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
-    payload = io.load_torch(teacher_path)
+    payload = read_model(teacher_path, "myersonnet", family=family)
     return load_learned(payload), payload.get("extra", {}).get("seed")
+
+
+def _checkpoint(output: str, identity: Mapping[str, Any], inputs: list[str | None]) -> Checkpoint:
+    """The checkpoint of the job writing ``output`` (under results/_ckpt), keyed by ``identity`` (configuration and
+    seed), the contents of the ``inputs`` and the package code: another run never resumes it."""
+    key = run_key([path for path in inputs if path is not None])
+    return Checkpoint(checkpoint_dir_for(output), fingerprint({**identity, "run_key": key}))
 
 
 def regretnet_start(
@@ -121,7 +129,7 @@ def regretnet_start(
     or a fresh one (initialised from this seed), distilled from the teacher of ``start.teacher`` (:func:`_teacher`:
     the same seed's MyersonNet) for ``start.iterations`` steps on this seed's minibatches; writes start.pt with the
     teacher, the distillation history and the start's validation revenue and regret (the one evaluator, as in the
-    sweep)."""
+    sweep). Resumable: the distillation checkpoints its state (:func:`_checkpoint`), removed once start.pt exists."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
     cfg = regretnet_config(training, family_cfg, train)
@@ -132,15 +140,19 @@ def regretnet_start(
     if cfg.warm_start:
         if warm_path is None:
             raise ValueError("regretnet with warm_start needs the family's warmstart.pt (input 'warm')")
-        net, _ = model_from_payload(io.load_torch(warm_path))
+        net, _ = model_from_payload(read_model(warm_path, "single_item_net", family=family))
         rn.check_start(net, cfg, train.shape[1])
     else:
         torch.manual_seed(seed)
         net = rn.fresh_net(train, cfg)
-    teacher, teacher_seed = _teacher(kind, teacher_path)
+    teacher, teacher_seed = _teacher(kind, teacher_path, family)
     history: list[dict[str, Any]] = []
+    identity = {"stage": "regretnet_start", "family": family, "seed": seed, "distill": distill_config(dcfg),
+                "training": rn.config_dict(cfg), "teacher": kind}  # fmt: skip
+    ckpt = _checkpoint(out_path, identity, [train_path, warm_path if cfg.warm_start else None, teacher_path])
+    resumed = ckpt.load() is not None
     if teacher is not None and dcfg.iterations > 0:
-        net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed)
+        net, history = distill(net.float(), train, teacher, dcfg, float(cfg.misreport_upper), seed, ckpt)
     search = rn.validation_search(cfg, evaluator.misreport_upper(val, support_upper(family_cfg, val.shape[1])))
     vm = rn.validation_metrics(net, val[: cfg.val_profiles], search)
     vm_pair = (vm["revenue"], vm["regret_mean"])
@@ -149,10 +161,11 @@ def regretnet_start(
         "from_phase1": bool(cfg.warm_start),
         "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
         "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
-        "versions": package_versions(), "device": describe_device(get_device()),
+        "resumed_from_checkpoint": resumed, "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
     log.info("regretnet start of %s (teacher %s): val revenue %.4f, regret %.5f", family, kind, *vm_pair)
     io.save_torch(model_payload(net, extra=info), out_path)
+    ckpt.remove()
     return info
 
 
@@ -214,7 +227,7 @@ def regretnet_sweep(
         name, sweep.get("storage"), storage_path, seed, {"identity": identity}, fresh_after_export=True
     )
     header.update({"study_name": study.study_name, "storage": spec.describe(storage_path)})
-    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start)[0])
+    objective = rs.make_objective(train, val, base, seed, budget, search, space, _start_net(files.start, family)[0])
     default = {k: min(max(float(getattr(base, k)), lo), hi) for k, (lo, hi, _) in space.items()}
     max_failed = int(sweep["max_failed_trials"])
     try:
@@ -251,28 +264,36 @@ def single_item_learned_train(
 ) -> dict[str, Any]:  # fmt: skip
     """Rule ``single_item_learned_train``: train RegretNet (with the sweep's best configuration, from the starting
     network ``start_path``) or MyersonNet (hard, then its softmax deployment from it) for one family and seed;
-    writes model.pt (plain tensors), history.parquet and metrics.json."""
+    writes model.pt (plain tensors), history.parquet and metrics.json. Resumable: training checkpoints its whole
+    state (:func:`_checkpoint`; MyersonNet's hard auction and softmax restarts alike), removed once the outputs
+    exist; ``resumed_from_checkpoint`` in metrics.json says whether this run continued one."""
     train = load_split(train_path, family, "train", data_check)
     val = load_split(val_path, family, "val", data_check)
     seed = stage_seed(base_seed, family, method, seed_index)
     t0 = time.perf_counter()
     extra: dict[str, Any] = {"family": family, "method": method, "seed": seed_index, "run_seed": seed}
+    identity = {"stage": "single_item_learned_train", "family": family, "method": method, "seed": seed}
     if method == "regretnet":
         if best_path is None:
             raise ValueError("regretnet training needs the sweep's best_params.json (input 'best')")
         best = io.read_json(best_path)
         cfg = rs.replace_config(regretnet_config(training, family_cfg, train), best["params"])
         cfg = replace(cfg, regret_budget=float(best.get("budget", cfg.regret_budget)))
-        start_net, extra["start"] = _start_net(start_path)
-        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=start_net)
+        start_net, extra["start"] = _start_net(start_path, family)
+        ckpt = _checkpoint(outputs["model"], {**identity, "config": rn.config_dict(cfg)}, [train_path, val_path,
+                           best_path, start_path])  # fmt: skip
+        resumed = ckpt.load() is not None
+        net, history = rn.train_regretnet(train, val, cfg, seed, init_net=start_net, ckpt=ckpt)
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
         cfg = MyersonNetConfig.from_mapping(_training(training, family_cfg, train.shape[1], "myersonnet"))
-        net, history = train_myersonnet(train, val, cfg, seed)
+        ckpt = _checkpoint(outputs["model"], {**identity, "config": config_dict(cfg)}, [train_path, val_path])
+        resumed = ckpt.load() is not None
+        net, history = train_myersonnet(train, val, cfg, seed, ckpt)
         payload = {"kind": "myersonnet", "config": net.config(), "state_dict": net.state_dict(), "extra": extra}
         if cfg.softmax_iterations > 0:
-            soft, soft_history = train_softmax(net, train, val, cfg, seed)
+            soft, soft_history = train_softmax(net, train, val, cfg, seed, ckpt)
             payload["softmax"] = {"state_dict": soft.state_dict(), "temperature": cfg.softmax_temperature}
             history += soft_history
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
@@ -280,12 +301,13 @@ def single_item_learned_train(
         raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")
     metrics = {
         **extra, "final": history[-1] if history else None, "selected": rn.selected_row(history),
-        "wall_time_s": time.perf_counter() - t0,
+        "wall_time_s": time.perf_counter() - t0, "resumed_from_checkpoint": resumed,
         "versions": package_versions(), "device": describe_device(get_device()),
     }  # fmt: skip
     io.save_torch(payload, outputs["model"])
     io.write_parquet(pd.DataFrame([{k: v for k, v in r.items() if k != "mu"} for r in history]), outputs["history"])
     io.write_json(outputs["metrics"], metrics)
+    ckpt.remove()
     return metrics
 
 
@@ -328,7 +350,7 @@ def single_item_learned_evaluate(
     device = get_device()
     max_rows = family_report.EvaluationConfig.from_mapping(evaluation).max_profiles
     values = load_split(test_path, family, "test", data_check, max_rows)
-    payload = io.load_torch(model_path)
+    payload = read_model(model_path, method, family=family)
     reports = []
     for deployment in deployments(payload):
         mech = load_learned(payload, deployment)

@@ -18,12 +18,14 @@ import torch
 
 from pipeline_lib.single_item.evaluation import evaluator as ev
 from pipeline_lib.single_item.evaluation import family_report as fr
+from pipeline_lib.single_item.learning import misreport_search as ms
 from pipeline_lib.single_item.learning import regretnet as rn
 from pipeline_lib.single_item.learning import regretnet_sweep as sw
 from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill
 from pipeline_lib.single_item.mechanisms.myerson import myerson
 from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet
 from pipeline_lib.single_item.mechanisms.priors import UniformPrior
+from pipeline_lib.single_item.mechanisms.utility import deviation_utilities
 
 
 def test_deviation_utilities_agree_with_the_evaluator():
@@ -31,7 +33,7 @@ def test_deviation_utilities_agree_with_the_evaluator():
     net = SingleItemNet(3).double()
     values = torch.rand(20, 3, dtype=torch.float64)
     mis = torch.rand(20, 3, 5, dtype=torch.float64)
-    got = rn.deviation_utilities(net, values, mis)
+    got = deviation_utilities(net, values, mis)
     for i in range(3):
         expected = ev.deviation_utility(net, values, i, mis[:, i, :])
         assert torch.allclose(got[:, i, :], expected, atol=1e-12)
@@ -42,7 +44,7 @@ def test_regret_is_the_best_misreport_gain_and_the_loss_is_the_augmented_lagrang
     net = SingleItemNet(2).double()
     values = torch.rand(50, 2, dtype=torch.float64)
     mis = torch.rand(50, 2, 3, dtype=torch.float64)
-    rgt, rev = rn.regret_per_bidder(net, values, mis)
+    rgt, rev = ms.regret_per_bidder(net, values, mis)
     a, p = net(values)
     u = a * values - p
     best = torch.stack([ev.deviation_utility(net, values, i, mis[:, i]).amax(1) for i in range(2)], dim=1)
@@ -60,9 +62,9 @@ def test_inner_search_stays_in_the_domain_and_does_not_lose_utility_on_average()
     net = SingleItemNet(2).double()
     values = torch.rand(200, 2, dtype=torch.float64)
     start = torch.rand(200, 2, 4, dtype=torch.float64)
-    found = rn.inner_search(net, values, start, steps=20, step_size=0.01, upper=1.0)
+    found = ms.inner_search(net, values, start, steps=20, step_size=0.01, upper=1.0)
     assert found.min() >= 0.0 and found.max() <= 1.0 and not found.requires_grad
-    gain = rn.deviation_utilities(net, values, found) - rn.deviation_utilities(net, values, start)
+    gain = deviation_utilities(net, values, found) - deviation_utilities(net, values, start)
     assert gain.mean() > 0
 
 
@@ -71,9 +73,9 @@ def test_inner_search_keeps_the_best_point_of_its_path_when_a_step_overshoots():
     search returns 0.69, never a misreport worse than its start."""
     values = torch.full((1, 2), 0.5, dtype=torch.float64)
     start = torch.full((1, 2, 1), 0.69, dtype=torch.float64)
-    found = rn.inner_search(_PostedDeviation(), values, start, steps=3, step_size=10.0, upper=1.0)
+    found = ms.inner_search(_PostedDeviation(), values, start, steps=3, step_size=10.0, upper=1.0)
     assert torch.allclose(found, start)
-    small = rn.inner_search(_PostedDeviation(), values, start, steps=50, step_size=0.1, upper=1.0)
+    small = ms.inner_search(_PostedDeviation(), values, start, steps=50, step_size=0.1, upper=1.0)
     assert torch.allclose(small, torch.full_like(start, 0.7), atol=1e-4)  # small steps converge to the peak
 
 
@@ -88,10 +90,10 @@ def test_the_screen_finds_a_global_deviation_that_the_warm_starts_miss():
     values = torch.rand(64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     bank = torch.zeros(64, 3, 2, dtype=torch.float64)  # warm starts far from the best misreport
     cfg = rn.RegretNetConfig(n_misreports=2, grid_misreports=16, tie_misreports=False)
-    starts = rn.screened_starts(_PostedDeviation(), values, bank, cfg, 1.0, torch.Generator().manual_seed(1))
+    starts = ms.screened_starts(_PostedDeviation(), values, bank, cfg, 1.0, torch.Generator().manual_seed(1))
     assert starts.shape == bank.shape and starts.min() >= 0.0 and starts.max() <= 1.0
     assert ((starts[..., 0] - 0.7).abs() <= 1 / 16).all()  # one stratified point lies in 0.7's cell of width 1/16
-    off = rn.screened_starts(_PostedDeviation(), values, bank, rn.RegretNetConfig(n_misreports=2, grid_misreports=0,
+    off = ms.screened_starts(_PostedDeviation(), values, bank, rn.RegretNetConfig(n_misreports=2, grid_misreports=0,
                              tie_misreports=False), 1.0, torch.Generator())  # fmt: skip
     assert torch.equal(off, bank)  # without the screen only the warm starts remain
 
@@ -107,7 +109,7 @@ def test_the_screen_keeps_the_tie_points_of_a_second_price_auction():
         win = torch.nn.functional.one_hot(bids.argmax(1), 2).to(bids.dtype)
         return win, win * bids.flip(1)
 
-    starts = rn.screened_starts(second_price, values, bank, cfg, 1.0, torch.Generator())
+    starts = ms.screened_starts(second_price, values, bank, cfg, 1.0, torch.Generator())
     assert starts[0, 0, 0].item() == pytest.approx(0.3 + 1e-3)  # bid just over the rival: win at price 0.3
     assert starts[0, 1, 0].item() in (0.0, pytest.approx(0.5 - 1e-3))  # ties at utility 0
 

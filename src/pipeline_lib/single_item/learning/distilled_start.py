@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline_lib.core.checkpoint import Checkpoint
 from pipeline_lib.core.config_blocks import from_mapping
 from pipeline_lib.single_item.mechanisms.nets import SingleItemNet, capped_fraction
 
@@ -87,20 +88,29 @@ def distillation_loss(net: SingleItemNet, bids: Tensor, teacher: Teacher, cfg: D
 
 
 def distill(
-    net: SingleItemNet, values: np.ndarray, teacher: Teacher, cfg: DistillConfig, upper: float, seed: int
-) -> tuple[SingleItemNet, list[dict[str, Any]]]:
+    net: SingleItemNet, values: np.ndarray, teacher: Teacher, cfg: DistillConfig, upper: float, seed: int,
+    ckpt: Checkpoint | None = None,
+) -> tuple[SingleItemNet, list[dict[str, Any]]]:  # fmt: skip
     """Train ``net`` (in place, float32) to imitate ``teacher`` on the training ``values`` (N, n) and their
     deviations in [0, ``upper``] for ``cfg.iterations`` steps; returns it (eval mode) and a short history (the
-    mean loss of every tenth of the run)."""
+    mean loss of every tenth of the run). With ``ckpt`` the state (parameters, Adam and schedule, generator, history)
+    is saved at every history row but the last, and a run resumes from it to the uninterrupted result."""
     gen = torch.Generator().manual_seed(int(seed))
     x = torch.as_tensor(np.asarray(values, np.float32))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(cfg.iterations, 1))
     history: list[dict[str, Any]] = []
     every = max(cfg.iterations // 10, 1)
-    total, count, t0 = 0.0, 0, time.perf_counter()
+    total, count, t0, first = 0.0, 0, time.perf_counter(), 1
+    saved = ckpt.load() if ckpt is not None else None
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        gen.set_state(saved["generator"])
+        history, first = list(saved["history"]), saved["iteration"] + 1
     net.train()
-    for it in range(1, cfg.iterations + 1):
+    for it in range(first, cfg.iterations + 1):
         idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)
         loss = distillation_loss(net, with_misreports(x[idx], upper, gen), teacher, cfg)
         if not torch.isfinite(loss):
@@ -113,6 +123,9 @@ def distill(
         if it % every == 0 or it == cfg.iterations:
             history.append({"iteration": it, "loss": total / count, "seconds": time.perf_counter() - t0})
             total, count = 0.0, 0
+            if ckpt is not None and it < cfg.iterations:
+                state = {"iteration": it, "net": net.state_dict(), "optimizer": opt.state_dict()}
+                ckpt.save({**state, "scheduler": sched.state_dict(), "generator": gen.get_state(), "history": history})
     return net.eval(), history
 
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from pipeline_lib.core.checkpoint import Checkpoint
 from pipeline_lib.core.config_blocks import from_mapping
 from pipeline_lib.single_item.learning.minibatches import minibatch
 from pipeline_lib.single_item.mechanisms.myersonnet_auction import MyersonNet, mean_revenue
@@ -71,16 +72,25 @@ class MyersonNetConfig:
 
 def _fit(
     net: MyersonNet, train: Tensor, val: Tensor, cfg: MyersonNetConfig, gen: torch.Generator, mode: str,
-    train_mode: str, iterations: int, lr: float, temperature: float,
+    train_mode: str, iterations: int, lr: float, temperature: float, resume: Mapping[str, Any] | None = None,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Adam on -E[sum_i p_i] of the ``train_mode`` mechanism on minibatches; every ``eval_every`` iterations (and
     at the end) score the ``mode`` auction on ``val`` and keep the best parameters in ``net``. One history row per
-    evaluation."""
+    evaluation. ``save`` receives the fit's state after every evaluation but the last; ``resume`` (such a state)
+    continues from it."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best_rev, best_state = -math.inf, copy.deepcopy(net.state_dict())
     history: list[dict[str, Any]] = []
+    first = 1
+    if resume is not None:
+        net.load_state_dict(resume["net"])
+        opt.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        best_rev, best_state, history = resume["best_rev"], resume["best_state"], list(resume["history"])
+        first = resume["iteration"] + 1
     running, count, t0 = 0.0, 0, time.perf_counter()
-    for it in range(1, iterations + 1):
+    for it in range(first, iterations + 1):
         idx = torch.randint(0, train.shape[0], (min(cfg.batch_size, train.shape[0]),), generator=gen)
         bids = minibatch(train, idx, gen, cfg.resample_bidders)
         revenue = net(bids, mode=train_mode, temperature=temperature)[1].sum(1).mean()
@@ -103,16 +113,23 @@ def _fit(
                 }
             )
             running, count = 0.0, 0
+            if save is not None and it < iterations:
+                state = {"iteration": it, "net": net.state_dict(), "optimizer": opt.state_dict()}
+                save({**state, "generator": gen.get_state(), "best_rev": best_rev, "best_state": best_state,
+                      "history": history})  # fmt: skip
     net.load_state_dict(best_state)
     return history
 
 
 def train_myersonnet(
-    values_train: np.ndarray, values_val: np.ndarray, cfg: MyersonNetConfig | None = None, seed: int = 0
-) -> tuple[MyersonNet, list[dict[str, Any]]]:
+    values_train: np.ndarray, values_val: np.ndarray, cfg: MyersonNetConfig | None = None, seed: int = 0,
+    ckpt: Checkpoint | None = None,
+) -> tuple[MyersonNet, list[dict[str, Any]]]:  # fmt: skip
     """Train MyersonNet on ``values_train`` (N, n) by minimising the relaxed -revenue with Adam; every
     ``eval_every`` iterations (and at the end) score the hard auction on ``values_val`` and keep the best.
-    Returns the best network (float32, eval mode) and one history row per evaluation."""
+    Returns the best network (float32, eval mode) and one history row per evaluation. With ``ckpt``: resumable
+    after every evaluation (``hard_fit``), and the finished auction is kept (``hard``) for :func:`train_softmax`'s
+    checkpoints, so a run killed there does not train it again."""
     cfg = cfg or MyersonNetConfig()
     gen = torch.Generator().manual_seed(int(seed))
     train = torch.as_tensor(np.asarray(values_train, np.float32))
@@ -121,13 +138,23 @@ def train_myersonnet(
     net = MyersonNet(
         train.shape[1], cfg.n_groups, cfg.n_units, scale, cfg.init_scale, gen, cfg.init_reserve, cfg.shared_map
     )
-    history = _fit(net, train, val, cfg, gen, "hard", "relaxed", cfg.iterations, cfg.lr, cfg.temperature)
+    saved = (ckpt.load() if ckpt is not None else None) or {}
+    if "hard" in saved:
+        net.load_state_dict(saved["hard"]["net"])
+        return net.eval(), list(saved["hard"]["history"])
+    save = None if ckpt is None else (lambda state: ckpt.save({"hard_fit": state}))
+    history = _fit(
+        net, train, val, cfg, gen, "hard", "relaxed", cfg.iterations, cfg.lr, cfg.temperature,
+        saved.get("hard_fit"), save,
+    )  # fmt: skip
+    if ckpt is not None:
+        ckpt.save({"hard": {"net": net.state_dict(), "history": history}})
     return net.eval(), history
 
 
 def train_softmax(
     net: MyersonNet, values_train: np.ndarray, values_val: np.ndarray, cfg: MyersonNetConfig | None = None,
-    seed: int = 0,
+    seed: int = 0, ckpt: Checkpoint | None = None,
 ) -> tuple[MyersonNet, list[dict[str, Any]]]:  # fmt: skip
     """The softmax deployment: a float64 copy of ``net`` (the trained hard MyersonNet) trained on the EXACT revenue
     of the softmax auction with envelope payments, E[sum_i b_i x_i - int_0^{b_i} x_i] (no relaxation: the mechanism
@@ -136,23 +163,38 @@ def train_softmax(
     with different minibatch streams. Restarts, because finding the flat piece that irons is a matter of escaping a
     plateau: on report-sized hetero data one run in about four stays at the hard auction's revenue (98.8% of
     Myerson) while the others reach 99.8%. Float64: the closed-form integrals subtract nearby softplus values.
-    History rows carry their ``restart``."""
+    History rows carry their ``restart``. With ``ckpt`` (that of :func:`train_myersonnet`, whose finished hard
+    auction every save carries): resumable after every evaluation of every restart."""
     cfg = cfg or MyersonNetConfig()
     train = torch.as_tensor(np.asarray(values_train, np.float64))
     val = torch.as_tensor(np.asarray(values_val, np.float64))[: cfg.val_profiles]
-    best, best_rev, history = None, -math.inf, []
-    for restart in range(max(cfg.softmax_restarts, 1)):
+    saved = (ckpt.load() if ckpt is not None else None) or {}
+    carry = {"hard": saved["hard"]} if "hard" in saved else {}
+    done = saved.get("softmax_done") or {"restarts": 0, "best_state": None, "best_rev": -math.inf, "history": []}
+    best_state, best_rev, history = done["best_state"], done["best_rev"], list(done["history"])
+    fit = saved.get("softmax_fit")
+    for restart in range(done["restarts"], max(cfg.softmax_restarts, 1)):
         gen = torch.Generator().manual_seed(int(seed) + restart)
         soft = copy.deepcopy(net).double().train()
+        so_far = {"restarts": restart, "best_state": best_state, "best_rev": best_rev, "history": history}
+
+        def save(state: dict[str, Any], so_far: dict[str, Any] = so_far, restart: int = restart) -> None:
+            ckpt.save({**carry, "softmax_done": so_far, "softmax_fit": {**state, "restart": restart}})  # type: ignore[union-attr]
+
+        resume = fit if fit is not None and fit["restart"] == restart else None
         rows = _fit(
             soft, train, val, cfg, gen, "softmax", "softmax", cfg.softmax_iterations, cfg.softmax_lr,
-            cfg.softmax_temperature,
+            cfg.softmax_temperature, resume, save if ckpt is not None else None,
         )  # fmt: skip
-        history += [{**row, "restart": restart} for row in rows]
+        history = history + [{**row, "restart": restart} for row in rows]
         top = max(row["best_val_revenue"] for row in rows)
         if top > best_rev:
-            best, best_rev = soft, top
-    assert best is not None
+            best_state, best_rev = copy.deepcopy(soft.state_dict()), top
+        if ckpt is not None:
+            so_far = {"restarts": restart + 1, "best_state": best_state, "best_rev": best_rev, "history": history}
+            ckpt.save({**carry, "softmax_done": so_far})
+    best = copy.deepcopy(net).double()
+    best.load_state_dict(best_state)
     return best.eval(), history
 
 
