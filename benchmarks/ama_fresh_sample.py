@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,6 +61,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for setting in args.settings:
         for seed in args.seeds:
+            if not Path(f"results/combinatorial/{setting}/zfo_ama/seed{seed}/params.pt").exists():
+                print(f"| {setting} | {seed} | not run | | | |")
+                continue
             rev_a, rev_v = per_profile_revenues(setting, seed, args.profiles, args.base_seed)
             diff = rev_a - rev_v
             se = [x.std(ddof=1) / math.sqrt(len(x)) for x in (rev_a, rev_v, diff)]
