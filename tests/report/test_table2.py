@@ -144,3 +144,20 @@ def test_a_method_skipped_for_its_size_shows_the_reason(tmp_path):
     row = next(line for line in md.splitlines() if line.startswith("| Deterministic (ours) | Deterministic AMA, every"))
     assert "not run (d)" in row
     assert f"(d) Not run: Deterministic AMA, every allocation (ZFO) on 2x2(D): {reason}." in md
+
+
+def test_a_reduced_budget_row_gives_its_budget_in_the_footnote(tmp_path):
+    """Rows trained below the paper's budget are marked (c) and the footnote states each one's steps, batch and
+    menu size, read from the runs' own records."""
+    runs, _ = write_files(tmp_path)
+    for path in runs:
+        record = json.loads(path.read_text())
+        if record["method"] == "lottery_ama":
+            record.update(reduced_budget=True, config={"steps": 2000, "batch_size": 1024, "menu_size": 32})
+            path.write_text(json.dumps(record))
+    long = table2.summarise(
+        table2.records_frame((str(p), json.loads(p.read_text())) for p in runs), "table2a", ["2x2_A"]
+    )
+    md = table2.to_markdown(long, ["2x2_A"], "t")
+    assert "| Lottery AMA (c) |" in md
+    assert "Budgets: Lottery AMA on 2x2(A): 2,000 steps of 1,024 profiles, menu 32." in md

@@ -25,7 +25,7 @@ from pipeline_lib.report.paper_values import (
 
 LONG_COLUMNS = (
     "table", "category", "method", "label", "setting", "revenue_mean", "revenue_std", "n_seeds",
-    "paper_value", "diff_vs_paper", "approximate", "reduced_budget", "skip_reason",
+    "paper_value", "diff_vs_paper", "approximate", "reduced_budget", "skip_reason", "budget",
 )  # fmt: skip
 FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c", "skipped": "d"}
 REDUCED_FOOTNOTE = (
@@ -45,8 +45,18 @@ def records_frame(payloads: Iterable[tuple[str, Mapping[str, Any]]]) -> pd.DataF
         rows.append({
             "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
             "approximate": rec.approximate, "reduced_budget": bool(payload.get("reduced_budget", False)),
+            "budget": training_budget(payload),
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["setting", "method", "seed", "revenue", "approximate", "reduced_budget"])
+    columns = ["setting", "method", "seed", "revenue", "approximate", "reduced_budget", "budget"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def training_budget(payload: Mapping[str, Any]) -> str | None:
+    """'S steps of B profiles, menu K' of a randomized run's record (its ``config``), None for other records."""
+    config = payload.get("config")
+    if not isinstance(config, Mapping) or "menu_size" not in config:
+        return None
+    return f"{int(config['steps']):,} steps of {int(config['batch_size']):,} profiles, menu {int(config['menu_size'])}"
 
 
 def _label(method: str) -> tuple[str, str]:
@@ -78,6 +88,7 @@ def summarise(
             "diff_vs_paper": math.nan if paper is None else mean - paper,
             "approximate": bool(group["approximate"].any()),
             "reduced_budget": bool(group["reduced_budget"].any()), "skip_reason": None,
+            "budget": "; ".join(sorted(set(group["budget"].dropna()))) if "budget" in group else "",
         })  # fmt: skip
     for method, reasons in (skipped or {}).items():
         label, category = _label(method)
@@ -87,6 +98,7 @@ def summarise(
                     "table": table, "category": category, "method": method, "label": label, "setting": setting,
                     "revenue_mean": math.nan, "revenue_std": math.nan, "n_seeds": 0, "paper_value": math.nan,
                     "diff_vs_paper": math.nan, "approximate": False, "reduced_budget": False, "skip_reason": reason,
+                    "budget": "",
                 })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     out["_m"] = out["method"].map(lambda m: order.get(m, len(order)))
@@ -145,7 +157,14 @@ def footnotes(long: pd.DataFrame) -> list[str]:
     if long["approximate"].any():
         notes.append(f"({FOOTNOTE_MARKS['approximate']}) {APPROXIMATE_FOOTNOTE}")
     if long["reduced_budget"].any():
-        notes.append(f"({FOOTNOTE_MARKS['reduced_budget']}) {REDUCED_FOOTNOTE}")
+        reduced = long[long["reduced_budget"] & (long["budget"] != "")]
+        budgets = "; ".join(
+            f"{label} on {setting_header(setting)}: {budget}"
+            for label, setting, budget in zip(reduced["label"], reduced["setting"], reduced["budget"], strict=True)
+        )
+        notes.append(
+            f"({FOOTNOTE_MARKS['reduced_budget']}) {REDUCED_FOOTNOTE}" + (f" Budgets: {budgets}." if budgets else "")
+        )
     skipped = long[long["skip_reason"].map(lambda r: isinstance(r, str))]
     if not skipped.empty:
         reasons = "; ".join(f"{r.label} on {setting_header(r.setting)}: {r.skip_reason}" for r in skipped.itertuples())
