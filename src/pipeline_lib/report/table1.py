@@ -117,8 +117,11 @@ def obtained(training: Mapping[str, Any], mechanism: str) -> str:
         origin = (
             f"distilled from MyersonNet seed {start.get('teacher_seed')}" if teacher == "myersonnet" else "fresh net"
         )
-        budget = cfg.get("regret_budget")
-        return f"start: {origin}; deployed: best val. revenue at val. regret <= {budget:g}" if budget else origin
+        budget, it = cfg.get("regret_budget"), training.get("deployed_iteration")
+        deployed = "" if it is None else f" (iteration {it}{', the start' if it == 0 else ''})"
+        if not budget:
+            return origin
+        return f"start: {origin}; deployed: best val. revenue at val. regret <= {budget:g}{deployed}"
     if mechanism.startswith("myersonnet"):
         return "trained on samples; deployed: best val. revenue"
     if mechanism.startswith("learned"):

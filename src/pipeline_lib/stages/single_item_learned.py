@@ -284,6 +284,7 @@ def single_item_learned_train(
                            best_path, start_path])  # fmt: skip
         resumed = ckpt.load() is not None
         net, history = rn.train_regretnet(train, val, cfg, seed, init_net=start_net, ckpt=ckpt)
+        extra["deployed_iteration"] = rn.selected_row(history)["iteration"] if history else cfg.iterations
         payload = {"kind": "regretnet", **model_payload(net, extra={**extra, "config": rn.config_dict(cfg)})}
         extra.update({"config": rn.config_dict(cfg), "sweep_feasible": best.get("feasible")})
     elif method == "myersonnet":
