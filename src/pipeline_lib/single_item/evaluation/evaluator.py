@@ -40,7 +40,13 @@ REGRET_SHARE_THRESHOLD = 1e-3
 
 @dataclass(frozen=True)
 class RegretSearch:
-    """How the misreport supremum is searched. ``eps``, ``refine_lr`` are relative to ``upper`` (= B)."""
+    """How the misreport supremum is searched. ``eps``, ``refine_lr`` are relative to ``upper`` (= B).
+
+    ``fast`` (docs/methods.md#evaluator-shortcuts): the refinement (``refine_steps`` > 0, differentiable mechanisms)
+    searches the bracket [b_{k-1}, b_{k+1}] of each of the ``refine_top`` best grid peaks b_k whose bound (grid
+    value plus ``refine_margin`` times the drop to its neighbours) exceeds max(grid best, truthful utility), by
+    ``refine_bracket`` golden-section steps; ``fast=False``: Adam from every start of every pair for
+    ``refine_steps`` steps (the exhaustive refinement)."""
 
     upper: float = 1.0
     grid: int = 1001
@@ -52,6 +58,9 @@ class RegretSearch:
     refine_lr: float = 0.01
     chunk_rows: int = 1 << 13
     seed: int = 0
+    fast: bool = True
+    refine_bracket: int = 40
+    refine_margin: float = 2.0
 
     def __post_init__(self) -> None:
         if not (self.upper > 0 and math.isfinite(self.upper)):
@@ -128,9 +137,10 @@ class RegretResult:
     best_misreport: Tensor  # (N, n) the grid misreport attaining the grid maximum
 
 
-def ex_post_regret(mech: MechanismFn, values: Tensor, search: RegretSearch) -> RegretResult:
-    """Per-bidder ex-post regret of ``mech`` on ``values`` (N, n): exhaustive candidate pass in chunks of
-    ``chunk_rows`` mechanism rows, then (differentiable mechanisms) a batched refinement pass."""
+def _ex_post_regret_exhaustive(mech: MechanismFn, values: Tensor, search: RegretSearch) -> RegretResult:
+    """:func:`ex_post_regret` without shortcuts (``search.fast`` False): the candidate pass bidder by bidder in
+    chunks of ``chunk_rows`` mechanism rows, then (differentiable mechanisms) ``refine_steps`` Adam steps from every
+    start of every profile and bidder."""
     n_prof, n = values.shape
     refine = search.refine_steps > 0 and is_differentiable(mech)
     gen = torch.Generator().manual_seed(search.seed)
@@ -163,6 +173,145 @@ def ex_post_regret(mech: MechanismFn, values: Tensor, search: RegretSearch) -> R
                 best[lo : lo + rows, i] = torch.maximum(best[lo : lo + rows, i], found)
     regret = (best - utility).clamp_min(0.0)
     return RegretResult(alloc.detach(), pay.detach(), utility.detach(), regret, best_mis)
+
+
+def _all_candidates(values: Tensor, search: RegretSearch) -> Tensor:
+    """:func:`_candidates` of every bidder, shape (P, n, K); the first ``grid`` columns are the sorted grid."""
+    return torch.stack([_candidates(values, i, search) for i in range(values.shape[1])], dim=1)
+
+
+def pair_outcomes(mech: Any, values: Tensor, bidder: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
+    """a_i(b', v_-i) and p_i(b', v_-i) of row r's deviating bidder i = ``bidder[r]`` for its K misreports
+    ``misreports`` (R, K), the others truthful at ``values`` (R, n); both (R, K). A mechanism may provide the same
+    map as ``deviation_outcomes(values, bidder, misreports)`` to skip work that does not depend on b' (a critical
+    price of the others' bids: :class:`pipeline_lib.single_item.mechanisms.nets.AsMechanism`); otherwise one
+    mechanism call on R K profiles."""
+    fast = getattr(mech, "deviation_outcomes", None)
+    if fast is not None:
+        return fast(values, bidder, misreports)
+    r, n = values.shape
+    k = misreports.shape[1]
+    col = bidder[:, None, None].expand(r, k, 1)
+    bids = values[:, None, :].expand(r, k, n).scatter(2, col, misreports[..., None])
+    alloc, pay = mech(bids.reshape(-1, n))
+    return alloc.reshape(r, k, n).gather(2, col)[..., 0], pay.reshape(r, k, n).gather(2, col)[..., 0]
+
+
+def pair_utility(mech: Any, values: Tensor, bidder: Tensor, misreports: Tensor) -> Tensor:
+    """u_i(b'; v) = a_i(b', v_-i) v_i - p_i(b', v_-i) of :func:`pair_outcomes`, shape (R, K)."""
+    a, p = pair_outcomes(mech, values, bidder, misreports)
+    return a * values.gather(1, bidder[:, None]) - p
+
+
+def _grid_pass(
+    mech: MechanismFn, values: Tensor, search: RegretSearch, refine: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """Every candidate of every (profile, bidder) pair, all bidders in one mechanism call per chunk. Returns the
+    best candidate value and misreport (N, n) and, when refining, the ``refine_top`` grid peaks (N, n, S) with the
+    bounds of :func:`_peak_bounds` (-inf: fewer peaks)."""
+    n_prof, n = values.shape
+    k = search.grid + 2 * (n - 1) + len(search.extra_points)
+    n_top = min(search.refine_top, search.grid)
+    best = torch.empty_like(values)
+    best_mis = torch.empty_like(values)
+    peaks = torch.empty((n_prof, n, n_top), dtype=values.dtype, device=values.device) if refine else None
+    bounds = torch.empty_like(peaks) if refine else None
+    rows = max(1, search.chunk_rows // (k * n))
+    bidders = torch.arange(n, device=values.device)
+    for lo in range(0, n_prof, rows):
+        v = values[lo : lo + rows]
+        p = v.shape[0]
+        cand = _all_candidates(v, search).reshape(p * n, k)
+        with torch.no_grad():
+            u = pair_utility(mech, v.repeat_interleave(n, 0), bidders.repeat(p), cand)
+        top, arg = u.max(dim=1)
+        best[lo : lo + rows] = top.reshape(p, n)
+        best_mis[lo : lo + rows] = cand.gather(1, arg[:, None]).reshape(p, n)
+        if refine:
+            val, idx = _peak_bounds(u[:, : search.grid], search.refine_margin).topk(n_top, dim=1)
+            peaks[lo : lo + rows] = cand.gather(1, idx).reshape(p, n, n_top)
+            bounds[lo : lo + rows] = val.reshape(p, n, n_top)
+    return best, best_mis, peaks, bounds
+
+
+def _peak_bounds(g: Tensor, margin: float) -> Tensor:
+    """An upper bound on u over [b_{k-1}, b_{k+1}] at each grid peak k of the grid values ``g`` (R, G); -inf at
+    the other grid points (they lie on the slope of a hill whose peak is bracketed).
+
+    A grid peak u_k >= u_{k-1}, u_{k+1} (an end point compares with its one neighbour) with drop
+    d_k = max(u_k - u_{k-1}, u_k - u_{k+1}) bounds the top of its hill by u_k + d_k / 4 for a smooth peak
+    (u = M - c (b - b*)^2 with |b_k - b*| <= h / 2: M - u_k <= c h^2 / 4 <= d_k / 4) and by u_k + d_k for a
+    piecewise-linear one (a ReLU net's kink); the bound is u_k + ``margin`` d_k."""
+    left = torch.cat([g[:, 1:2], g[:, :-1]], dim=1)  # an end point's outer neighbour: its inner one (mirrored)
+    right = torch.cat([g[:, 1:], g[:, -2:-1]], dim=1)
+    peak = (g >= left) & (g >= right)
+    return torch.where(peak, g + margin * torch.maximum(g - left, g - right), torch.full_like(g, -math.inf))
+
+
+def _refine_peaks(
+    mech: MechanismFn, values: Tensor, bidder: Tensor, peaks: Tensor, valid: Tensor, search: RegretSearch
+) -> Tensor:
+    """Golden-section search on u_i over the bracket [b_{k-1}, b_{k+1}] of each ``valid`` grid peak b_k (``peaks``
+    (P, S), rows of ``values`` with deviating ``bidder``); returns the best utility each pair reached, (P,)
+    (-inf where nothing was refined). A peak's bracket holds the maximum of its hill (u_{k-1}, u_{k+1} <= u_k);
+    ``refine_bracket`` golden-section steps shrink it by 0.618 each, to 2 h 0.618^steps (40 steps: 1e-11 B at
+    h = B / 1000), one forward evaluation per step and no gradients."""
+    p = values.shape[0]
+    pair = torch.arange(p, device=values.device)[:, None].expand_as(peaks)[valid]
+    h = search.upper / (search.grid - 1)
+    lo, hi = (peaks[valid] - h).clamp_min(0.0), (peaks[valid] + h).clamp_max(search.upper)
+    vals, who = values[pair], bidder[pair]
+    inv_phi = (math.sqrt(5.0) - 1.0) / 2.0
+
+    def u_at(x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return pair_utility(mech, vals, who, x[:, None])[:, 0]
+
+    c, d = hi - inv_phi * (hi - lo), lo + inv_phi * (hi - lo)
+    fc, fd = u_at(c), u_at(d)
+    best = torch.maximum(fc, fd)
+    for _ in range(search.refine_bracket):
+        left = fc >= fd  # the maximum lies in [lo, d], else in [c, hi]
+        hi, lo = torch.where(left, d, hi), torch.where(left, lo, c)
+        c, d = torch.where(left, hi - inv_phi * (hi - lo), d), torch.where(left, c, lo + inv_phi * (hi - lo))
+        fx = u_at(torch.where(left, c, d))
+        fc, fd = torch.where(left, fx, fd), torch.where(left, fc, fx)
+        best = torch.maximum(best, fx)
+    return torch.full((p,), -math.inf, dtype=values.dtype, device=values.device).scatter_reduce(0, pair, best, "amax")
+
+
+def _ex_post_regret_fast(mech: MechanismFn, values: Tensor, search: RegretSearch) -> RegretResult:
+    """:func:`ex_post_regret` with the shortcuts of ``search.fast`` (docs/methods.md#single-item-evaluator): the
+    same candidates, all bidders per mechanism call; Adam only for pairs where a start's grid bound exceeds
+    max(grid best, truthful utility), from those starts, the truthful value and the random draws, each start until
+    it converges or falls below a better one."""
+    n_prof, n = values.shape
+    refine = search.refine_steps > 0 and is_differentiable(mech)
+    with torch.no_grad():
+        alloc, pay = mech(values)
+        utility = alloc * values - pay
+    best, best_mis, starts, scores = _grid_pass(mech, values, search, refine)
+    if refine:
+        valid = scores > torch.maximum(best, utility)[..., None]  # a peak whose bound can raise the regret
+        todo = valid.any(dim=2).reshape(-1).nonzero()[:, 0]  # refined pairs, flat index profile * n + bidder
+        rows = max(1, search.chunk_rows // starts.shape[2])
+        f_starts, f_valid = starts.reshape(n_prof * n, -1), valid.reshape(n_prof * n, -1)
+        f_best = best.reshape(-1)
+        for lo in range(0, todo.numel(), rows):
+            idx = todo[lo : lo + rows]
+            found = _refine_peaks(mech, values[idx // n], idx % n, f_starts[idx], f_valid[idx], search)
+            f_best[idx] = torch.maximum(f_best[idx], found)
+    regret = (best - utility).clamp_min(0.0)
+    return RegretResult(alloc.detach(), pay.detach(), utility.detach(), regret, best_mis)
+
+
+def ex_post_regret(mech: MechanismFn, values: Tensor, search: RegretSearch) -> RegretResult:
+    """Per-bidder ex-post regret of ``mech`` on ``values`` (N, n): the exhaustive candidate pass in chunks of
+    ``chunk_rows`` mechanism rows, then (differentiable mechanisms) the refinement pass; with ``search.fast`` the
+    refinement shortcuts of docs/methods.md#evaluator-shortcuts (the same supremum, found with less work)."""
+    if search.fast:
+        return _ex_post_regret_fast(mech, values, search)
+    return _ex_post_regret_exhaustive(mech, values, search)
 
 
 # --------------------------------------------------------------------------------------------------------------

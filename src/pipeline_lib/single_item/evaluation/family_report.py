@@ -40,7 +40,8 @@ class EvaluationConfig:
     B = ``upper_factor`` x the largest test value for unbounded families; Adam refinement (``refine_steps`` steps of
     ``refine_lr`` B) from the ``refine_top`` best grid points and ``refine_random`` uniform starts; ``bootstrap``
     resamples for the 95% CIs; the first ``max_profiles`` test profiles; ``hardened``: also the argmax variant of a
-    network; ``seed`` of random starts and bootstrap.
+    network; ``seed`` of random starts and bootstrap; ``fast_search``: the refinement shortcuts of
+    docs/methods.md#evaluator-shortcuts (False: Adam from every start of every pair, the exhaustive refinement).
     """
 
     grid: int = 1001
@@ -54,6 +55,7 @@ class EvaluationConfig:
     max_profiles: int | None = None
     hardened: bool = True
     seed: int = 0
+    fast_search: bool = True
 
     @classmethod
     def from_mapping(
@@ -79,6 +81,7 @@ def search_for(
         refine_steps=cfg.refine_steps,
         refine_lr=cfg.refine_lr,
         seed=cfg.seed,
+        fast=cfg.fast_search,
     )
 
 

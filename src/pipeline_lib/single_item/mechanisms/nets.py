@@ -164,6 +164,34 @@ class AsMechanism:
     def __call__(self, bids: Tensor) -> tuple[Tensor, Tensor]:
         return self.net(bids, hard=self.hard)
 
+    def deviation_outcomes(self, values: Tensor, bidder: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
+        """a_i(b', v_-i) and p_i(b', v_-i), (R, K), of row r's bidder i = ``bidder[r]`` reporting ``misreports``
+        (R, K) against ``values`` (R, n) (docs/methods.md#evaluator-shortcuts): the evaluator's unilateral
+        deviations. Bidder i's own outputs only, and under the ``critical`` head its price level
+        q_i = s softplus(g_i(v_-i / s)) once per row, since it does not depend on b'; the same numbers as
+        ``self(bids)`` on the deviated profiles."""
+        r, n = values.shape
+        k = misreports.shape[1]
+        col = bidder[:, None, None].expand(r, k, 1)
+        bids = values[:, None, :].expand(r, k, n).scatter(2, col, misreports[..., None]).reshape(-1, n)
+        net = self.net
+        h = bids / net.input_scale
+        for layer in net.trunk:  # Linear, then ReLU in place (no autograd graph keeps its input)
+            h = layer(h) if isinstance(layer, nn.Linear) or torch.is_grad_enabled() else h.relu_()
+        logits = net.alloc_head(h)
+        if self.hard:  # the argmax of the logits is the argmax of the softmax
+            alloc = (logits.argmax(dim=-1).reshape(r, k) == bidder[:, None]).to(values.dtype)
+        else:
+            alloc = torch.softmax(logits, dim=-1).reshape(r, k, -1).gather(2, col)[..., 0]
+        if net.payment_head == "critical":
+            scaled = values / net.input_scale
+            z = torch.stack([g(_others(scaled, i))[:, 0] for i, g in enumerate(net.price_nets)], dim=1)
+            q = (net.input_scale * nn.functional.softplus(z)).gather(1, bidder[:, None]).expand(r, k)
+            rho = capped_fraction(q, misreports)
+        else:
+            rho = net.fractions(h, bids).reshape(r, k, n).gather(2, col)[..., 0]
+        return alloc, rho * misreports * alloc
+
 
 def model_payload(net: SingleItemNet, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a saved network holds: {config, state_dict, extra} (plain tensors, numbers and strings)."""
