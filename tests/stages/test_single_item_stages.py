@@ -204,7 +204,7 @@ def myersonnet_teacher(tmp_path_factory, data):
 
     root = tmp_path_factory.mktemp("teacher")
     outputs = {k: str(root / f"myersonnet_{k}") for k in ("model", "history", "metrics")}
-    training = {"iterations": 60, "eval_every": 30, "val_profiles": 64, "softmax_iterations": 0}
+    training = {"iterations": 60, "eval_every": 30, "val_profiles": 64, "softmax_iterations": 0, "batch_size": 64}
     sl.single_item_learned_train(
         data["train"], data["val"], outputs, family="uniform", method="myersonnet", seed_index=1, family_cfg=FAMILY,
         training=training, base_seed=5, data_check=CHECK,
@@ -316,7 +316,8 @@ def test_myersonnet_is_evaluated_in_both_deployments_and_tabulated_as_two_dsic_r
     monkeypatch.setenv("PIPELINE_DEVICE", "cpu")
     records = []
     for softmax_iterations in (4, 0):
-        training = {"iterations": 4, "eval_every": 2, "val_profiles": 32, "softmax_iterations": softmax_iterations}
+        training = {"iterations": 4, "eval_every": 2, "val_profiles": 32, "softmax_iterations": softmax_iterations,
+                    "batch_size": 64}  # fmt: skip
         kwargs = {"family": "uniform", "family_cfg": FAMILY, "training": training, "base_seed": 5, "data_check": CHECK}
         outputs = {k: str(tmp_path / f"{softmax_iterations}_{k}") for k in ("model", "history", "metrics")}
         sl.single_item_learned_train(data["train"], data["val"], outputs, method="myersonnet", seed_index=0, **kwargs)
@@ -379,7 +380,7 @@ def test_no_learning_stage_constructs_or_calls_the_optimal_auction(tmp_path, dat
 
     common = {"family": "uniform", "family_cfg": FAMILY, "base_seed": 5, "data_check": CHECK}
     mnet = {k: str(tmp_path / f"mnet_{k}") for k in ("model", "history", "metrics")}
-    mtraining = {"iterations": 20, "eval_every": 10, "val_profiles": 32, "softmax_iterations": 5}
+    mtraining = {"iterations": 20, "eval_every": 10, "val_profiles": 32, "softmax_iterations": 5, "batch_size": 64}
     watched(sl.single_item_learned_train, data["train"], data["val"], mnet, method="myersonnet", seed_index=0,
             training=mtraining, **common)  # fmt: skip
     training = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations": 4, "eval_every": 2}

@@ -182,13 +182,13 @@ def test_selection_score_orders_feasible_by_revenue_before_infeasible_by_regret(
 def test_a_warm_start_of_another_architecture_is_refused_naming_the_keys():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"hidden layers \[8\].*single_item.regretnet.training.hidden"):
-        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(iterations=1),
+        rn.train_regretnet(rng.random((300, 2)), rng.random((10, 2)), rn.RegretNetConfig(iterations=1),
                            init_net=SingleItemNet(2, (8,)))  # fmt: skip
     with pytest.raises(ValueError, match=r"payment head is 'price'.*training.payment_head: price"):
-        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
+        rn.train_regretnet(rng.random((300, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
                            init_net=SingleItemNet(2, (8,), payment_head="price"))  # fmt: skip
     with pytest.raises(ValueError, match=r"price MLPs have widths \[4\].*training.price_hidden"):
-        rn.train_regretnet(rng.random((50, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
+        rn.train_regretnet(rng.random((300, 2)), rng.random((10, 2)), rn.RegretNetConfig(hidden=(8,), iterations=1),
                            init_net=SingleItemNet(2, (8,), payment_head="critical", price_hidden=(4,)))  # fmt: skip
     with pytest.raises(ValueError, match="payment_head must be one of"):
         rn.RegretNetConfig(payment_head="bid")

@@ -25,3 +25,10 @@ def resampled_profiles(values: Tensor, size: int, gen: torch.Generator) -> Tenso
 def minibatch(values: Tensor, idx: Tensor, gen: torch.Generator, resample_bidders: bool) -> Tensor:
     """Rows ``idx`` of ``values``, or (``resample_bidders``) as many column-resampled profiles."""
     return resampled_profiles(values, len(idx), gen) if resample_bidders else values[idx]
+
+
+def check_batch_size(batch_size: int, n_rows: int, key: str) -> None:
+    """A minibatch is drawn from the training split: refuse one larger than the split, naming the config key and
+    both sizes (a silently smaller batch would be recorded as the configured one)."""
+    if int(batch_size) > int(n_rows):
+        raise ValueError(f"{key} = {int(batch_size)} is larger than the training split ({int(n_rows)} profiles)")

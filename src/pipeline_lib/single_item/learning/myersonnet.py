@@ -31,7 +31,7 @@ import torch
 
 from pipeline_lib.core.checkpoint import Checkpoint
 from pipeline_lib.core.config_blocks import from_mapping
-from pipeline_lib.single_item.learning.minibatches import minibatch
+from pipeline_lib.single_item.learning.minibatches import check_batch_size, minibatch
 from pipeline_lib.single_item.mechanisms.myersonnet_auction import MyersonNet, mean_revenue
 
 Tensor = torch.Tensor
@@ -79,6 +79,7 @@ def _fit(
     at the end) score the ``mode`` auction on ``val`` and keep the best parameters in ``net``. One history row per
     evaluation. ``save`` receives the fit's state after every evaluation but the last; ``resume`` (such a state)
     continues from it."""
+    check_batch_size(cfg.batch_size, train.shape[0], "single_item.myersonnet.training.batch_size")
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best_rev, best_state = -math.inf, copy.deepcopy(net.state_dict())
     history: list[dict[str, Any]] = []
@@ -91,7 +92,7 @@ def _fit(
         first = resume["iteration"] + 1
     running, count, t0 = 0.0, 0, time.perf_counter()
     for it in range(first, iterations + 1):
-        idx = torch.randint(0, train.shape[0], (min(cfg.batch_size, train.shape[0]),), generator=gen)
+        idx = torch.randint(0, train.shape[0], (cfg.batch_size,), generator=gen)
         bids = minibatch(train, idx, gen, cfg.resample_bidders)
         revenue = net(bids, mode=train_mode, temperature=temperature)[1].sum(1).mean()
         opt.zero_grad(set_to_none=True)

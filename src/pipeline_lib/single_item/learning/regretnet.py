@@ -71,7 +71,7 @@ import torch
 from pipeline_lib.core.checkpoint import Checkpoint
 from pipeline_lib.core.config_blocks import from_mapping
 from pipeline_lib.single_item.evaluation import evaluator as ev
-from pipeline_lib.single_item.learning.minibatches import minibatch
+from pipeline_lib.single_item.learning.minibatches import check_batch_size, minibatch
 from pipeline_lib.single_item.learning.misreport_search import inner_search, regret_per_bidder, screened_starts
 from pipeline_lib.single_item.mechanisms.nets import CRITICAL_HIDDEN, PAYMENT_HEADS, AsMechanism, SingleItemNet
 
@@ -218,6 +218,7 @@ def train_regretnet(
     torch.manual_seed(int(seed))  # parameter initialisation of a fresh network
     train = torch.as_tensor(np.asarray(values_train, np.float32))
     n_rows, n = train.shape
+    check_batch_size(cfg.batch_size, n_rows, "single_item.regretnet.training.batch_size")
     upper = float(cfg.misreport_upper) if cfg.misreport_upper else float(train.max())
     if init_net is None:
         net = fresh_net(train, cfg)

@@ -30,6 +30,7 @@ import torch
 
 from pipeline_lib.core.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from pipeline_lib.core.config_blocks import from_mapping
+from pipeline_lib.single_item.learning.minibatches import check_batch_size
 from pipeline_lib.single_item.mechanisms.nets import SingleItemNet
 from pipeline_lib.single_item.mechanisms.utility import deviation_utilities, own_outcomes
 
@@ -259,6 +260,7 @@ def warm_start(
     device: torch.device,
 ) -> tuple[SingleItemNet, list[dict[str, Any]]]:
     """Phase 1: a fresh network imitating ``target`` (the family's correct baseline) on ``values`` (N, n)."""
+    check_batch_size(cfg.phase1_batch_size, len(values), "single_item.training.phase1_batch_size")
     gen = seed_everything(seed)
     stats = ValueStats.from_train(values, cfg.regret_grid)
     net = build_net(values.shape[1], cfg, stats, device)
@@ -281,6 +283,7 @@ def train_phase2(
     """Phase 2 from ``net`` (the warm start, trained in place) for ``cfg.phase2_epochs`` epochs; resumable per
     epoch from ``ckpt_dir`` when it holds a checkpoint of the same run (``identity`` + config + penalties + seed).
     Returns the phase-2 history rows."""
+    check_batch_size(cfg.batch_size, len(train), "single_item.training.batch_size")
     gen = seed_everything(seed)
     stats = ValueStats.from_train(train, cfg.regret_grid)
     state = RunState(net, torch.optim.Adam(net.parameters(), lr=cfg.lr), gen)
