@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--families", nargs="+", default=["uniform", "hetero", "exponential"])
     ap.add_argument("--methods", nargs="+", default=list(MODELS), choices=list(MODELS))
-    ap.add_argument("--root", default="/work/exp/results/single_item", help="<root>/<family>/<method>/seed0/")
+    ap.add_argument("--root", default="results/single_item", help="<root>/<family>/<method>/seed0/")
     ap.add_argument("--data", default="/tmp/evaluator_speed", help="where the sampled test splits are written")
     ap.add_argument("--rows", type=int, default=10000, help="rows of the sampled test split")
     ap.add_argument("--profiles", type=int, default=2000, help="the first N rows are scored by both evaluators")
