@@ -244,10 +244,7 @@ def _phase1_hidden(single: Mapping[str, Any]) -> list[int]:
     there only; imported here, loading torch, only for a RegretNet warm-started from the phase-1 network)."""
     hidden = (single.get("training") or {}).get("hidden")
     if hidden is None:
-        try:
-            from pipeline_lib.single_item.learning.report_net import TrainConfig
-        except ImportError:  # the module's place before the single_item package was split by job
-            from pipeline_lib.single_item.train import TrainConfig  # type: ignore[no-redef]
+        from pipeline_lib.single_item.learning.report_net import TrainConfig
 
         hidden = TrainConfig().hidden
     return [int(h) for h in hidden]
