@@ -125,7 +125,10 @@ def obtained(training: Mapping[str, Any], mechanism: str) -> str:
     if mechanism.startswith("myersonnet"):
         return "trained on samples; deployed: best val. revenue"
     if mechanism.startswith("learned"):
-        return "phase 1 + phase 2 (report); sweep on val."
+        return (
+            "the report's method: phase 1 imitates Myerson's auction where known (reads the optimum), "
+            "phase 2 and its sweep on val."
+        )
     return ""
 
 
