@@ -52,18 +52,19 @@ def test_paper_tier_dry_run_lists_a_dataset_job_for_all_16_settings(tmp_path):
             assert f"results/data/{setting}/{split}.parquet" in r.stdout
 
 
-def test_the_single_item_paper_overlay_runs_the_beyond_rows_of_uniform_and_hetero_and_nothing_else(tmp_path):
-    """config/paper_single_item.yaml: Table 1 of the paper tier for RegretNet (sweep, one seed) and MyersonNet
-    (3 seeds) against Myerson on uniform and hetero: 2 families x (1 + 3) runs trained and evaluated, one sweep and
-    one Myerson per family, no combinatorial job."""
+def test_the_single_item_paper_overlay_runs_the_beyond_rows_of_the_four_families_and_nothing_else(tmp_path):
+    """config/paper_single_item.yaml: Table 1 of the paper tier for RegretNet (sweep, 3 seeds, each with its own
+    start) and MyersonNet (3 seeds) on the report's four families, against Myerson where the priors are known (not
+    latent): 4 families x (3 + 3) runs trained and evaluated, one sweep per family, no combinatorial job."""
     overlay = REPO / "config" / "paper_single_item.yaml"
     r = run_snakemake(tmp_path, "results/tables/table1.csv", "-n", configfiles=(overlay,))
     assert r.returncode == 0, r.stderr
     counts = job_counts(r.stdout + r.stderr)
-    assert counts["sample_dataset"] == 2 * 3 and counts["regretnet_sweep"] == counts["single_item_baseline"] == 2
-    assert counts["single_item_learned_train"] == counts["single_item_learned_evaluate"] == 2 * (1 + 3)
-    assert "results/baselines/uniform/myerson.json" in r.stdout and "latent" not in r.stdout
-    assert not any(rule.startswith(("zfo", "combinatorial", "randomized")) for rule in counts)
+    assert counts["sample_dataset"] == 4 * 3 and counts["regretnet_sweep"] == 4 and counts["regretnet_start"] == 4 * 3
+    assert counts["single_item_baseline"] == 3  # Myerson for uniform, exponential, hetero
+    assert counts["single_item_learned_train"] == counts["single_item_learned_evaluate"] == 4 * (3 + 3)
+    assert "results/baselines/uniform/myerson.json" in r.stdout and "baselines/latent/myerson" not in r.stdout
+    assert not any(rule.startswith(("zfo", "combinatorial", "randomized", "ama")) for rule in counts)
 
 
 @pytest.mark.parametrize(
