@@ -114,9 +114,7 @@ def obtained(training: Mapping[str, Any], mechanism: str) -> str:
     if mechanism.startswith("regretnet"):
         start = training.get("start") or {}
         teacher = start.get("teacher")
-        origin = (
-            f"distilled from MyersonNet seed {start.get('teacher_seed')}" if teacher == "myersonnet" else "fresh net"
-        )
+        origin = "distilled from the MyersonNet of its seed (learned)" if teacher == "myersonnet" else "fresh net"
         budget, it = cfg.get("regret_budget"), training.get("deployed_iteration")
         deployed = "" if it is None else f" (iteration {it}{', the start' if it == 0 else ''})"
         if not budget:
@@ -178,12 +176,16 @@ def family_rows(
     for method, payloads in learned.items():
         if not payloads:
             continue
-        rows.append(aggregate_seeds([row_from_report(p, method) for p in payloads], method))
+        parent = aggregate_seeds([row_from_report(p, method) for p in payloads], method)
+        rows.append(parent)
         for deployment, field in SECOND.items():
             subs = [p[field] for p in payloads if field in p]
             if subs:
                 key = subs[0].get("method", f"{method}_{deployment}")
-                rows.append(aggregate_seeds([row_from_report(p, key) for p in subs], key))
+                # a second deployment of the same networks: obtained as they were
+                rows.append(
+                    {**aggregate_seeds([row_from_report(p, key) for p in subs], key), "obtained": parent["obtained"]}
+                )
     rows += [row_from_report(p, p.get("method", p.get("baseline", "?"))) for p in baselines]
     payloads = [p for group in learned.values() for p in group] + list(baselines)
     optimum = next((p["optimum"] for p in payloads if p.get("optimum") is not None), None)

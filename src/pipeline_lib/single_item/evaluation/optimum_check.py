@@ -47,10 +47,10 @@ class ExcessCheck(NamedTuple):
 def paired_excess(revenue: np.ndarray, reference: np.ndarray, z: float = ABOVE_Z) -> ExcessCheck:
     """The check of per-profile revenues ``revenue`` (N,) against the optimal auction's ``reference`` (N,) on the
     same profiles. With one profile there is no standard error: never above beyond noise."""
-    d = np.asarray(revenue, np.float64) - np.asarray(reference, np.float64)
-    if d.shape != np.shape(reference) or d.ndim != 1 or d.size == 0:
-        raise ValueError(f"paired_excess needs two equal-length 1-d revenue arrays, got {np.shape(revenue)} and "
-                         f"{np.shape(reference)}")  # fmt: skip
+    rev, ref = np.asarray(revenue, np.float64), np.asarray(reference, np.float64)
+    if rev.shape != ref.shape or rev.ndim != 1 or rev.size == 0:
+        raise ValueError(f"paired_excess needs two equal-length 1-d revenue arrays, got {rev.shape} and {ref.shape}")
+    d = rev - ref
     if not math.isfinite(z) or z < 0:
         raise ValueError(f"paired_excess: z must be a finite number >= 0, got {z!r}")
     dbar = float(d.mean())
