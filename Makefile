@@ -34,8 +34,9 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint --workflow-profile none
 
+# One pytest worker per core (pytest-xdist); the tests reading the shared smoke run share one worker (xdist_group).
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 test: lint unit
 
