@@ -25,6 +25,7 @@ from pipeline_lib.core.device import describe_device, get_device
 from pipeline_lib.core.provenance import package_versions
 from pipeline_lib.core.records import make_record
 from pipeline_lib.core.seeds import seed_record, seed_sequence, vvca_run_seed
+from pipeline_lib.stages.combinatorial import algorithm3_fields
 from pipeline_lib.vvca.bids import BidSource
 from pipeline_lib.vvca.config import TrainConfig
 from pipeline_lib.vvca.mechanism import VVCAParams
@@ -132,16 +133,11 @@ def ama_run(
         generator,
         DSIC_TRIALS,
     )
-    val_revenues = [r["val_revenue"] for r in result.history if not math.isnan(r["val_revenue"])]
     metrics = make_record(
         setting=setting,
         method=method,
         seed=seed_index,
-        test_revenue=test["revenue"],
-        welfare=test["welfare"],
-        ir=test["ir"],
-        payments_per_bidder=test["payments_per_bidder"],
-        test_revenue_last_iterate=test_last["revenue"],
+        **algorithm3_fields(result, test, test_last),
         dsic_check=dsic,
         start=best,
         start_candidates={c.name: c.val_revenue for c in ranked},
@@ -152,8 +148,6 @@ def ama_run(
         parameters=family.dim,
         outcomes=ama.outcome_count(n, m),
         run_seed=seed_record(seq),
-        val_revenue=val_revenues[-1] if val_revenues else None,
-        best_val_revenue=result.best_val,
         train_seconds=sum(r.train_seconds for r in runs.values()),
         wall_time_s=time.perf_counter() - wall0,
         device=describe_device(device),

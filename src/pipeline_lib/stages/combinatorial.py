@@ -224,20 +224,13 @@ def zfo_run(
         "n": n,
         "m": m,
     }
-    val_revenues = [r["val_revenue"] for r in result.history if not math.isnan(r["val_revenue"])]
     metrics = make_record(
         setting=setting,
         method=method,
         seed=seed_index,
-        test_revenue=test["revenue"],
-        welfare=test["welfare"],
-        ir=test["ir"],
-        payments_per_bidder=test["payments_per_bidder"],
-        test_revenue_last_iterate=test_last["revenue"],
+        **algorithm3_fields(result, test, test_last),
         **start_info,
         run_seed=seed_record(seq),
-        val_revenue=val_revenues[-1] if val_revenues else None,
-        best_val_revenue=result.best_val,
         train_seconds=result.train_seconds,
         wall_time_s=time.perf_counter() - wall0,
         resumed_from_iteration=result.resumed_from,
@@ -256,6 +249,21 @@ def zfo_run(
     rev = test["revenue"]
     log.info("test revenue %.4f +- %.4f (%d profiles)", rev["mean"], rev["se"], rev["n_profiles"])
     return metrics
+
+
+def algorithm3_fields(result: Any, test: Mapping[str, Any], test_last: Mapping[str, Any]) -> dict[str, Any]:
+    """The record fields every Algorithm 3 run reports (VVCA or AMA): test revenue, welfare, IR and payments of the
+    selected parameters, the last iterate's test revenue, the last and best validation revenue."""
+    val_revenues = [r["val_revenue"] for r in result.history if not math.isnan(r["val_revenue"])]
+    return {
+        "test_revenue": test["revenue"],
+        "welfare": test["welfare"],
+        "ir": test["ir"],
+        "payments_per_bidder": test["payments_per_bidder"],
+        "test_revenue_last_iterate": test_last["revenue"],
+        "val_revenue": val_revenues[-1] if val_revenues else None,
+        "best_val_revenue": result.best_val,
+    }
 
 
 def randomized_run(
