@@ -17,8 +17,6 @@ import torch
 
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, checkpoint_file
-from pipeline_lib.core.data import write_valuations
-from pipeline_lib.core.settings import Setting
 from pipeline_lib.stages import single_item_learned as sl
 from pipeline_lib.stages.single_item_models import ModelFileError
 
@@ -32,17 +30,6 @@ REGRETNET = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations
              "batch_size": 32, "grid_misreports": 4, "val_refine_steps": 2}  # fmt: skip
 START = {"teacher": "myersonnet", "iterations": 3000, "batch_size": 32}
 EVAL = {"grid": 21, "refine_steps": 0, "bootstrap": 5}
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    setting = Setting("uniform", "single_item", 4, 1, "uniform", FAMILY)
-    paths = {}
-    for split, rows in (("train", 256), ("val", 64), ("test", 64)):
-        paths[split] = str(root / f"{split}.parquet")
-        write_valuations(paths[split], setting, split, base_seed=5, num_rows=rows, row_group_size=64)
-    return paths
 
 
 def _outputs(root: Path) -> dict[str, str]:

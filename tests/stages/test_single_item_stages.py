@@ -12,8 +12,6 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline_lib.core.data import write_valuations
-from pipeline_lib.core.settings import Setting
 from pipeline_lib.report.table1 import FLAG
 from pipeline_lib.stages import single_item as st
 from pipeline_lib.stages.report import TableFiles, single_item_figures, table1_stage
@@ -30,17 +28,6 @@ TRAIN = {
 SWEEP = {"n_trials": 2, "val_grid": 51, "val_profiles": 32, "storage": {"kind": "sqlite"}}
 CHECK = {"base_seed": 5, "rows": {"train": 256, "val": 64, "test": 64}}  # the workflow's data_check param
 EVAL = {"grid": 101, "refine_steps": 2, "refine_top": 1, "bootstrap": 20, "max_profiles": 48, "hardened": True}
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    setting = Setting("uniform", "single_item", 4, 1, "uniform", FAMILY)
-    paths = {}
-    for split, rows in (("train", 256), ("val", 64), ("test", 64)):
-        paths[split] = str(root / f"{split}.parquet")
-        write_valuations(paths[split], setting, split, base_seed=5, num_rows=rows, row_group_size=64)
-    return paths
 
 
 def test_stages_end_to_end(tmp_path, data, monkeypatch):
