@@ -1,72 +1,13 @@
-"""Shared test helpers: running the workflow CLI in a subprocess with a pinned profile and config."""
+"""Fixtures every test may use: one torch thread, the repository root, one finished smoke-tier run per session."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SMOKE = REPO / "tests" / "config" / "smoke.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def run_snakemake(
-    workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,), base_config: str | None = None
-) -> subprocess.CompletedProcess:
-    """Run snakemake on the repository's Snakefile with ``workdir`` as working directory.
-
-    The paper-tier config/config.yaml is always the base (copied into workdir so the Snakefile finds it; or the text
-    ``base_config``); overlays in ``configfiles`` are deep-merged over it, exactly as a user's ``--configfile`` would
-    be.
-    """
-    cfg_dir = workdir / "config"
-    cfg_dir.mkdir(parents=True, exist_ok=True)
-    base = (REPO / "config" / "config.yaml").read_text() if base_config is None else base_config
-    (cfg_dir / "config.yaml").write_text(base)
-    cmd = [
-        *SNAKEMAKE,
-        *args,  # targets first: --resources and --configfile take several values
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--workflow-profile",
-        "none",
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-    ]
-    if configfiles:
-        cmd += ["--configfile", *map(str, configfiles)]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-
-
-def filled_config(*overlays: dict) -> dict:
-    """config/config.yaml with ``overlays`` deep-merged over it and the schema's defaults filled in: the config the
-    workflow's rules see (``validate`` in workflow/rules/common.smk); neither the file nor an overlay is changed."""
-    import yaml
-    from snakemake.utils import validate
-
-    from pipeline_lib.core.configfiles import deep_merge
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for overlay in overlays:
-        config = deep_merge(config, overlay)
-    validate(config, schema=str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    return config
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Parse the 'Job stats' table snakemake prints into {rule: count}."""
-    if "Job stats:" not in output:
-        return {}
-    table = output.split("Job stats:", 1)[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "total"}
+from filelock import FileLock
+from snakemake_runs import REPO, run_snakemake
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -86,15 +27,29 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Working directory of one complete smoke-tier run (every target of `rule all`), built once per session.
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """Working directory of one complete smoke-tier run (every target of `rule all`), built once per test session.
 
     Shared by every test that needs finished results: treat it as read-only (copy it with
     ``shutil.copytree(smoke_run, dest, symlinks=True)`` before running anything that writes into it). Snakemake's
     metadata under ``.snakemake/`` comes along, so a copy is as up to date as the original.
+
+    Under pytest-xdist every worker has its own session; the run lives in the directory the workers share (the parent
+    of each worker's base temp), and a file lock lets the first worker build it while the others wait and reuse it.
+    A failed build is recorded there too, so the other workers fail at once with its log instead of building again.
     """
-    workdir = tmp_path_factory.mktemp("smoke_run")
-    r = run_snakemake(workdir)
-    if r.returncode != 0:
-        pytest.fail(f"smoke-tier run failed in {workdir}:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}")
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    workdir = shared / "smoke_run"
+    outcome = shared / "smoke_run.json"
+    with FileLock(str(shared / "smoke_run.lock")):
+        if not outcome.exists():
+            workdir.mkdir(exist_ok=True)
+            r = run_snakemake(workdir)
+            log = "" if r.returncode == 0 else f"{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+            outcome.write_text(json.dumps({"returncode": r.returncode, "log": log}))
+        result = json.loads(outcome.read_text())
+    if result["returncode"] != 0:
+        pytest.fail(f"smoke-tier run failed in {workdir}:\n{result['log']}")
     return workdir

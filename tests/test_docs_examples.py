@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, SMOKE, run_snakemake
+from snakemake_runs import REPO, SMOKE, run_snakemake
 
 from pipeline_lib.core import configfiles
 

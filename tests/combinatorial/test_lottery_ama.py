@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SMOKE, job_counts, run_snakemake
 from menu_properties import assert_ir_and_dsic
+from snakemake_runs import SMOKE, job_counts, run_snakemake
 
 from pipeline_lib.combinatorial.affine_maximizer import soft_revenue
 from pipeline_lib.combinatorial.lottery_ama import LotteryAMA

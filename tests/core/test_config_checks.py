@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import filled_config
+from snakemake_runs import filled_config
 
 from pipeline_lib.core.config_checks import ConfigError, check_config
 from pipeline_lib.core.configfiles import ConfigFileError, load_strict

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import run_snakemake
+from snakemake_runs import run_snakemake
 
 MIXTURE = "{distribution: mixture, components: [{distribution: uniform}, {distribution: exponential}]"
 CASES = [

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO
 from jsonschema import Draft202012Validator, validators
+from snakemake_runs import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 PAPER = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, run_snakemake
+from snakemake_runs import REPO, run_snakemake
 
 
 def dry_run(tmp_path, overlay_text: str | None = None, base_config: str | None = None):

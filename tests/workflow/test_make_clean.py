@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REPO
+from snakemake_runs import REPO
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from snakemake_runs import REPO
 
 from pipeline_lib.core import configfiles
 

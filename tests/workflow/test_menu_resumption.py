@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
+from snakemake_runs import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
 
 OVERLAY = """\
 combinatorial:

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_snakemake
+from snakemake_runs import run_snakemake
 
 # One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
 pytestmark = pytest.mark.xdist_group("smoke_run")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
+from snakemake_runs import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
 
 # One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
 pytestmark = pytest.mark.xdist_group("smoke_run")

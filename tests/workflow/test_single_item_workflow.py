@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import job_counts, run_snakemake
+from snakemake_runs import job_counts, run_snakemake
 
 # One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
 pytestmark = pytest.mark.xdist_group("smoke_run")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, job_counts, run_snakemake
+from snakemake_runs import REPO, job_counts, run_snakemake
 
 PAPER_SETTINGS = {
     "uniform",

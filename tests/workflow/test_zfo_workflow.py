@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, filled_config, job_counts, run_snakemake
+from snakemake_runs import REPO, filled_config, job_counts, run_snakemake
 
 # One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
 pytestmark = pytest.mark.xdist_group("smoke_run")
