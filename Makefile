@@ -34,9 +34,10 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint --workflow-profile none
 
-# One pytest worker per core (pytest-xdist); the tests reading the shared smoke run share one worker (xdist_group).
+# One pytest worker per core (pytest-xdist); the shared smoke run is built once, in the background from the start,
+# by whichever worker comes first (tests/conftest.py).
 unit: $(STAMP)
-	$(BIN)/pytest -q -n auto --dist loadgroup
+	$(BIN)/pytest -q -n auto
 
 test: lint unit
 

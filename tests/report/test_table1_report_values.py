@@ -54,3 +54,17 @@ def test_the_reports_figures_follow_the_exact_setting_not_the_name(name, spec, s
 def test_no_parameters_no_figures():
     assert report_figures("uniform", 4, None) == {}
     assert report_figures("uniform", 4, {"low": 0.0, "high": 1.0}) == REPORT_TABLE1["uniform"]
+
+
+def test_a_learned_row_says_how_it_was_started_and_deployed():
+    """The 'how obtained' line of a learned row comes from its model's training record: RegretNet names its teacher
+    (a learned MyersonNet and the deployment validation chose, or none), its regret budget and deployed iteration;
+    the report's net says its phase 1 reads Myerson's auction; baselines have none."""
+    from pipeline_lib.report.table1 import obtained
+
+    start = {"teacher": "myersonnet", "teacher_deployment": "softmax"}
+    line = obtained({"start": start, "config": {"regret_budget": 2e-4}, "deployed_iteration": 0}, "regretnet")
+    assert "MyersonNet of its seed (learned; its softmax deployment" in line
+    assert "regret <= 0.0002" in line and "(iteration 0, the start)" in line
+    assert obtained({"start": {"teacher": "none"}}, "regretnet") == "fresh net"
+    assert "reads the optimum" in obtained({}, "learned") and obtained({}, "myerson") == ""

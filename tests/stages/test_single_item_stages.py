@@ -7,6 +7,7 @@ its checkpoint) -> test evaluation -> baselines -> Table 1 -> figures, and the f
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -228,6 +229,7 @@ def test_regretnet_start_distils_the_phase1_network_from_the_learned_myersonnet(
         data["train"], data["val"], out, family_cfg=FAMILY, start=start, teacher_path=myersonnet_teacher, **kwargs
     )
     assert info["teacher"] == "myersonnet" and info["teacher_seed"] == 1 and info["from_phase1"]
+    assert info["teacher_deployment"] == "hard"  # the teacher was trained without a softmax deployment
     assert len(info["history"]) == 10 and info["misreport_upper"] == 1.0  # U[0, 1]: the support bound
     net, extra = model_from_payload(io.load_torch(out))
     phase1, _ = model_from_payload(io.load_torch(warm))
@@ -310,6 +312,9 @@ def test_myersonnet_is_evaluated_in_both_deployments_and_tabulated_as_two_dsic_r
         sl.single_item_learned_train(data["train"], data["val"], outputs, method="myersonnet", seed_index=0, **kwargs)
         history = pd.read_parquet(outputs["history"])
         assert set(history["deployment"]) == ({"hard", "softmax"} if softmax_iterations else {"hard"})
+        chosen = json.loads(Path(outputs["metrics"]).read_text())  # the learner's own pick: best validation revenue
+        best = history.groupby("deployment")["val_revenue"].max().to_dict()
+        assert chosen["val_revenue"] == pytest.approx(best) and chosen["chosen_deployment"] == max(best, key=best.get)
         out = str(tmp_path / f"{softmax_iterations}_test.json")
         record = sl.single_item_learned_evaluate(
             outputs["model"], data["test"], out, family="uniform", method="myersonnet", family_cfg=FAMILY,

@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 from snakemake_runs import run_snakemake
 
-# One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
-pytestmark = pytest.mark.xdist_group("smoke_run")
-
 # Opening words of every caption, rendered (Jinja placeholders filled in from the wildcards and the config).
 CAPTIONS = {
     "results/tables/table1.csv": ("Single-item auctions", "Table 1 (single-item auctions, 4 bidders): per valuation"),

@@ -24,9 +24,6 @@ import pytest
 import torch
 from snakemake_runs import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
 
-# One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
-pytestmark = pytest.mark.xdist_group("smoke_run")
-
 # Only stage-local keys: zfo_run's resolved TrainConfig and the sweep's budget / validation grid.
 OVERLAY = """\
 combinatorial:

@@ -10,9 +10,6 @@ import pandas as pd
 import pytest
 from snakemake_runs import job_counts, run_snakemake
 
-# One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
-pytestmark = pytest.mark.xdist_group("smoke_run")
-
 TARGETS = (
     "results/tables/table1.md",
     "results/figures/single_item_sweeps.png",

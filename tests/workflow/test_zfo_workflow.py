@@ -11,9 +11,6 @@ import pytest
 import yaml
 from snakemake_runs import REPO, filled_config, job_counts, run_snakemake
 
-# One xdist worker builds the shared smoke run (conftest.smoke_run) for every test that reads it.
-pytestmark = pytest.mark.xdist_group("smoke_run")
-
 QUICK = REPO / "config" / "quick.yaml"
 
 

@@ -36,7 +36,14 @@ from pipeline_lib.single_item.learning import regretnet as rn
 from pipeline_lib.single_item.learning import regretnet_sweep as rs
 from pipeline_lib.single_item.learning.distilled_start import DistillConfig, distill
 from pipeline_lib.single_item.learning.distilled_start import config_dict as distill_config
-from pipeline_lib.single_item.learning.myersonnet import MyersonNetConfig, config_dict, train_myersonnet, train_softmax
+from pipeline_lib.single_item.learning.myersonnet import (
+    MyersonNetConfig,
+    chosen_deployment,
+    config_dict,
+    train_myersonnet,
+    train_softmax,
+    validation_revenues,
+)
 from pipeline_lib.single_item.learning.studies import mark_exported, resume_and_run, trial_exports
 from pipeline_lib.single_item.mechanisms.myersonnet_auction import MyersonNet, MyersonNetMechanism
 from pipeline_lib.single_item.mechanisms.nets import AsMechanism, SingleItemNet, model_from_payload, model_payload
@@ -92,25 +99,28 @@ def _start_net(start_path: str | None, family: str) -> tuple[SingleItemNet, dict
     if start_path is None:
         raise ValueError("regretnet needs its starting network regretnet/seed<k>/start.pt (input 'start')")
     net, info = model_from_payload(read_model(start_path, "single_item_net", family=family))
-    keep = ("seed_index", "seed", "teacher", "teacher_seed", "val_revenue", "val_regret", "wall_time_s")
+    keep = ("seed_index", "seed", "teacher", "teacher_seed", "teacher_deployment", "val_revenue", "val_regret",
+            "wall_time_s")  # fmt: skip
     return net, {k: info.get(k) for k in keep}
 
 
 TEACHERS = ("myersonnet", "none")  # RegretNet's start imitates a mechanism learned from samples, or nothing
 
 
-def _teacher(kind: str, teacher_path: str | None, family: str) -> tuple[Any, int | None]:
-    """The teacher mechanism of :func:`regretnet_start` and its seed index: the family's MyersonNet of the paired
-    seed (exactly DSIC, learned from the training split; its hard deployment), or (None, None) for ``none``. Never a
-    known optimum: the start is part of learning."""
+def _teacher(kind: str, teacher_path: str | None, family: str) -> tuple[Any, int | None, str | None]:
+    """The teacher mechanism of :func:`regretnet_start`, its seed index and its deployment: the family's MyersonNet
+    of the paired seed (exactly DSIC, learned from the training split) in the deployment with the higher validation
+    revenue (:func:`~pipeline_lib.single_item.learning.myersonnet.chosen_deployment`), or (None, None, None) for
+    ``none``. Never a known optimum: the start is part of learning."""
     if kind not in TEACHERS:
         raise ValueError(f"single_item.regretnet.start.teacher must be one of {TEACHERS}, got {kind!r}")
     if kind == "none":
-        return None, None
+        return None, None, None
     if teacher_path is None:
         raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
     payload = read_model(teacher_path, "myersonnet", family=family)
-    return load_learned(payload), payload.get("extra", {}).get("seed")
+    deployment = payload.get("extra", {}).get("chosen_deployment", "hard")
+    return load_learned(payload, deployment), payload.get("extra", {}).get("seed"), deployment
 
 
 def _checkpoint(output: str, identity: Mapping[str, Any], inputs: list[str | None]) -> Checkpoint:
@@ -145,7 +155,7 @@ def regretnet_start(
     else:
         torch.manual_seed(seed)
         net = rn.fresh_net(train, cfg)
-    teacher, teacher_seed = _teacher(kind, teacher_path, family)
+    teacher, teacher_seed, teacher_deployment = _teacher(kind, teacher_path, family)
     history: list[dict[str, Any]] = []
     identity = {"stage": "regretnet_start", "family": family, "seed": seed, "distill": distill_config(dcfg),
                 "training": rn.config_dict(cfg), "teacher": kind}  # fmt: skip
@@ -158,7 +168,7 @@ def regretnet_start(
     vm_pair = (vm["revenue"], vm["regret_mean"])
     info = {
         "family": family, "seed_index": seed_index, "seed": seed, "teacher": kind, "teacher_seed": teacher_seed,
-        "from_phase1": bool(cfg.warm_start),
+        "teacher_deployment": teacher_deployment, "from_phase1": bool(cfg.warm_start),
         "distill": distill_config(dcfg), "misreport_upper": cfg.misreport_upper, "history": history,
         "val_revenue": vm["revenue"], "val_regret": vm["regret_mean"], "wall_time_s": time.perf_counter() - t0,
         "resumed_from_checkpoint": resumed, "versions": package_versions(), "device": describe_device(get_device()),
@@ -297,6 +307,8 @@ def single_item_learned_train(
             soft, soft_history = train_softmax(net, train, val, cfg, seed, ckpt)
             payload["softmax"] = {"state_dict": soft.state_dict(), "temperature": cfg.softmax_temperature}
             history += soft_history
+        extra["val_revenue"] = validation_revenues(history)
+        extra["chosen_deployment"] = chosen_deployment(extra["val_revenue"])
         extra["config"] = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     else:
         raise ValueError(f"unknown learned single-item method {method!r}; expected one of {LEARNED}")

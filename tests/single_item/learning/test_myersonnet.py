@@ -243,3 +243,19 @@ def test_softmax_restarts_keep_the_run_of_best_validation_revenue():
     best = max(h["val_revenue"] for h in history)
     got = ma.mean_revenue(soft, torch.as_tensor(val), "softmax", cfg.softmax_temperature)
     assert got == pytest.approx(best, rel=1e-9)
+
+
+def test_the_deployment_standing_for_the_family_is_the_one_of_higher_validation_revenue():
+    """Without any oracle: each deployment's best validation revenue from the history, the higher one chosen; a tie
+    or a history with only the hard auction keeps the hard one (the report's own auction)."""
+    history = [
+        {"deployment": "hard", "val_revenue": 0.60},
+        {"deployment": "hard", "val_revenue": 0.62},
+        {"deployment": "softmax", "val_revenue": 0.61},
+        {"deployment": "softmax", "val_revenue": 0.63},
+    ]
+    best = mn.validation_revenues(history)
+    assert best == {"hard": 0.62, "softmax": 0.63} and mn.chosen_deployment(best) == "softmax"
+    assert mn.chosen_deployment({"hard": 0.63, "softmax": 0.63}) == "hard"
+    assert mn.chosen_deployment(mn.validation_revenues(history[:2])) == "hard"
+    assert mn.chosen_deployment({}) == "hard"

@@ -199,5 +199,20 @@ def train_softmax(
     return best.eval(), history
 
 
+def validation_revenues(history: list[dict[str, Any]]) -> dict[str, float]:
+    """The best validation revenue each deployment reached in a training ``history`` (rows of :func:`_fit`): both are
+    exact revenues of DSIC auctions on the same validation profiles, so they compare directly."""
+    best: dict[str, float] = {}
+    for row in history:
+        best[row["deployment"]] = max(best.get(row["deployment"], -math.inf), float(row["val_revenue"]))
+    return best
+
+
+def chosen_deployment(val_revenues: Mapping[str, float]) -> str:
+    """The deployment a learner picks without any oracle: the highest validation revenue (ties: ``hard``, the
+    report's own auction). Used where one MyersonNet must stand for the family, e.g. as RegretNet's teacher."""
+    return max(sorted(val_revenues), key=lambda d: (val_revenues[d], d == "hard")) if val_revenues else "hard"
+
+
 def config_dict(cfg: MyersonNetConfig) -> dict[str, Any]:
     return asdict(cfg)
