@@ -26,9 +26,11 @@ CHECK = {"base_seed": 5, "rows": {"train": 256, "val": 64, "test": 64}}
 COMMON = {"family": "uniform", "family_cfg": FAMILY, "base_seed": 5, "data_check": CHECK}
 MYERSONNET = {"iterations": 300, "eval_every": 20, "val_profiles": 32, "softmax_iterations": 300,
               "softmax_restarts": 2, "batch_size": 64}  # fmt: skip
-REGRETNET = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations": 400, "eval_every": 20,
+# Small enough to run three times (uninterrupted, killed, resumed), long enough to cross several checkpoints and the
+# Lagrangian's updates after the kill (multipliers every 25 iterations, rho at 200 by default).
+REGRETNET = {"val_profiles": 16, "val_grid": 21, "hidden": [16, 16], "iterations": 240, "eval_every": 20,
              "batch_size": 32, "grid_misreports": 4, "val_refine_steps": 2}  # fmt: skip
-START = {"teacher": "myersonnet", "iterations": 3000, "batch_size": 32}
+START = {"teacher": "myersonnet", "iterations": 600, "batch_size": 32}  # a checkpoint every 60 iterations
 EVAL = {"grid": 21, "refine_steps": 0, "bootstrap": 5}
 
 
@@ -111,7 +113,7 @@ def test_killed_regretnet_start_and_training_resume_to_the_uninterrupted_result(
                 "teacher_path": teacher["model"], **COMMON}  # fmt: skip
     plain_start, killed_start = str(tmp_path / "plain_start.pt"), str(tmp_path / "killed_start.pt")
     expected = sl.regretnet_start(out_path=plain_start, **start_kw)
-    _killed("regretnet_start", {**start_kw, "out_path": killed_start}, killed_start, lambda s: s["iteration"] >= 300)
+    _killed("regretnet_start", {**start_kw, "out_path": killed_start}, killed_start, lambda s: s["iteration"] >= 180)
     resumed = sl.regretnet_start(out_path=killed_start, **start_kw)
     assert resumed["resumed_from_checkpoint"] and not expected["resumed_from_checkpoint"]
     _same_model(plain_start, killed_start)
@@ -125,7 +127,7 @@ def test_killed_regretnet_start_and_training_resume_to_the_uninterrupted_result(
     killed = _outputs(tmp_path / "killed")
     kwargs = {"train_path": data["train"], "val_path": data["val"], "outputs": killed, "method": "regretnet",
               "seed_index": 0, "training": REGRETNET, **COMMON, **extra}  # fmt: skip
-    _killed("single_item_learned_train", kwargs, killed["model"], lambda s: s["iteration"] >= 60)
+    _killed("single_item_learned_train", kwargs, killed["model"], lambda s: s["iteration"] >= 120)
     resumed = _train(data, killed, "regretnet", REGRETNET, **extra)
     assert resumed["resumed_from_checkpoint"]
     _same_model(plain["model"], killed["model"])
