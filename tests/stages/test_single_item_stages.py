@@ -229,7 +229,7 @@ def test_regretnet_start_distils_the_phase1_network_from_the_learned_myersonnet(
         data["train"], data["val"], out, family_cfg=FAMILY, start=start, teacher_path=myersonnet_teacher, **kwargs
     )
     assert info["teacher"] == "myersonnet" and info["teacher_seed"] == 1 and info["from_phase1"]
-    assert info["teacher_deployment"] == "hard"  # the teacher was trained without a softmax deployment
+    assert info["teacher_deployment"] == "hard"  # the critical head imitates the hard auction (docs: regretnet)
     assert len(info["history"]) == 10 and info["misreport_upper"] == 1.0  # U[0, 1]: the support bound
     net, extra = model_from_payload(io.load_torch(out))
     phase1, _ = model_from_payload(io.load_torch(warm))

@@ -109,9 +109,13 @@ TEACHERS = ("myersonnet", "none")  # RegretNet's start imitates a mechanism lear
 
 def _teacher(kind: str, teacher_path: str | None, family: str) -> tuple[Any, int | None, str | None]:
     """The teacher mechanism of :func:`regretnet_start`, its seed index and its deployment: the family's MyersonNet
-    of the paired seed (exactly DSIC, learned from the training split) in the deployment with the higher validation
-    revenue (:func:`~pipeline_lib.single_item.learning.myersonnet.chosen_deployment`), or (None, None, None) for
-    ``none``. Never a known optimum: the start is part of learning."""
+    of the paired seed (exactly DSIC, learned from the training split) in its hard deployment, or (None, None, None)
+    for ``none``. Never a known optimum: the start is part of learning.
+
+    Hard, even where MyersonNet's softmax deployment has the higher validation revenue: the critical-price head
+    charges p_i = min(b_i, q_i(b_-i)) a_i, a price per unit that cannot depend on the own bid, while the softmax
+    auction's envelope payment per unit does; distilled from it the start is far from truthful (quick tier, hetero:
+    validation regret 4.2e-3 against 4.2e-5 from the hard teacher; docs/methods.md#regretnet-ablation)."""
     if kind not in TEACHERS:
         raise ValueError(f"single_item.regretnet.start.teacher must be one of {TEACHERS}, got {kind!r}")
     if kind == "none":
@@ -119,8 +123,7 @@ def _teacher(kind: str, teacher_path: str | None, family: str) -> tuple[Any, int
     if teacher_path is None:
         raise ValueError("regretnet start with teacher myersonnet needs the family's MyersonNet (input 'teacher')")
     payload = read_model(teacher_path, "myersonnet", family=family)
-    deployment = payload.get("extra", {}).get("chosen_deployment", "hard")
-    return load_learned(payload, deployment), payload.get("extra", {}).get("seed"), deployment
+    return load_learned(payload, "hard"), payload.get("extra", {}).get("seed"), "hard"
 
 
 def _checkpoint(output: str, identity: Mapping[str, Any], inputs: list[str | None]) -> Checkpoint:
