@@ -64,7 +64,7 @@ def test_a_learned_row_says_how_it_was_started_and_deployed():
 
     start = {"teacher": "myersonnet", "teacher_deployment": "softmax"}
     line = obtained({"start": start, "config": {"regret_budget": 2e-4}, "deployed_iteration": 0}, "regretnet")
-    assert "MyersonNet of its seed (learned; its softmax deployment" in line
+    assert "MyersonNet of its seed (learned; its softmax deployment)" in line
     assert "regret <= 0.0002" in line and "(iteration 0, the start)" in line
     assert obtained({"start": {"teacher": "none"}}, "regretnet") == "fresh net"
     assert "reads the optimum" in obtained({}, "learned") and obtained({}, "myerson") == ""

@@ -117,7 +117,7 @@ def obtained(training: Mapping[str, Any], mechanism: str) -> str:
         origin = "distilled from the MyersonNet of its seed (learned" if teacher == "myersonnet" else "fresh net"
         if teacher == "myersonnet":
             deployment = start.get("teacher_deployment")
-            origin += f"; its {deployment} deployment, higher val. revenue)" if deployment else ")"
+            origin += f"; its {deployment} deployment)" if deployment else ")"
         budget, it = cfg.get("regret_budget"), training.get("deployed_iteration")
         deployed = "" if it is None else f" (iteration {it}{', the start' if it == 0 else ''})"
         if not budget:
