@@ -173,3 +173,15 @@ def test_symmetric_search_beats_every_vvca_start_on_2x2_uniform() -> None:
     assert revenues["symmetric_search"] > revenues["myerson"] + 0.02
     x, y, z = found["symmetric_search"][1:].tolist()  # one item sold, both to one bidder, one each
     assert abs(z - 2 * x) > 0.05  # not a VVCA's boosts
+
+
+def test_the_symmetric_search_budget_comes_from_config_and_unknown_keys_are_named():
+    """combinatorial.ama.search overrides SearchConfig's fields (steps as a tuple); a misspelt key names the block."""
+    from pipeline_lib.combinatorial.ama_starts import SearchConfig
+
+    cfg = SearchConfig.from_mapping({"cells": 1_000_000, "steps": [0.1, 0.02], "max_moves": 60})
+    assert cfg.cells == 1_000_000 and cfg.steps == (0.1, 0.02) and cfg.max_moves == 60
+    assert SearchConfig.from_mapping(None) == SearchConfig()
+    assert cfg.profiles(2, 5) == 1_000_000 // (2 * 243) and cfg.rounds_for(12) == 2  # 60 // (12 x 2 steps)
+    with pytest.raises(ValueError, match=r"combinatorial\.ama\.search: unknown key\(s\) \['cels'\]"):
+        SearchConfig.from_mapping({"cels": 10})

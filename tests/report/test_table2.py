@@ -161,3 +161,26 @@ def test_a_reduced_budget_row_gives_its_budget_in_the_footnote(tmp_path):
     md = table2.to_markdown(long, ["2x2_A"], "t")
     assert "| Lottery AMA (c) |" in md
     assert "Budgets: Lottery AMA on 2x2(A): 2,000 steps of 1,024 profiles, menu 32." in md
+
+
+def test_an_algorithm3_run_below_table3_is_marked_reduced_with_its_budget(tmp_path):
+    """A VVCA or AMA run whose record says fewer iterations (or smaller batches) than the paper's Table 3 for its
+    setting is marked (c) with 'I iterations of B profiles (Table 3: ...)'; at Table 3's budget it is not."""
+    runs, _ = write_files(tmp_path)
+    for path in runs:
+        record = json.loads(path.read_text())
+        if record["method"] == "zfo_vvca":
+            record["config"] = {"iterations": 1000, "batch_size": 1024, "method": "zfo_vvca"}
+            path.write_text(json.dumps(record))
+    payloads = [(str(p), json.loads(p.read_text())) for p in runs]
+    paper = {"2x2_A": {"iterations": 2000, "batch_size": 1024}}
+    md = table2.to_markdown(
+        table2.summarise(table2.records_frame(payloads, paper), "table2a", ["2x2_A"]), ["2x2_A"], "t"
+    )
+    assert "| ZFO-VVCA (c) |" in md
+    assert "ZFO-VVCA on 2x2(A): 1,000 iterations of 1,024 profiles (Table 3: 2,000 of 1,024)" in md
+    at_paper = {"2x2_A": {"iterations": 1000, "batch_size": 1024}}
+    md = table2.to_markdown(
+        table2.summarise(table2.records_frame(payloads, at_paper), "table2a", ["2x2_A"]), ["2x2_A"], "t"
+    )
+    assert "| ZFO-VVCA |" in md and "(c)" not in md.split("ZFO-VVCA", 1)[1].split("|", 1)[0]

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from pipeline_lib.combinatorial import deterministic_ama as ama
-from pipeline_lib.combinatorial.ama_starts import SearchConfig
 from pipeline_lib.combinatorial.starts import myerson_shaped_vvca
 from pipeline_lib.core import io
 from pipeline_lib.core.data import read_valuations, write_valuations
@@ -23,9 +22,7 @@ ROWS = {"train": 2000, "val": 500, "test": 1000}
 
 
 @pytest.mark.parametrize("method", ["zfo_ama_sym", "zfo_ama"])
-def test_ama_run_starts_at_the_lifted_vvca_and_records_its_checks(tmp_path, monkeypatch, method: str) -> None:
-    small = SearchConfig(grid_points=5, grid_profiles=500, steps=(0.1,), rounds=1)
-    monkeypatch.setattr("pipeline_lib.stages.ama.SearchConfig", lambda: small)
+def test_ama_run_starts_at_the_lifted_vvca_and_records_its_checks(tmp_path, method: str) -> None:
     setting = Setting("2x2_A", "combinatorial", 2, 2, "A", {"distribution": "A"})
     paths = {}
     for split, rows in ROWS.items():
@@ -42,6 +39,7 @@ def test_ama_run_starts_at_the_lifted_vvca_and_records_its_checks(tmp_path, monk
     record = ama_run(
         files, setting="2x2_A", method=method, seed_index=0, n=2, m=2, base_seed=3, config=asdict(cfg),
         data_check={"base_seed": 3, "rows": ROWS}, distribution="A", restarts=1,
+        search={"grid_points": 5, "grid_profiles": 500, "steps": [0.1], "rounds": 1},  # combinatorial.ama.search
     )  # fmt: skip
     val = BidSource.from_valuation_set(read_valuations(paths["val"]))
     lifted_val = evaluate_on(val, vvca)["revenue"]["mean"]  # the VVCA's own dynamic program

@@ -137,6 +137,7 @@ def ama_run_params(wildcards):
         "config": zfo_train_config(wildcards.setting, wildcards.method),
         "distribution": setting.distribution,
         "restarts": int(COMBI["ama"]["restarts"]),
+        "search": COMBI["ama"].get("search", {}),
     }
 
 

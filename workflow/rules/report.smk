@@ -82,6 +82,7 @@ rule table2:
     params:
         settings=table2_settings,
         skipped=table2_skipped,
+        table3=table2_table3,
     script:
         "../../scripts/table2.py"
 

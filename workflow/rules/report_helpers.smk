@@ -100,6 +100,16 @@ def table2_inputs(wildcards):
     return [p for p in paths if p.split("/")[2] in settings]
 
 
+def table2_table3(wildcards):
+    """{setting: {iterations, batch_size}} of the paper's Table 3 for the table's settings (config.yaml's
+    ``zfo`` block of each setting, before a tier's caps and overrides): runs below it are marked reduced.
+    """
+    return {
+        s: {k: COMBI["settings"][s]["zfo"][k] for k in ("iterations", "batch_size")}
+        for s in table2_settings(wildcards)
+    }
+
+
 def table2_skipped(wildcards):
     """{method: {setting: reason}} of the listed methods that list every allocation and are skipped on a setting of
     the table for its size (the table shows the reason; distribution skips stay '-' as in the paper).

@@ -18,12 +18,15 @@ Searches see only the training split; candidates are ranked on the validation sp
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from pipeline_lib.combinatorial import deterministic_ama as ama
 from pipeline_lib.combinatorial.ama_family import AMAFamily
+from pipeline_lib.core.config_blocks import from_mapping
 from pipeline_lib.vvca.bids import BidSource
 
 
@@ -91,6 +94,14 @@ class SearchConfig:
     rounds: int = 3
     cells: int = 2_500_000
     max_moves: int = 150  # coordinate moves (dim x steps x rounds) at most, by fewer rounds (at least one)
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping[str, Any] | None, key: str = "combinatorial.ama.search") -> SearchConfig:
+        """Strict (:func:`pipeline_lib.core.config_blocks.from_mapping`): an unknown key names ``key``."""
+        cfg = dict(cfg or {})
+        if "steps" in cfg:
+            cfg["steps"] = tuple(float(x) for x in cfg["steps"])
+        return from_mapping(cls, cfg, key)
 
     def profiles(self, n: int, m: int) -> int:
         """Training profiles of the coordinate search for n bidders and m items."""

@@ -34,21 +34,43 @@ REDUCED_FOOTNOTE = (
 )
 
 
-def records_frame(payloads: Iterable[tuple[str, Mapping[str, Any]]]) -> pd.DataFrame:
+def records_frame(
+    payloads: Iterable[tuple[str, Mapping[str, Any]]], table3: Mapping[str, Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
     """One row per metrics record (:mod:`pipeline_lib.core.records`): setting, method, seed, revenue, approximate.
 
-    ``payloads`` are (source name, record) pairs; the source names the file in errors.
+    ``payloads`` are (source name, record) pairs; the source names the file in errors. ``table3`` ({setting:
+    {iterations, batch_size}}, the paper's Table 3) marks an Algorithm 3 run (VVCA or AMA) trained with fewer
+    iterations or smaller batches than the paper as reduced, like a randomized run's own ``reduced_budget``.
     """
     rows = []
     for source, payload in payloads:
         rec = read_record(payload, source)
+        reduced = bool(payload.get("reduced_budget", False))
+        budget = training_budget(payload)
+        below = algorithm3_budget(payload, (table3 or {}).get(rec.setting))
+        if below is not None:
+            reduced, budget = True, below
         rows.append({
             "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
-            "approximate": rec.approximate, "reduced_budget": bool(payload.get("reduced_budget", False)),
-            "budget": training_budget(payload),
+            "approximate": rec.approximate, "reduced_budget": reduced, "budget": budget,
         })  # fmt: skip
     columns = ["setting", "method", "seed", "revenue", "approximate", "reduced_budget", "budget"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def algorithm3_budget(payload: Mapping[str, Any], paper: Mapping[str, Any] | None) -> str | None:
+    """'I iterations of B profiles (Table 3: I0 of B0)' where an Algorithm 3 run's record (its ``config``: iterations,
+    batch_size) is below the paper's Table 3 budget ``paper`` of its setting; None where it is not, or is no such run.
+    """
+    config = payload.get("config")
+    if paper is None or not isinstance(config, Mapping) or "iterations" not in config or "steps" in config:
+        return None
+    its, batch = int(config["iterations"]), int(config["batch_size"])
+    paper_its, paper_batch = int(paper["iterations"]), int(paper["batch_size"])
+    if its >= paper_its and batch >= paper_batch:
+        return None
+    return f"{its:,} iterations of {batch:,} profiles (Table 3: {paper_its:,} of {paper_batch:,})"
 
 
 def training_budget(payload: Mapping[str, Any]) -> str | None:

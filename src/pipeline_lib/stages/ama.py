@@ -63,7 +63,7 @@ def _sources(files: AmaFiles, setting: str, n: int, m: int, device: torch.device
 
 
 def _starts(
-    files: AmaFiles, family: AMAFamily, method: str, sources: Mapping[str, BidSource]
+    files: AmaFiles, family: AMAFamily, method: str, sources: Mapping[str, BidSource], search: SearchConfig
 ) -> dict[str, torch.Tensor]:
     """VCG, the lift of ZFO-VVCA+'s run, and the symmetric run (``zfo_ama``) or the symmetric search
     (``zfo_ama_sym``), each as a phi of ``family``."""
@@ -75,7 +75,7 @@ def _starts(
             sym = io.load_torch(files.symmetric)
             starts["zfo_ama_sym"] = family.phi_of(ama.AMAParams(sym["alpha"], sym["boosts"]))
         return starts
-    return symmetric_candidates(family, starts, sources["train"].bids(slice(None)), SearchConfig())
+    return symmetric_candidates(family, starts, sources["train"].bids(slice(None)), search)
 
 
 def ama_run(
@@ -91,13 +91,16 @@ def ama_run(
     data_check: Mapping,
     distribution: str,
     restarts: int,
+    search: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Rule ``ama_run``: rank the starts on the validation split, run Algorithm 3 (Table 3 hyperparameters, the
     VVCA runs' seed: same minibatches and directions) from the ``restarts`` best, keep the run with the best
     validation revenue (its best iterate, the start included), evaluate it exactly on the test split, check DSIC by
     random misreports, and write ``params.pt`` ({alpha, boosts over all (n+1)^m allocations, phi, ...}),
-    ``history.parquet`` and ``metrics.json``."""
+    ``history.parquet`` and ``metrics.json``. ``search`` overrides the symmetric search's budget
+    (:class:`~pipeline_lib.combinatorial.ama_starts.SearchConfig`, config ``combinatorial.ama.search``)."""
     cfg = TrainConfig(**config)
+    search_cfg = SearchConfig.from_mapping(search)
     if method != cfg.method or method not in ("zfo_ama", "zfo_ama_sym"):
         raise ValueError(f"method {method!r} with a config for {cfg.method!r}")
     device = get_device()
@@ -106,7 +109,7 @@ def ama_run(
     family = AMAFamily.full(n, m) if method == "zfo_ama" else AMAFamily.symmetric(n, m, distribution)
     seq = vvca_run_seed(base_seed, setting, seed_index)
     t0 = time.perf_counter()
-    ranked = rank(family, _starts(files, family, method, sources), sources["val"])
+    ranked = rank(family, _starts(files, family, method, sources, search_cfg), sources["val"])
     start_seconds = time.perf_counter() - t0
     ckpt_dir = checkpoint_dir_for(files.params)
     key = run_key([files.train, files.val, files.vvca_plus, *([files.symmetric] if files.symmetric else [])])

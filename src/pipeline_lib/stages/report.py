@@ -74,10 +74,12 @@ def table2_stage(
     table: str,
     settings: Sequence[str],
     skipped: Mapping[str, Mapping[str, str]] | None = None,
+    table3: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Rule ``table2``: Table 2(a) or 2(b) from the run and baseline records of its active settings; ``skipped``
-    ({method: {setting: reason}}) are shown as not run, with the reason in a footnote."""
-    frame = table2.records_frame((str(path), io.read_json(path)) for path in records)
+    ({method: {setting: reason}}) are shown as not run, with the reason in a footnote; ``table3`` ({setting:
+    {iterations, batch_size}}) marks the Algorithm 3 runs trained below the paper's budget."""
+    frame = table2.records_frame(((str(path), io.read_json(path)) for path in records), table3)
     long = table2.summarise(frame, table, settings, skipped)
     out.write(*table2.render(long, table, settings))
     return long
