@@ -160,7 +160,7 @@ def test_a_reduced_budget_row_gives_its_budget_in_the_footnote(tmp_path):
     )
     md = table2.to_markdown(long, ["2x2_A"], "t")
     assert "| Lottery AMA (c) |" in md
-    assert "Budgets: Lottery AMA on 2x2(A): 2,000 steps of 1,024 profiles, menu 32." in md
+    assert "Budgets: Lottery AMA: 2,000 steps of 1,024 profiles, menu 32 (2x2(A))." in md
 
 
 def test_an_algorithm3_run_below_table3_is_marked_reduced_with_its_budget(tmp_path):
@@ -178,7 +178,7 @@ def test_an_algorithm3_run_below_table3_is_marked_reduced_with_its_budget(tmp_pa
         table2.summarise(table2.records_frame(payloads, paper), "table2a", ["2x2_A"]), ["2x2_A"], "t"
     )
     assert "| ZFO-VVCA (c) |" in md
-    assert "ZFO-VVCA on 2x2(A): 1,000 iterations of 1,024 profiles (Table 3: 2,000 of 1,024)" in md
+    assert "ZFO-VVCA: 1,000 of Table 3's 2,000 iterations (2x2(A))" in md
     at_paper = {"2x2_A": {"iterations": 1000, "batch_size": 1024}}
     md = table2.to_markdown(
         table2.summarise(table2.records_frame(payloads, at_paper), "table2a", ["2x2_A"]), ["2x2_A"], "t"

@@ -60,9 +60,9 @@ def records_frame(
 
 
 def algorithm3_budget(payload: Mapping[str, Any], paper: Mapping[str, Any] | None) -> str | None:
-    """'I iterations of B profiles (Table 3: I0 of B0)' where an Algorithm 3 run's record (its ``config``: iterations,
-    batch_size) is below the paper's Table 3 budget ``paper`` of its setting; None where it is not, or is no such run.
-    """
+    """ "I of Table 3's I0 iterations" (with the batches where they differ) where an Algorithm 3 run's record (its
+    ``config``: iterations, batch_size) is below the paper's Table 3 budget ``paper`` of its setting; None where it
+    is not, or where the record is no such run."""
     config = payload.get("config")
     if paper is None or not isinstance(config, Mapping) or "iterations" not in config or "steps" in config:
         return None
@@ -70,6 +70,8 @@ def algorithm3_budget(payload: Mapping[str, Any], paper: Mapping[str, Any] | Non
     paper_its, paper_batch = int(paper["iterations"]), int(paper["batch_size"])
     if its >= paper_its and batch >= paper_batch:
         return None
+    if batch == paper_batch:
+        return f"{its:,} of Table 3's {paper_its:,} iterations"
     return f"{its:,} iterations of {batch:,} profiles (Table 3: {paper_its:,} of {paper_batch:,})"
 
 
@@ -180,10 +182,10 @@ def footnotes(long: pd.DataFrame) -> list[str]:
         notes.append(f"({FOOTNOTE_MARKS['approximate']}) {APPROXIMATE_FOOTNOTE}")
     if long["reduced_budget"].any():
         reduced = long[long["reduced_budget"] & (long["budget"] != "")]
-        budgets = "; ".join(
-            f"{label} on {setting_header(setting)}: {budget}"
-            for label, setting, budget in zip(reduced["label"], reduced["setting"], reduced["budget"], strict=True)
-        )
+        groups: dict[tuple[str, str], list[str]] = {}  # (row, budget) -> settings, so each budget is stated once
+        for label, setting, budget in zip(reduced["label"], reduced["setting"], reduced["budget"], strict=True):
+            groups.setdefault((label, budget), []).append(setting_header(setting))
+        budgets = "; ".join(f"{label}: {budget} ({', '.join(where)})" for (label, budget), where in groups.items())
         notes.append(
             f"({FOOTNOTE_MARKS['reduced_budget']}) {REDUCED_FOOTNOTE}" + (f" Budgets: {budgets}." if budgets else "")
         )
