@@ -16,19 +16,9 @@ SMOKE = REPO / "tests" / "config" / "smoke.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def run_snakemake(
-    workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,), base_config: str | None = None
-) -> subprocess.CompletedProcess:
-    """Run snakemake on the repository's Snakefile with ``workdir`` as working directory.
-
-    The paper-tier config/config.yaml is always the base (copied into workdir so the Snakefile finds it; or the text
-    ``base_config``); overlays in ``configfiles`` are deep-merged over it, exactly as a user's ``--configfile`` would
-    be.
-    """
-    cfg_dir = workdir / "config"
-    cfg_dir.mkdir(parents=True, exist_ok=True)
-    base = (REPO / "config" / "config.yaml").read_text() if base_config is None else base_config
-    (cfg_dir / "config.yaml").write_text(base)
+def snakemake_command(workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,)) -> list[str]:
+    """The command line of :func:`run_snakemake`: the repository's Snakefile in ``workdir``, no workflow profile,
+    2 cores, one gpu slot, ``configfiles`` as overlays."""
     cmd = [
         *SNAKEMAKE,
         *args,  # targets first: --resources and --configfile take several values
@@ -45,6 +35,23 @@ def run_snakemake(
     ]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
+    return cmd
+
+
+def run_snakemake(
+    workdir: Path, *args: str, configfiles: tuple[Path, ...] = (SMOKE,), base_config: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run snakemake on the repository's Snakefile with ``workdir`` as working directory.
+
+    The paper-tier config/config.yaml is always the base (copied into workdir so the Snakefile finds it; or the text
+    ``base_config``); overlays in ``configfiles`` are deep-merged over it, exactly as a user's ``--configfile`` would
+    be.
+    """
+    cfg_dir = workdir / "config"
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    base = (REPO / "config" / "config.yaml").read_text() if base_config is None else base_config
+    (cfg_dir / "config.yaml").write_text(base)
+    cmd = snakemake_command(workdir, *args, configfiles=configfiles)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
 
 

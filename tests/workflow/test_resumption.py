@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from snakemake_runs import REPO, SMOKE, SNAKEMAKE, job_counts, run_snakemake
+from snakemake_runs import SMOKE, job_counts, run_snakemake, snakemake_command
 
 # Only stage-local keys: zfo_run's resolved TrainConfig and the sweep's budget / validation grid.
 OVERLAY = """\
@@ -57,24 +57,8 @@ def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 def _start(workdir: Path, *targets: str) -> subprocess.Popen:
     """Snakemake in its own session (process group = its pid), output to ``workdir/snakemake.out``; the command is
-    the one :func:`conftest.run_snakemake` runs."""
-    cmd = [
-        *SNAKEMAKE,
-        *targets,
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--workflow-profile",
-        "none",
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-        "--configfile",
-        str(SMOKE),
-        str(workdir / "overlay.yaml"),
-    ]
+    the one :func:`snakemake_runs.run_snakemake` runs."""
+    cmd = snakemake_command(workdir, *targets, configfiles=(SMOKE, workdir / "overlay.yaml"))
     with open(workdir / "snakemake.out", "w") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
