@@ -160,15 +160,18 @@ def test_with_a_shared_map_myersonnet_is_the_second_price_auction_with_its_reser
 # --- the softmax deployment: softmax allocation, exact envelope payments (module envelope) -------------------------
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_the_linear_pieces_are_the_map(shared):
-    gen = torch.Generator().manual_seed(21)
-    net = ma.MyersonNet(3, 5, 7, input_scale=0.8, init_scale=0.9, generator=gen, init_reserve=0.3, shared=shared)
-    net = net.double()
+@pytest.mark.parametrize(
+    ("shared", "groups", "units", "seed"),
+    [(False, 5, 7, 21), (True, 5, 7, 21), (False, 1, 1, 3), (True, 1, 6, 4), (False, 6, 1, 5), (False, 4, 12, 6)],
+)
+def test_the_linear_pieces_are_the_map(shared, groups, units, seed):
+    gen = torch.Generator().manual_seed(seed)
+    net = ma.MyersonNet(3, groups, units, input_scale=0.8, init_scale=0.9, generator=gen, init_reserve=0.3,
+                        shared=shared).double()  # fmt: skip
     knots, slopes, icpt = net.pieces(2.5)
     assert knots.shape[0] == 3 and torch.all(knots[:, 1:] >= knots[:, :-1]) and torch.all(slopes > 0)
-    assert knots.shape[1] - 1 <= 5 * 7  # a vertex per line change; each line is active on one interval at most
-    z = torch.as_tensor(np.random.default_rng(22).uniform(0, 2.5, (4000, 3)))
+    assert knots.shape[1] - 1 <= groups * units  # a vertex per line change; each line is active on one interval
+    z = torch.as_tensor(np.random.default_rng(seed + 1).uniform(0, 2.5, (4000, 3)))
     with torch.no_grad():
         want = net.transform(z)
         piece = (torch.searchsorted(knots.contiguous(), z.T.contiguous(), right=True) - 1).clamp(0, slopes.shape[1] - 1)
