@@ -262,3 +262,27 @@ def test_the_deployment_standing_for_the_family_is_the_one_of_higher_validation_
     assert mn.chosen_deployment({"hard": 0.63, "softmax": 0.63}) == "hard"
     assert mn.chosen_deployment(mn.validation_revenues(history[:2])) == "hard"
     assert mn.chosen_deployment({}) == "hard"
+
+
+@pytest.mark.parametrize("mode", ["hard", "softmax"])
+@pytest.mark.parametrize(("n", "shared"), [(1, False), (3, False), (3, True)])
+def test_deviation_outcomes_are_the_mechanism_on_the_deviated_profiles(mode, n, shared):
+    """The evaluator's shortcut against the mechanism itself, called on every deviated profile; rounded bids make
+    equal scores (shared map) so the hard auction's tie rule is exercised too."""
+    gen = torch.Generator().manual_seed(31)
+    net = ma.MyersonNet(n, 4, 6, input_scale=0.7, init_scale=0.8, generator=gen, init_reserve=0.3, shared=shared)
+    mech = ma.myersonnet_mechanism(net.double(), mode, temperature=0.05 if mode == "softmax" else None)
+    rng = np.random.default_rng(32)
+    values = torch.as_tensor(np.round(rng.random((60, n)) * 2.0, 1))
+    bidder = torch.as_tensor(rng.integers(0, n, 60))
+    misreports = torch.as_tensor(np.round(rng.random((60, 9)) * 2.0, 1))
+    misreports[:, 0] = values.gather(1, bidder[:, None])[:, 0]  # a truthful report among them
+    got_a, got_p = mech.deviation_outcomes(values, bidder, misreports)
+    bids = values[:, None, :].repeat(1, 9, 1)
+    bids[torch.arange(60), :, bidder] = misreports
+    want_a, want_p = (x.reshape(60, 9, n) for x in mech(bids.reshape(-1, n)))
+    col = bidder[:, None, None].expand(60, 9, 1)
+    assert torch.allclose(got_a, want_a.gather(2, col)[..., 0], atol=1e-12, rtol=0)
+    assert torch.allclose(got_p, want_p.gather(2, col)[..., 0], atol=1e-12, rtol=0)
+    if mode == "hard":
+        assert torch.equal(got_a, want_a.gather(2, col)[..., 0])  # the tie rule, not just close

@@ -46,12 +46,13 @@ def segment_integrals(
     bids: Tensor, others: Tensor, knots: Tensor, slopes: Tensor, intercepts: Tensor, temperature: float
 ) -> Tensor:
     """int_0^{b_i} sigma(g_i(z) / T - L_i) dz for bids (B, n), L (B, n); g_i = slopes[i, s] z + intercepts[i, s] on
-    [knots[i, s], knots[i, s + 1]] with knots (n, S + 1) from 0 to at least max b (zero-length padding allowed).
+    [knots[i, s], knots[i, s + 1]] with knots (n, S + 1) from 0 to at least max b (zero-length padding allowed);
+    knots, slopes and intercepts of shape (B, n, .) give each row its own g.
     Each segment is clipped to [0, b_i] and integrated in closed form; where the argument u of sigma moves by
     du <= 1 along it, the softplus difference is written log1p(sigma(u0) expm1(du)), which does not cancel."""
-    lo = torch.minimum(knots[None, :, :-1], bids[:, :, None])
-    hi = torch.minimum(knots[None, :, 1:], bids[:, :, None])
-    shift = others[:, :, None]
+    lo = torch.minimum(knots[..., :-1], bids[..., None])
+    hi = torch.minimum(knots[..., 1:], bids[..., None])
+    shift = others[..., None]
     u0 = (slopes * lo + intercepts) / temperature - shift
     u1 = (slopes * hi + intercepts) / temperature - shift
     du = u1 - u0  # >= 0: slopes > 0, hi >= lo

@@ -49,7 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline_lib.single_item.mechanisms.envelope import envelope_mechanism
+from pipeline_lib.single_item.mechanisms.envelope import envelope_mechanism, segment_integrals
 
 Tensor = torch.Tensor
 MODES = ("hard", "relaxed", "softmax")
@@ -214,9 +214,43 @@ class MyersonNetMechanism:
         self.params: dict[str, Any] = {"reserves": [float(x) for x in self.net.reserves()]}
         if mode == "softmax":
             self.params["temperature"] = self.temperature
+        if mode == "relaxed":  # a training relaxation, not deployed: the evaluator deviates full profiles
+            self.deviation_outcomes = None  # type: ignore[method-assign,assignment]
 
     def __call__(self, bids: Tensor) -> tuple[Tensor, Tensor]:
         return self.net(bids, mode=self.mode, temperature=self.temperature)
+
+    def deviation_outcomes(self, values: Tensor, bidder: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
+        """a_i(b', v_-i) and p_i(b', v_-i), (R, K), of row r's bidder i = ``bidder[r]`` reporting ``misreports``
+        (R, K) against ``values`` (R, n): the evaluator's unilateral deviations (docs/methods.md#evaluator-shortcuts),
+        the same numbers as ``self`` on the deviated profiles (up to rounding) with what does not depend on b'
+        computed once per row: the others' scores r_-i, and then
+
+        * ``hard``: i wins iff phibar_i(b') beats every other score (lowest index on ties) and 0, and pays
+          c_i = max(0, phibar_i^{-1}(max(0, max_{k != i} r_k)));
+        * ``softmax``: x_i = sigma(phibar_i(b') / T - L_i) with L_i = log(1 + sum_{k != i} exp(r_k / T)), paid
+          b' x_i - int_0^{b'} x_i (envelope module, equations (1)-(2)), on bidder i's pieces only."""
+        net, n = self.net, values.shape[1]
+        maps = bidder if net.w.shape[0] == n else torch.zeros_like(bidder)
+        w, beta = net.w[maps][:, None], net.beta[maps][:, None]  # (R, 1, K, J): bidder i's map per row
+        own = (w.exp() * (misreports / net.input_scale)[..., None, None] + beta).amax(dim=-1).amin(dim=-1)  # (R, K)
+        scores = net.transform(values)
+        is_own = torch.arange(n, device=values.device)[None, :] == bidder[:, None]
+        if self.mode == "hard":
+            col = torch.arange(n, device=values.device)[None, :]
+            before = scores.masked_fill(~(col < bidder[:, None]), -torch.inf).amax(dim=1, keepdim=True)
+            after = scores.masked_fill(~(col > bidder[:, None]), -torch.inf).amax(dim=1, keepdim=True)
+            alloc = ((own > before) & (own >= after) & (own > 0)).to(values.dtype)
+            top = torch.maximum(before, after).clamp_min(0.0)  # t_i = max(0, max_{k != i} r_k)
+            price = ((-w[:, 0]).exp() * (top[..., None] - beta[:, 0])).amin(dim=-1).amax(dim=-1) * net.input_scale
+            return alloc, alloc * price.clamp_min(0.0)[:, None]
+        t = float(self.temperature)  # type: ignore[arg-type]
+        logits = torch.cat([(scores / t).masked_fill(is_own, -torch.inf), torch.zeros_like(scores[:, :1])], dim=1)
+        others = torch.logsumexp(logits, dim=1, keepdim=True).expand_as(own)  # L_i, (R, K)
+        alloc = torch.sigmoid(own / t - others)
+        upper = float(torch.maximum(values.max(), misreports.max()).clamp_min(0.0)) if values.numel() else 0.0
+        knots, slopes, icpt = (x[bidder][:, None] for x in net.pieces(upper))  # (R, 1, S (+ 1))
+        return alloc, misreports * alloc - segment_integrals(misreports, others, knots, slopes, icpt, t)
 
 
 def myersonnet_mechanism(net: MyersonNet, mode: str = "hard", temperature: float | None = None) -> MyersonNetMechanism:
