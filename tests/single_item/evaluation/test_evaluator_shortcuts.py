@@ -125,3 +125,37 @@ def test_the_networks_deviation_map_equals_its_forward_pass(head, hard):
         torch.testing.assert_close(a[r], at[:, bidder[r]], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(p[r], pt[:, bidder[r]], rtol=1e-12, atol=1e-12)
     assert math.isfinite(float(p.sum()))
+
+
+class ScreenedThreshold(SmoothThreshold):
+    """:class:`SmoothThreshold` with a float32 copy (its arithmetic follows the bids' dtype), so the fast search
+    screens its grid in float32; ``copies`` counts the copies made."""
+
+    copies = 0
+
+    def with_dtype(self, dtype: torch.dtype) -> ScreenedThreshold:
+        ScreenedThreshold.copies += 1
+        return self
+
+
+@pytest.mark.parametrize("centre", [0.6123, 0.8001])
+def test_a_float32_screened_grid_still_finds_the_planted_dip(centre):
+    mech = ScreenedThreshold(dip=(centre, 0.003, 0.02))
+    values = np.random.default_rng(2).random((60, N))
+    before = ScreenedThreshold.copies
+    screened = _regret(mech, values, _search(True))
+    assert ScreenedThreshold.copies == before + 1  # the screen was used
+    np.testing.assert_allclose(screened, _dense_sup(mech, values), atol=1e-7)
+
+
+def test_a_float32_screened_grid_gives_the_float64_regret_of_a_network_pair_by_pair():
+    torch.manual_seed(4)
+    net = SingleItemNet(N, hidden=(32, 32), payment_head="critical", price_hidden=(16,))
+    with torch.no_grad():  # sharpen the allocation: steep softmax, regrets far from zero
+        net.alloc_head.weight.mul_(20.0)
+    mech = AsMechanism(net)
+    values = np.random.default_rng(5).random((200, N))
+    screened = _regret(mech, values, _search(True, refine_top=2, refine_random=0, refine_steps=20))
+    full = _regret(mech, values, _search(True, refine_top=2, refine_random=0, refine_steps=20, screen_keep=0))
+    assert full.max() > 1e-3
+    np.testing.assert_allclose(screened, full, atol=1e-12, rtol=0)  # float32 maxima alone: off by ~2e-7

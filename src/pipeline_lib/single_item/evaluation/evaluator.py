@@ -44,7 +44,9 @@ class RegretSearch:
     searches the bracket [b_{k-1}, b_{k+1}] of each of the ``refine_top`` best grid peaks b_k whose bound (grid
     value plus ``refine_margin`` times the drop to its neighbours) exceeds max(grid best, truthful utility), by
     ``refine_bracket`` golden-section steps; ``fast=False``: Adam from every start of every pair for
-    ``refine_steps`` steps (the exhaustive refinement)."""
+    ``refine_steps`` steps (the exhaustive refinement). ``screen_keep`` > 0 (fast search, mechanisms with a
+    ``with_dtype`` copy): the grid is screened in float32 and its ``screen_keep`` best candidates per pair are
+    scored again in float64 (docs/methods.md#evaluator-shortcuts)."""
 
     upper: float = 1.0
     grid: int = 1001
@@ -59,6 +61,7 @@ class RegretSearch:
     fast: bool = True
     refine_bracket: int = 40
     refine_margin: float = 2.0
+    screen_keep: int = 8
 
     def __post_init__(self) -> None:
         if not (self.upper > 0 and math.isfinite(self.upper)):
@@ -216,13 +219,17 @@ def _grid_pass(
     bounds = torch.empty_like(peaks) if refine else None
     rows = max(1, search.chunk_rows // (k * n))
     bidders = torch.arange(n, device=values.device)
+    screen = _screening_copy(mech, search, k)
     for lo in range(0, n_prof, rows):
         v = values[lo : lo + rows]
         p = v.shape[0]
         cand = _all_candidates(v, search).reshape(p * n, k)
         with torch.no_grad():
-            u = pair_utility(mech, v.repeat_interleave(n, 0), bidders.repeat(p), cand)
-        top, arg = u.max(dim=1)
+            if screen is None:
+                u = pair_utility(mech, v.repeat_interleave(n, 0), bidders.repeat(p), cand)
+                top, arg = u.max(dim=1)
+            else:
+                u, top, arg = _screened_utility(mech, screen, v, cand, search.screen_keep)
         best[lo : lo + rows] = top.reshape(p, n)
         best_mis[lo : lo + rows] = cand.gather(1, arg[:, None]).reshape(p, n)
         if refine:
@@ -230,6 +237,38 @@ def _grid_pass(
             peaks[lo : lo + rows] = cand.gather(1, idx).reshape(p, n, n_top)
             bounds[lo : lo + rows] = val.reshape(p, n, n_top)
     return best, best_mis, peaks, bounds
+
+
+def _screening_copy(mech: Any, search: RegretSearch, k: int) -> Any:
+    """The float32 copy of ``mech`` that screens the grid (``search.screen_keep`` > 0 and fewer kept candidates than
+    there are, the fast search, a differentiable mechanism with ``with_dtype``), else None: the grid is scored in
+    float64. Not for piecewise-constant mechanisms: a float32 argmax may flip a near-tie, and the jump it misses is
+    not small."""
+    copy = getattr(mech, "with_dtype", None)
+    if not (search.fast and 0 < search.screen_keep < k and copy is not None and is_differentiable(mech)):
+        return None
+    return copy(torch.float32)
+
+
+def _screened_utility(
+    mech: MechanismFn, screen: MechanismFn, values: Tensor, cand: Tensor, keep: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """u_i on every candidate ``cand`` (P n, K) of the profiles ``values`` (P, n), all bidders: the float32
+    ``screen`` scores every candidate, ``mech`` rescores each pair's ``keep`` best of them in float64, and the grid
+    maximum is the best rescored one. Returns the screened utilities (float64, for the peak bounds), the maximum
+    and its column. A candidate the screen ranks below ``keep`` others is within twice the float32 error of the
+    best (4e-7 on a hetero RegretNet at values up to 5, benchmarks/evaluator_speed.py), so the maximum can be low by
+    that much at most; the peak bounds are raised by the largest float32 error seen on the rescored candidates,
+    so a refinement is skipped only where it could not raise the regret by more than that."""
+    p, n = values.shape
+    bidders = torch.arange(n, device=values.device).repeat(p)
+    rows = values.repeat_interleave(n, 0)
+    u32 = pair_utility(screen, rows.float(), bidders, cand.float()).double()
+    kept = u32.topk(keep, dim=1).indices
+    u64 = pair_utility(mech, rows, bidders, cand.gather(1, kept))
+    top, j = u64.max(dim=1)
+    slack = 4.0 * float((u64 - u32.gather(1, kept)).abs().max())
+    return u32 + slack, top, kept.gather(1, j[:, None])[:, 0]
 
 
 def _peak_bounds(g: Tensor, margin: float) -> Tensor:

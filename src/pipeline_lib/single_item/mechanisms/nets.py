@@ -164,6 +164,10 @@ class AsMechanism:
     def __call__(self, bids: Tensor) -> tuple[Tensor, Tensor]:
         return self.net(bids, hard=self.hard)
 
+    def with_dtype(self, dtype: torch.dtype) -> AsMechanism:
+        """The same mechanism in ``dtype`` (the evaluator screens its grid in float32)."""
+        return AsMechanism(self.net, hard=self.hard, dtype=dtype)
+
     def deviation_outcomes(self, values: Tensor, bidder: Tensor, misreports: Tensor) -> tuple[Tensor, Tensor]:
         """a_i(b', v_-i) and p_i(b', v_-i), (R, K), of row r's bidder i = ``bidder[r]`` reporting ``misreports``
         (R, K) against ``values`` (R, n) (docs/methods.md#evaluator-shortcuts): the evaluator's unilateral
