@@ -13,13 +13,21 @@ from snakemake_runs import REPO, run_snakemake
 
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
-    """Small tensors: one intra-op thread is fastest (OpenMP spinning costs more than it gains on 2 cores)."""
+    """Small tensors: one intra-op thread is fastest (OpenMP spinning costs more than it gains on 2 cores). The
+    numba kernels' pool is bounded too, as every stage bounds it (pipeline_lib.core.runtime.set_cpu_threads): its
+    first parallel call otherwise sets the shared OpenMP runtime, and with it torch, back to every core, and the
+    spinning pools of two test workers made torch-heavy tests 10-15x slower (2026-12-07: MyersonNet's ironing
+    test 228 s in the suite, 16 s alone)."""
+    import numba
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    from pipeline_lib.core.runtime import set_cpu_threads
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    set_cpu_threads(1)
     yield
-    torch.set_num_threads(before)
+    torch.set_num_threads(before[0])
+    numba.set_num_threads(before[1])
 
 
 @pytest.fixture
