@@ -224,12 +224,13 @@ def _grid_pass(
         v = values[lo : lo + rows]
         p = v.shape[0]
         cand = _all_candidates(v, search).reshape(p * n, k)
+        rows_v, rows_i = v.repeat_interleave(n, 0), bidders.repeat(p)  # pair r: profile r // n, bidder r % n
         with torch.no_grad():
             if screen is None:
-                u = pair_utility(mech, v.repeat_interleave(n, 0), bidders.repeat(p), cand)
+                u = pair_utility(mech, rows_v, rows_i, cand)
                 top, arg = u.max(dim=1)
             else:
-                u, top, arg = _screened_utility(mech, screen, v, cand, search.screen_keep)
+                u, top, arg = _screened_utility(mech, screen, rows_v, rows_i, cand, search.screen_keep)
         best[lo : lo + rows] = top.reshape(p, n)
         best_mis[lo : lo + rows] = cand.gather(1, arg[:, None]).reshape(p, n)
         if refine:
@@ -251,21 +252,18 @@ def _screening_copy(mech: Any, search: RegretSearch, k: int) -> Any:
 
 
 def _screened_utility(
-    mech: MechanismFn, screen: MechanismFn, values: Tensor, cand: Tensor, keep: int
+    mech: MechanismFn, screen: MechanismFn, values: Tensor, bidder: Tensor, cand: Tensor, keep: int
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """u_i on every candidate ``cand`` (P n, K) of the profiles ``values`` (P, n), all bidders: the float32
+    """u_i on every candidate ``cand`` (R, K) of row r's deviating ``bidder[r]`` at ``values`` (R, n): the float32
     ``screen`` scores every candidate, ``mech`` rescores each pair's ``keep`` best of them in float64, and the grid
     maximum is the best rescored one. Returns the screened utilities (float64, for the peak bounds), the maximum
     and its column. A candidate the screen ranks below ``keep`` others is within twice the float32 error of the
     best (4e-7 on a hetero RegretNet at values up to 5, benchmarks/evaluator_speed.py), so the maximum can be low by
     that much at most; the peak bounds are raised by the largest float32 error seen on the rescored candidates,
     so a refinement is skipped only where it could not raise the regret by more than that."""
-    p, n = values.shape
-    bidders = torch.arange(n, device=values.device).repeat(p)
-    rows = values.repeat_interleave(n, 0)
-    u32 = pair_utility(screen, rows.float(), bidders, cand.float()).double()
+    u32 = pair_utility(screen, values.float(), bidder, cand.float()).double()
     kept = u32.topk(keep, dim=1).indices
-    u64 = pair_utility(mech, rows, bidders, cand.gather(1, kept))
+    u64 = pair_utility(mech, values, bidder, cand.gather(1, kept))
     top, j = u64.max(dim=1)
     slack = 4.0 * float((u64 - u32.gather(1, kept)).abs().max())
     return u32 + slack, top, kept.gather(1, j[:, None])[:, 0]

@@ -135,8 +135,7 @@ class MyersonNet(nn.Module):
             a, c = slopes.reshape(m, -1), icpt.reshape(m, -1)
             upper_pairs = torch.ones(keep.shape[1], keep.shape[1], dtype=torch.bool, device=keep.device).triu(1)
             pair = keep[:, :, None] & keep[:, None, :] & upper_pairs
-            cross = (c[:, None, :] - c[:, :, None]) / (a[:, :, None] - a[:, None, :])
-            z = _sorted_points(torch.where(pair, cross, torch.inf).reshape(m, -1), upper)
+            z = _sorted_points(torch.where(pair, _crossings(a, c), torch.inf).reshape(m, -1), upper)
             repeat = torch.zeros_like(z, dtype=torch.bool)
             repeat[:, 1:] = z[:, 1:] <= z[:, :-1]
             z = torch.where(repeat, torch.full_like(z, float(upper)), z).sort(dim=1).values  # distinct, then upper
@@ -235,9 +234,8 @@ class MyersonNetMechanism:
         w, beta = net.w[maps][:, None], net.beta[maps][:, None]  # (R, 1, K, J): bidder i's map per row
         own = (w.exp() * (misreports / net.input_scale)[..., None, None] + beta).amax(dim=-1).amin(dim=-1)  # (R, K)
         scores = net.transform(values)
-        is_own = torch.arange(n, device=values.device)[None, :] == bidder[:, None]
+        col = torch.arange(n, device=values.device)[None, :]
         if self.mode == "hard":
-            col = torch.arange(n, device=values.device)[None, :]
             before = scores.masked_fill(~(col < bidder[:, None]), -torch.inf).amax(dim=1, keepdim=True)
             after = scores.masked_fill(~(col > bidder[:, None]), -torch.inf).amax(dim=1, keepdim=True)
             alloc = ((own > before) & (own >= after) & (own > 0)).to(values.dtype)
@@ -245,7 +243,8 @@ class MyersonNetMechanism:
             price = ((-w[:, 0]).exp() * (top[..., None] - beta[:, 0])).amin(dim=-1).amax(dim=-1) * net.input_scale
             return alloc, alloc * price.clamp_min(0.0)[:, None]
         t = float(self.temperature)  # type: ignore[arg-type]
-        logits = torch.cat([(scores / t).masked_fill(is_own, -torch.inf), torch.zeros_like(scores[:, :1])], dim=1)
+        others_only = (scores / t).masked_fill(col == bidder[:, None], -torch.inf)
+        logits = torch.cat([others_only, torch.zeros_like(scores[:, :1])], dim=1)
         others = torch.logsumexp(logits, dim=1, keepdim=True).expand_as(own)  # L_i, (R, K)
         alloc = torch.sigmoid(own / t - others)
         upper = float(torch.maximum(values.max(), misreports.max()).clamp_min(0.0)) if values.numel() else 0.0
@@ -270,6 +269,11 @@ def mean_revenue(net: MyersonNet, values: Tensor, mode: str = "hard", temperatur
     return total / max(values.shape[0], 1)
 
 
+def _crossings(slopes: Tensor, icpt: Tensor) -> Tensor:
+    """(..., L, L): where line l (b -> slopes_l b + icpt_l) crosses line l' (inf or nan for parallel ones)."""
+    return (icpt[..., None, :] - icpt[..., :, None]) / (slopes[..., :, None] - slopes[..., None, :])
+
+
 def _sorted_points(cross: Tensor, upper: float) -> Tensor:
     """0, the finite values of ``cross`` (..., C) inside (0, ``upper``) in increasing order, then ``upper``; rows
     with fewer such values are padded with ``upper`` (zero-length intervals), shape (..., W + 2)."""
@@ -284,8 +288,7 @@ def _envelope_lines(slopes: Tensor, icpt: Tensor, upper: float) -> Tensor:
     [0, ``upper``]. Between consecutive crossings of a group's own lines their order is fixed, so the argmax at each
     such interval's midpoint lists every line of the group's envelope (zero-length intervals may add a line that
     only touches it: harmless, it is a candidate more)."""
-    cross = (icpt[..., None, :] - icpt[..., :, None]) / (slopes[..., :, None] - slopes[..., None, :])
-    z = _sorted_points(cross.flatten(-2), upper)  # (m, K, P)
+    z = _sorted_points(_crossings(slopes, icpt).flatten(-2), upper)  # (m, K, P)
     mid = 0.5 * (z[..., 1:] + z[..., :-1])
     j = (slopes[..., None, :] * mid[..., None] + icpt[..., None, :]).argmax(dim=-1)
     return torch.zeros_like(slopes, dtype=torch.bool).scatter_(-1, j, True)
