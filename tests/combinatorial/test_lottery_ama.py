@@ -146,11 +146,21 @@ def test_run_randomized_writes_params_history_and_the_metrics_contract(tmp_path)
     with pytest.raises(ValueError, match="unknown hyperparameters"):
         randomized_run(files, dataclasses.replace(spec, hyperparameters={**hp, "d_emb": 3}), data_check=check)
 
+    # Two initialisations per seed: the record names the kept one and every one's validation revenue, restart 0
+    # is the run above, and no checkpoint of either restart is left behind.
+    again = randomized_run(files, dataclasses.replace(spec, restarts=2, checkpoint_every=5), data_check=check)
+    assert again["restart_val_revenues"][0] == metrics["val_revenue"] and len(again["restart_val_revenues"]) == 2
+    assert again["val_revenue"] == max(again["restart_val_revenues"]) and again["config"]["restarts"] == 2
+    assert again["restart"] == again["restart_val_revenues"].index(again["val_revenue"])
+    assert not list(tmp_path.rglob("state.pt"))
+
 
 def test_workflow_schedules_randomized_runs_for_additive_settings_only(tmp_path):
     """Dry run: one randomized_run per (additive setting, method, seed); none for the (D) settings."""
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text("combinatorial: {active: [2x2_A, 2x2_D, 2x5_C], seeds: 2}\n")
+    overlay.write_text(
+        "combinatorial: {active: [2x2_A, 2x2_D, 2x5_C], seeds: 2, randomized: {lottery_ama: {restarts: 2}}}\n"
+    )
     r = run_snakemake(tmp_path, "-n", configfiles=(SMOKE, overlay))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out

@@ -163,6 +163,46 @@ def test_a_reduced_budget_row_gives_its_budget_in_the_footnote(tmp_path):
     assert "Budgets: Lottery AMA: 2,000 steps of 1,024 profiles, menu 32 (2x2(A))." in md
 
 
+@pytest.mark.parametrize(
+    ("val", "stalled"),
+    [
+        ((0.861, 0.7613, 0.8597), "seed 1 (0.7613 against 0.8610)"),  # quick tier's AMenuNet on 2x2(A)
+        ((0.861, 0.83, 0.8597), ""),  # 3.6% below the best: not a stall
+        ((0.861, None, 0.70), "seed 2 (0.7000 against 0.8610)"),  # a record without one is left out
+        ((0.861, None, None), ""),  # one seed with a validation revenue: nothing to compare
+    ],
+)
+def test_a_seed_far_below_its_row_on_validation_is_reported_as_stalled(tmp_path, val, stalled):
+    """A seed whose validation revenue is more than 5% below its row's best seed's is named in footnote (e), with
+    both revenues, and the row is marked; it stays in the mean (reported, not silently averaged or dropped)."""
+    runs, _ = write_files(tmp_path)
+    lottery = sorted((p for p in runs if "/lottery_ama/" in str(p) and "/2x2_A/" in str(p)), key=str)
+    for path, v in zip(lottery, val, strict=True):
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, **({} if v is None else {"val_revenue": v})}))
+    long = table2.summarise(
+        table2.records_frame((str(p), json.loads(p.read_text())) for p in runs), "table2a", ["2x2_A"]
+    )
+    row = long[(long["method"] == "lottery_ama") & (long["setting"] == "2x2_A")].iloc[0]
+    assert row["stalled"] == stalled and row["n_seeds"] == len(val)
+    md = table2.to_markdown(long, ["2x2_A"], "t")
+    marked = any(line.startswith("| ") and "Lottery AMA (e)" in line for line in md.splitlines())
+    assert marked == bool(stalled)
+    assert (f"Lottery AMA on 2x2(A): {stalled}." in md) == bool(stalled)
+    assert ("(e) A seed whose validation revenue is more than 5% below" in md) == bool(stalled)
+
+
+def test_a_randomized_budget_says_how_many_starts_each_seed_took():
+    """A run of several initialisations per seed (the best on validation kept) says so in its budget."""
+    config = {"steps": 2000, "batch_size": 1024, "menu_size": 32}
+    assert table2.training_budget({"config": config}) == "2,000 steps of 1,024 profiles, menu 32"
+    assert table2.training_budget({"config": {**config, "restarts": 1}}) == "2,000 steps of 1,024 profiles, menu 32"
+    assert (
+        table2.training_budget({"config": {**config, "restarts": 3}})
+        == "2,000 steps of 1,024 profiles, menu 32, best of 3 starts on validation"
+    )
+
+
 def test_an_algorithm3_run_below_table3_is_marked_reduced_with_its_budget(tmp_path):
     """A VVCA or AMA run whose record says fewer iterations (or smaller batches) than the paper's Table 3 for its
     setting is marked (c) with 'I iterations of B profiles (Table 3: ...)'; at Table 3's budget it is not."""

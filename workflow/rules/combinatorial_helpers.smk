@@ -88,19 +88,22 @@ def randomized_params(wildcards):
     if block.get("max_menu_size"):
         menu_size = min(menu_size, int(block["max_menu_size"]))
     overrides = block["overrides"].get(wildcards.setting, {}).get(wildcards.method, {})
+    hyperparameters = {**block[wildcards.method], **overrides}
+    restarts = hyperparameters.pop("restarts", None)  # absent: RandomizedSpec's default
     return {
         "method": wildcards.method,
         "setting": wildcards.setting,
         "n": setting.n,
         "m": setting.m,
         "menu_size": menu_size,
-        "hyperparameters": {**block[wildcards.method], **overrides},
+        "hyperparameters": hyperparameters,
         "eval_every": int(block["eval_every"]),
         "select_best": bool(block["select_best"]),
         "base_seed": int(config["seed"]),
         "seed_index": int(wildcards.seed),
         "reduced_budget": bool(block["reduced_budget"]),
         "checkpoint_every": int(block["checkpoint_every"]),
+        **({} if restarts is None else {"restarts": int(restarts)}),
     }
 
 

@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,6 +183,7 @@ def train_menu(
     checkpointing: Checkpointing | None = None,
     identity: Mapping[str, Any] | None = None,
     on_step: Any = None,
+    keep_final: bool = False,
 ) -> TrainResult:
     """Adam ascent on the softmax-relaxed revenue; hard-argmax validation every ``cfg.eval_every`` steps.
 
@@ -189,7 +191,8 @@ def train_menu(
     without replacement within an epoch by ``generator`` (a CPU generator, so the order is device-independent).
     A batch larger than the training split is refused (it would be cut to the split). With ``checkpointing`` and
     ``cfg.checkpoint_every`` the state is saved every that many steps and a matching checkpoint (same ``identity``,
-    config, data sizes and key) is resumed. ``on_step(step)`` is called after every step (tests).
+    config, data sizes and key) is resumed; ``keep_final`` also checkpoints the finished run, so that a later
+    restart of the same job finds it done. ``on_step(step)`` is called after every step (tests).
     """
     device = train_values.device
     optimizer = make_optimizer(model, learning_rate(0, cfg))
@@ -259,7 +262,8 @@ def train_menu(
         soft[step] = train_step(model, optimizer, train_values[idx], cfg.temperature, cfg.grad_clip)
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             validate(step + 1)
-        if ckpt_dir is not None and (step + 1) % int(cfg.checkpoint_every) == 0 and step + 1 < cfg.steps:
+        last = step + 1 == cfg.steps
+        if ckpt_dir is not None and ((step + 1) % int(cfg.checkpoint_every) == 0 and not last or keep_final and last):
             save_checkpoint(
                 ckpt_dir,
                 {
@@ -302,16 +306,28 @@ class RandomizedSpec:
     seed_index: int
     reduced_budget: bool = False  # the tier trains below the paper's budget (marked in Table 2)
     checkpoint_every: int | None = None  # steps between resumable checkpoints (None: none)
+    restarts: int = 1  # initialisations per seed; the best on validation is kept (train_randomized)
 
 
 @dataclass
 class TrainedMenu:
-    """A finished run: the training result, the selected menu, the config as recorded, the run's seed."""
+    """A finished run: the training result of the kept restart, the selected menu, the config as recorded, the
+    run's seed, and every restart's best validation revenue (index = restart)."""
 
     result: TrainResult
     menu: Menu
     config: dict[str, Any]
     seed: np.random.SeedSequence
+    restart: int = 0
+    restart_val_revenues: tuple[float, ...] = ()
+
+
+def restart_checkpointing(checkpointing: Checkpointing | None, restart: int, restarts: int) -> Checkpointing | None:
+    """Where restart ``restart`` of ``restarts`` checkpoints: the run's folder itself for a single start (as
+    before restarts existed), else its sub-folder ``restart<r>``."""
+    if checkpointing is None or restarts == 1:
+        return checkpointing
+    return Checkpointing(str(Path(checkpointing.ckpt_dir) / f"restart{restart}"), checkpointing.key)
 
 
 def train_randomized(
@@ -324,7 +340,12 @@ def train_randomized(
     """Build the model from its run seed, train it (:func:`train_menu`, resuming a matching checkpoint under
     ``checkpointing``) and return the selected menu.
 
-    ``train_values`` / ``val_values`` (N, n, m) live on the device the model should use.
+    With ``spec.restarts`` = R > 1 the seed trains R initialisations, each with its own minibatch order: restart r
+    draws its initialisation and batch seeds from words 2r and 2r + 1 of the run seed's state (restart 0 is the
+    single run's, bit for bit), and the restart with the best validation revenue is kept (ties: the earliest).
+    A restart that stalls in a poor local optimum (Lottery AMA on 2x2(A): docs/methods.md#randomized-own-budget)
+    then costs time, not the seed's result; the test split is not read. ``train_values`` / ``val_values``
+    (N, n, m) live on the device the model should use.
     """
     method, hyperparameters = spec.method, spec.hyperparameters
     if method not in METHODS:
@@ -332,10 +353,10 @@ def train_randomized(
     unknown = set(hyperparameters) - set(TRAIN_KEYS) - set(MODEL_KEYS[method])
     if unknown:
         raise ValueError(f"{method}: unknown hyperparameters {sorted(unknown)}")
+    if spec.restarts < 1:
+        raise ValueError(f"{method}: restarts must be at least 1, got {spec.restarts}")
     ss = menu_run_seed(spec.base_seed, spec.setting, method, spec.seed_index)
-    init_seed, batch_seed = (int(x) for x in ss.generate_state(2))
-    torch.manual_seed(init_seed)
-    generator = torch.Generator().manual_seed(batch_seed)
+    words = [int(x) for x in ss.generate_state(2 * spec.restarts)]
     cfg = TrainConfig.from_mapping(
         hyperparameters,
         eval_every=spec.eval_every,
@@ -343,22 +364,35 @@ def train_randomized(
         checkpoint_every=spec.checkpoint_every,
     )
     model_kwargs = {k: hyperparameters[k] for k in MODEL_KEYS[method] if k in hyperparameters}
-    model = build_model(method, spec.n, spec.m, spec.menu_size, model_kwargs).to(train_values.device)
     log.info("%s on %s (n=%d, m=%d, s=%d), %s", method, spec.setting, spec.n, spec.m, spec.menu_size, cfg)
     identity = {"spec": asdict(spec), "seed": [ss.entropy, list(ss.spawn_key)]}
     identity["spec"].pop("checkpoint_every")  # where the run saves does not change what it computes
-    result = train_menu(
-        model, train_values, val_values, cfg, generator=generator, checkpointing=checkpointing, identity=identity,
-        on_step=on_step,
-    )  # fmt: skip
+    identity["spec"].pop("restarts")  # restart r computes the same whatever the number of restarts
+    best: tuple[TrainResult, nn.Module, int] | None = None
+    vals: list[float] = []
+    for r in range(spec.restarts):
+        torch.manual_seed(words[2 * r])
+        generator = torch.Generator().manual_seed(words[2 * r + 1])
+        model = build_model(method, spec.n, spec.m, spec.menu_size, model_kwargs).to(train_values.device)
+        result = train_menu(
+            model, train_values, val_values, cfg, generator=generator,
+            checkpointing=restart_checkpointing(checkpointing, r, spec.restarts),
+            identity={**identity, "restart": r} if r else identity, on_step=on_step, keep_final=spec.restarts > 1,
+        )  # fmt: skip
+        vals.append(result.val_revenue)
+        if spec.restarts > 1:
+            log.info("%s restart %d: val revenue %.4f at step %d", method, r, result.val_revenue, result.best_step)
+        if best is None or result.val_revenue > best[0].val_revenue:
+            best = (result, model, r)
+    result, model, kept = best
     model.load_state_dict(result.state_dict)
     model.eval()
     with torch.no_grad():
         menu = model.menu().detach()
     config = {**asdict(cfg), "lr_milestones": [list(x) for x in cfg.lr_milestones], **model_kwargs}
     config.pop("checkpoint_every")
-    config.update({"menu_size": spec.menu_size, "n": spec.n, "m": spec.m})
-    return TrainedMenu(result, menu, config, ss)
+    config.update({"menu_size": spec.menu_size, "n": spec.n, "m": spec.m, "restarts": spec.restarts})
+    return TrainedMenu(result, menu, config, ss, kept, tuple(vals))
 
 
 def menu_from_payload(payload: Mapping[str, Any], device: torch.device | str = "cpu") -> Menu:

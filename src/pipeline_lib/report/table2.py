@@ -25,9 +25,15 @@ from pipeline_lib.report.paper_values import (
 
 LONG_COLUMNS = (
     "table", "category", "method", "label", "setting", "revenue_mean", "revenue_std", "n_seeds",
-    "paper_value", "diff_vs_paper", "approximate", "reduced_budget", "skip_reason", "budget",
+    "paper_value", "diff_vs_paper", "approximate", "reduced_budget", "skip_reason", "budget", "stalled",
 )  # fmt: skip
-FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c", "skipped": "d"}
+FOOTNOTE_MARKS = {"item_myerson": "a", "approximate": "b", "reduced_budget": "c", "skipped": "d", "stalled": "e"}
+STALL_GAP = 0.05  # a seed whose validation revenue is this fraction below its row's best seed's is called stalled
+STALLED_FOOTNOTE = (
+    f"A seed whose validation revenue is more than {STALL_GAP:.0%} below that of its row's best seed: a run stalled "
+    "in a poor local optimum, kept in the mean and std (a method's `restarts` trains several starts per seed and "
+    "keeps the best on validation)."
+)
 REDUCED_FOOTNOTE = (
     "Trained at a reduced budget (fewer steps and/or a smaller candidate menu than the paper; see the run's "
     "config in its metrics.json), so below what the method reaches at the paper's budget."
@@ -54,8 +60,9 @@ def records_frame(
         rows.append({
             "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
             "approximate": rec.approximate, "reduced_budget": reduced, "budget": budget,
+            "val_revenue": float(payload.get("val_revenue", math.nan)),
         })  # fmt: skip
-    columns = ["setting", "method", "seed", "revenue", "approximate", "reduced_budget", "budget"]
+    columns = ["setting", "method", "seed", "revenue", "approximate", "reduced_budget", "budget", "val_revenue"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -76,11 +83,15 @@ def algorithm3_budget(payload: Mapping[str, Any], paper: Mapping[str, Any] | Non
 
 
 def training_budget(payload: Mapping[str, Any]) -> str | None:
-    """'S steps of B profiles, menu K' of a randomized run's record (its ``config``), None for other records."""
+    """'S steps of B profiles, menu K' of a randomized run's record (its ``config``), with ', best of R starts on
+    validation' where it trained R > 1 initialisations; None for other records."""
     config = payload.get("config")
     if not isinstance(config, Mapping) or "menu_size" not in config:
         return None
-    return f"{int(config['steps']):,} steps of {int(config['batch_size']):,} profiles, menu {int(config['menu_size'])}"
+    steps, batch, menu = (int(config[k]) for k in ("steps", "batch_size", "menu_size"))
+    budget = f"{steps:,} steps of {batch:,} profiles, menu {menu}"
+    restarts = int(config.get("restarts", 1))
+    return budget + (f", best of {restarts} starts on validation" if restarts > 1 else "")
 
 
 def _label(method: str) -> tuple[str, str]:
@@ -113,6 +124,7 @@ def summarise(
             "approximate": bool(group["approximate"].any()),
             "reduced_budget": bool(group["reduced_budget"].any()), "skip_reason": None,
             "budget": "; ".join(sorted(set(group["budget"].dropna()))) if "budget" in group else "",
+            "stalled": stalled_seeds(group),
         })  # fmt: skip
     for method, reasons in (skipped or {}).items():
         label, category = _label(method)
@@ -122,12 +134,26 @@ def summarise(
                     "table": table, "category": category, "method": method, "label": label, "setting": setting,
                     "revenue_mean": math.nan, "revenue_std": math.nan, "n_seeds": 0, "paper_value": math.nan,
                     "diff_vs_paper": math.nan, "approximate": False, "reduced_budget": False, "skip_reason": reason,
-                    "budget": "",
+                    "budget": "", "stalled": "",
                 })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(LONG_COLUMNS))
     out["_m"] = out["method"].map(lambda m: order.get(m, len(order)))
     out["_s"] = out["setting"].map({s: k for k, s in enumerate(settings)})
     return out.sort_values(["_m", "method", "_s"]).drop(columns=["_m", "_s"]).reset_index(drop=True)
+
+
+def stalled_seeds(group: pd.DataFrame) -> str:
+    """'seed k (v_k against v_best)' for each seed of one (method, setting) whose validation revenue is more than
+    STALL_GAP below the best seed's; '' where none is, or fewer than two seeds recorded one (validation only: the
+    test split decides nothing here)."""
+    if "val_revenue" not in group:
+        return ""
+    val = group.dropna(subset=["val_revenue"])
+    if len(val) < 2:
+        return ""
+    best = float(val["val_revenue"].max())
+    low = val[val["val_revenue"] < (1.0 - STALL_GAP) * best].sort_values("seed")
+    return ", ".join(f"seed {int(r.seed)} ({r.val_revenue:.4f} against {best:.4f})" for r in low.itertuples())
 
 
 def setting_header(setting: str) -> str:
@@ -162,6 +188,7 @@ def _grid(long: pd.DataFrame, settings: Sequence[str]) -> tuple[list[str], list[
         sub = long[long["method"] == method]
         marks = [FOOTNOTE_MARKS["item_myerson"]] if method == "item_myerson" else []
         marks += [FOOTNOTE_MARKS[k] for k in ("approximate", "reduced_budget") if bool(sub[k].any())]
+        marks += [FOOTNOTE_MARKS["stalled"]] if bool((sub["stalled"].fillna("") != "").any()) else []
         rows.append((method, sub["label"].iloc[0], marks))
     return present, rows
 
@@ -193,6 +220,10 @@ def footnotes(long: pd.DataFrame) -> list[str]:
     if not skipped.empty:
         reasons = "; ".join(f"{r.label} on {setting_header(r.setting)}: {r.skip_reason}" for r in skipped.itertuples())
         notes.append(f"({FOOTNOTE_MARKS['skipped']}) Not run: {reasons}.")
+    stalled = long[long["stalled"].fillna("") != ""]
+    if not stalled.empty:
+        where = "; ".join(f"{r.label} on {setting_header(r.setting)}: {r.stalled}" for r in stalled.itertuples())
+        notes.append(f"({FOOTNOTE_MARKS['stalled']}) {STALLED_FOOTNOTE} {where}.")
     return notes
 
 

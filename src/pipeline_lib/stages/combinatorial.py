@@ -18,7 +18,13 @@ from typing import Any
 import torch
 
 from pipeline_lib.combinatorial.item_myerson import item_myerson_block_fn
-from pipeline_lib.combinatorial.menus import Checkpointing, RandomizedSpec, evaluate_menu, train_randomized
+from pipeline_lib.combinatorial.menus import (
+    Checkpointing,
+    RandomizedSpec,
+    evaluate_menu,
+    restart_checkpointing,
+    train_randomized,
+)
 from pipeline_lib.combinatorial.starts import candidate_starts, fitted_grand_bundle_vvca, params_to_phi, rank_starts
 from pipeline_lib.core import io
 from pipeline_lib.core.checkpoint import checkpoint_dir_for, remove_checkpoint, run_key
@@ -269,9 +275,9 @@ def algorithm3_fields(result: Any, test: Mapping[str, Any], test_last: Mapping[s
 def randomized_run(
     files: RunFiles, spec: RandomizedSpec, *, data_check: Mapping, on_step: Any = None
 ) -> dict[str, Any]:
-    """Rule ``randomized_run``: train one Lottery AMA / AMenuNet, select on validation, test once (hard argmax,
-    exact payments), write ``params.pt`` (model state, the selected menu, config), ``history.parquet``,
-    ``metrics.json``.
+    """Rule ``randomized_run``: train one Lottery AMA / AMenuNet (``spec.restarts`` initialisations, the best on
+    validation kept), select on validation, test once (hard argmax, exact payments), write ``params.pt`` (model
+    state, the selected menu, config), ``history.parquet`` (of the kept restart), ``metrics.json``.
 
     Checkpoints (every ``spec.checkpoint_every`` steps) go to :func:`checkpoint_dir_for` of the parameters file, are
     resumed when the run's config, inputs and code match, and are removed on completion."""
@@ -302,6 +308,8 @@ def randomized_run(
         train_time_s=trained.result.train_time_s,
         val_revenue=trained.result.val_revenue,
         best_step=trained.result.best_step,
+        restart=trained.restart,
+        restart_val_revenues=list(trained.restart_val_revenues),
         resumed_from_step=trained.result.resumed_from_step,
         menu_size=spec.menu_size,
         device=describe_device(device),
@@ -319,7 +327,8 @@ def randomized_run(
     )
     io.write_parquet(trained.result.history, files.history)
     io.write_json(files.metrics, metrics)
-    remove_checkpoint(ckpt_dir)
+    for r in range(spec.restarts):
+        remove_checkpoint(restart_checkpointing(checkpointing, r, spec.restarts).ckpt_dir)
     log.info(
         "%s on %s seed %d: test revenue %.4f +- %.4f, val %.4f at step %d",
         spec.method, spec.setting, spec.seed_index, summary["revenue"]["mean"], summary["revenue"]["se"],
