@@ -109,10 +109,20 @@ def _workflow_rules() -> dict[str, bool]:
     rules: dict[str, bool] = {}
     local: set[str] = set()
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        for m in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", smk.read_text(), re.M):
-            rules[m[1]] = bool(re.search(r"^\s+gpu=", m[2], re.M))
-            if re.search(r"^\s+localrule: True", m[2], re.M):
-                local.add(m[1])
+        lines = smk.read_text().splitlines()
+        for k, line in enumerate(lines):
+            m = re.match(r"([ \t]*)rule (\w+):$", line)
+            if not m:
+                continue
+            body = []  # the rule's lines: those indented deeper than `rule` (a rule may sit under an `if`)
+            for nxt in lines[k + 1 :]:
+                if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= len(m[1]):
+                    break
+                body.append(nxt)
+            text = "\n".join(body)
+            rules[m[2]] = bool(re.search(r"^\s+gpu=", text, re.M))
+            if re.search(r"^\s+localrule: True", text, re.M):
+                local.add(m[2])
     return {name: gpu for name, gpu in rules.items() if name not in local}
 
 

@@ -58,9 +58,7 @@ rule ama_run:
 
 rule randomized_run:
     input:
-        train=dataset_path("{setting}", "train"),
-        val=dataset_path("{setting}", "val"),
-        test=dataset_path("{setting}", "test"),
+        unpack(split_inputs),
     output:
         params=combi_run_path("{setting}", "{method}", "{seed}", "params.pt"),
         history=combi_run_path("{setting}", "{method}", "{seed}", "history.parquet"),
@@ -81,6 +79,81 @@ rule randomized_run:
         spec=randomized_params,
     script:
         "../../scripts/randomized_run.py"
+
+
+# combinatorial.seeds_in_one_job: the same runs, every seed of a (setting, method) in one process (the per-seed
+# rules above stay for single seeds; these win where both could make a file).
+if COMBI["seeds_in_one_job"]:
+
+    ruleorder: zfo_run_seeds > zfo_run
+    ruleorder: ama_run_seeds > ama_run
+    ruleorder: randomized_run_seeds > randomized_run
+
+    rule zfo_run_seeds:
+        input:
+            unpack(seeds_inputs(zfo_run_inputs)),
+        output:
+            **seeds_outputs(),
+        log:
+            "logs/zfo_run/{setting}/{method}/seeds.log",
+        benchmark:
+            "benchmarks/zfo_run/{setting}/{method}/seeds.tsv"
+        wildcard_constraints:
+            method=alternation(ZFO_METHODS),
+        conda:
+            "../../environment.yml"
+        threads: 1
+        resources:
+            gpu=1,
+        params:
+            seeds=combinatorial_seeds(),
+            per_seed=seeds_params(data_check=data_check("combinatorial"), run=zfo_run_params),
+        script:
+            "../../scripts/zfo_run.py"
+
+    rule ama_run_seeds:
+        input:
+            unpack(seeds_inputs(ama_run_inputs)),
+        output:
+            **seeds_outputs(),
+        log:
+            "logs/ama_run/{setting}/{method}/seeds.log",
+        benchmark:
+            "benchmarks/ama_run/{setting}/{method}/seeds.tsv"
+        wildcard_constraints:
+            method=alternation(AMA_METHODS),
+        conda:
+            "../../environment.yml"
+        threads: 1
+        resources:
+            gpu=1,
+        params:
+            seeds=combinatorial_seeds(),
+            per_seed=seeds_params(data_check=data_check("combinatorial"), run=ama_run_params),
+        script:
+            "../../scripts/ama_run.py"
+
+    rule randomized_run_seeds:
+        input:
+            unpack(seeds_inputs(split_inputs)),
+        output:
+            **seeds_outputs(),
+        log:
+            "logs/randomized_run/{setting}/{method}/seeds.log",
+        benchmark:
+            "benchmarks/randomized_run/{setting}/{method}/seeds.tsv"
+        wildcard_constraints:
+            method=alternation(RANDOMIZED_METHODS),
+        conda:
+            "../../environment.yml"
+        threads: 1
+        resources:
+            gpu=1,
+        params:
+            seeds=combinatorial_seeds(),
+            per_seed=seeds_params(data_check=data_check("combinatorial"), spec=randomized_params),
+        script:
+            "../../scripts/randomized_run.py"
 
 
 rule combinatorial_baseline:

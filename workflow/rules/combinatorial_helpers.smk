@@ -1,6 +1,8 @@
 # Helpers of the combinatorial study's rules (combinatorial.smk): the registry's methods of each rule, their
 # settings and hyperparameters, and the one place the runs' result paths are built (combi_run_path).
 
+from snakemake.iocontainers import Wildcards
+
 ZFO_METHODS = methods.keys(runner="zfo_run")
 RANDOMIZED_METHODS = methods.keys(runner="randomized_run")
 AMA_METHODS = methods.keys(runner="ama_run")
@@ -32,6 +34,51 @@ def settings_for(method):
 
 def combinatorial_seeds():
     return list(range(int(COMBI["seeds"])))
+
+
+def _seed_wildcards(wildcards, seed):
+    """The wildcards the per-seed rule would have for ``seed`` of an all-seeds job's (setting, method)."""
+    return Wildcards(
+        fromdict={"setting": wildcards.setting, "method": wildcards.method, "seed": str(seed)}
+    )
+
+
+def seeds_inputs(per_seed):
+    """Input function of an all-seeds job (combinatorial.seeds_in_one_job): the per-seed rule's inputs for every
+    seed, each name suffixed ``_<seed>`` (pipeline_lib.core.runtime.seed_runs splits them again)."""
+
+    def inputs(wildcards):
+        out = {}
+        for seed in combinatorial_seeds():
+            out.update(
+                {f"{k}_{seed}": v for k, v in per_seed(_seed_wildcards(wildcards, seed)).items()}
+            )
+        return out
+
+    return inputs
+
+
+def seeds_outputs():
+    """Outputs of an all-seeds job: every seed's params.pt, history.parquet and metrics.json."""
+    files = {"params": "params.pt", "history": "history.parquet", "metrics": "metrics.json"}
+    return {
+        f"{k}_{seed}": combi_run_path("{setting}", "{method}", seed, name)
+        for seed in combinatorial_seeds()
+        for k, name in files.items()
+    }
+
+
+def seeds_params(**per_seed):
+    """Params function of an all-seeds job: for every seed, the per-seed rule's params (``per_seed``: name ->
+    function of the wildcards)."""
+
+    def params(wildcards):
+        return [
+            {k: f(_seed_wildcards(wildcards, seed)) for k, f in per_seed.items()}
+            for seed in combinatorial_seeds()
+        ]
+
+    return params
 
 
 def zfo_train_config(setting, method):
@@ -78,6 +125,11 @@ def zfo_run_inputs(wildcards):
                 zfo_metrics=combi_run_path(*run, "metrics.json"),
             )
     return inputs
+
+
+def split_inputs(wildcards):
+    """The three splits of the setting (a randomized run reads nothing else)."""
+    return {split: dataset_path(wildcards.setting, split) for split in SPLITS}
 
 
 def randomized_params(wildcards):
