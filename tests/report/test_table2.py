@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 
 import pandas as pd
@@ -190,6 +191,17 @@ def test_a_seed_far_below_its_row_on_validation_is_reported_as_stalled(tmp_path,
     assert marked == bool(stalled)
     assert (f"Lottery AMA on 2x2(A): {stalled}." in md) == bool(stalled)
     assert ("(e) A seed whose validation revenue is more than 5% below" in md) == bool(stalled)
+
+
+def test_the_stall_check_reads_the_validation_revenue_of_the_deployed_parameters():
+    """An Algorithm 3 run selected on validation deployed its best iterate (``best_val_revenue``; ``val_revenue`` is
+    its last one's, lower where the method declines late, as BBBVVCA does); a randomized run records its selected
+    menu's as ``val_revenue``."""
+    algorithm3 = {"val_revenue": 0.93, "best_val_revenue": 2.59, "config": {"selection": "best_val"}}
+    assert table2.deployed_val_revenue(algorithm3) == 2.59
+    assert table2.deployed_val_revenue({**algorithm3, "config": {"selection": "last"}}) == 0.93
+    assert table2.deployed_val_revenue({"val_revenue": 0.86, "config": {"steps": 500}}) == 0.86
+    assert math.isnan(table2.deployed_val_revenue({"config": {}}))
 
 
 def test_a_randomized_budget_says_how_many_starts_each_seed_took():

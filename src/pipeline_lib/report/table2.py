@@ -60,10 +60,20 @@ def records_frame(
         rows.append({
             "setting": rec.setting, "method": rec.method, "seed": rec.seed, "revenue": rec.revenue,
             "approximate": rec.approximate, "reduced_budget": reduced, "budget": budget,
-            "val_revenue": float(payload.get("val_revenue", math.nan)),
+            "val_revenue": deployed_val_revenue(payload),
         })  # fmt: skip
     columns = ["setting", "method", "seed", "revenue", "approximate", "reduced_budget", "budget", "val_revenue"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def deployed_val_revenue(payload: Mapping[str, Any]) -> float:
+    """The validation revenue of the parameters a run deployed: an Algorithm 3 run selected on validation
+    (``config.selection`` best_val) records it as ``best_val_revenue`` (its ``val_revenue`` is the last iterate's);
+    a randomized run's ``val_revenue`` is its selected menu's. NaN where the record has none."""
+    config = payload.get("config")
+    selected = isinstance(config, Mapping) and config.get("selection") == "best_val"
+    value = payload.get("best_val_revenue") if selected else payload.get("val_revenue")
+    return math.nan if value is None else float(value)
 
 
 def algorithm3_budget(payload: Mapping[str, Any], paper: Mapping[str, Any] | None) -> str | None:
