@@ -31,9 +31,12 @@ def test_paper_tier_runs_every_setting_method_and_seed(tmp_path):
 
 
 def test_quick_tier_runs_table_2a_with_three_seeds(tmp_path):
+    """Three seeds per learned method, every seed of a (setting, method) in one job (seeds_in_one_job)."""
     counts, out = _dry_counts(tmp_path, QUICK)
-    assert counts["zfo_run"] == 6 * 4 * 3 and counts["table2"] == 1
-    assert counts["randomized_run"] == 5 * 2 * 3  # no randomized rows for (D)
+    assert counts["zfo_run_seeds"] == 6 * 4 and counts["table2"] == 1 and "zfo_run" not in counts
+    assert counts["randomized_run_seeds"] == 5 * 2  # no randomized rows for (D)
+    assert counts["ama_run_seeds"] == 6 * 2
+    assert all(f"results/combinatorial/5x3_B/zfo_vvca/seed{k}/metrics.json" in out for k in range(3))
     assert counts["combinatorial_baseline"] == 6 * 2 + 5  # VCG and grand-bundle Myerson; Item-Myerson not for (D)
     assert "results/tables/table2a.md" in out and "results/tables/table2b.md" not in out
 
@@ -46,7 +49,7 @@ def test_zfo_plus_reads_the_zfo_run_of_its_seed_when_their_configs_agree(tmp_pat
     overlay.write_text(yaml.safe_dump({"combinatorial": {"method_overrides": overrides}}))
     target = ["results/combinatorial/2x2_A/zfo_vvca_plus/seed0/metrics.json"]
     counts, out = _dry_counts(tmp_path, QUICK, overlay, target=target)
-    assert counts["zfo_run"] == jobs
+    assert counts["zfo_run_seeds"] == jobs  # the quick tier trains every seed of a (setting, method) in one job
     assert ("results/combinatorial/2x2_A/zfo_vvca/seed0/metrics.json" in out) == (jobs == 2)
 
 
