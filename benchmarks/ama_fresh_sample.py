@@ -3,6 +3,13 @@ errors and the paired difference (same profiles for both), per setting and seed.
 
     .venv/bin/python benchmarks/ama_fresh_sample.py                       # Table 2(a) settings, seeds 0-2, 200,000
     .venv/bin/python benchmarks/ama_fresh_sample.py --settings 2x2_A --profiles 50000
+    .venv/bin/python benchmarks/ama_fresh_sample.py --settings 2x2_A --ceiling   # plus a brute-force search
+
+``--ceiling`` adds, where the bundle-symmetric family has at most three boosts (2x2), the best bundle-symmetric AMA a
+brute-force search finds on its own sample (a stream no split uses, ``--ceiling-profiles``): a grid of 21 values per
+boost in [-1.5, 0.5] (weights 1), then a coordinate search with steps 0.05 to 0.002; it is scored on each seed's
+fresh sample beside ZFO-VVCA+ of that seed. A reference for the tables' discussion (docs/methods.md#ama-ceiling),
+never a start of any run; a local search (on 2x2(D) it stays below zfo_ama).
 
 Reads results/combinatorial/{setting}/{method}/seed{k}/params.pt of a finished run (quick tier: run its targets
 first). The fresh profiles come from a seed stream no split uses (``fresh_sample``); ZFO-VVCA+ is evaluated by its
@@ -19,6 +26,8 @@ import numpy as np
 import torch
 
 from pipeline_lib.combinatorial import deterministic_ama as ama
+from pipeline_lib.combinatorial.ama_family import AMAFamily
+from pipeline_lib.combinatorial.ama_starts import coordinate_search, grid_search
 from pipeline_lib.core import io
 from pipeline_lib.core.seeds import seed_sequence
 from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
@@ -29,23 +38,53 @@ SETTINGS = {"2x2_A": (2, 2, "A"), "2x2_D": (2, 2, "D"), "2x5_A": (2, 5, "A"), "2
 BLOCK = 20000
 
 
-def per_profile_revenues(setting: str, seed: int, profiles: int, base_seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Revenue per fresh profile of (zfo_ama, zfo_vvca_plus) for one setting and seed."""
+def _bids(rng: np.random.Generator, rows: int, n: int, m: int, dist: str) -> torch.Tensor:
+    values = torch.from_numpy(sample_combinatorial(rng, rows, n, m, dist))
+    return values if dist == "D" else additive_bundle_values(values)
+
+
+def symmetric_ceiling(setting: str, profiles: int, base_seed: int) -> ama.AMAParams | None:
+    """The best bundle-symmetric AMA of a brute-force search on its own sample (None above three boosts)."""
+    n, m, dist = SETTINGS[setting]
+    family = AMAFamily.symmetric(n, m, dist)
+    if family.dim - int(family.alpha_index.max()) - 1 > 3:
+        return None
+    rng = np.random.default_rng(seed_sequence(base_seed, setting, "ceiling_search"))
+    bids = _bids(rng, profiles, n, m, dist)
+    phi = grid_search(family, bids[:20000], 21, -1.5, 0.5)
+    phi = coordinate_search(family, bids, phi, (0.05, 0.02, 0.01, 0.005, 0.002), 3)
+    return family.params(phi.double())
+
+
+def per_profile_revenues(
+    setting: str, seed: int, profiles: int, base_seed: int, extra: ama.AMAParams | None = None
+) -> list[np.ndarray]:
+    """Revenue per fresh profile of (zfo_ama, zfo_vvca_plus[, extra]) for one setting and seed."""
     n, m, dist = SETTINGS[setting]
     rng = np.random.default_rng(seed_sequence(base_seed, setting, "fresh_sample", seed))
     run = f"results/combinatorial/{setting}/{{}}/seed{seed}/params.pt"
     a = io.load_torch(run.format("zfo_ama"))
     v = io.load_torch(run.format("zfo_vvca_plus"))
-    amap = ama.AMAParams(a["alpha"].double(), a["boosts"].double())
+    amas = [ama.AMAParams(a["alpha"].double(), a["boosts"].double()), *([extra] if extra is not None else [])]
     vvca = VVCAParams(v["alpha"].double(), v["boosts"].double())
     bundles = ama.outcome_bundles(n, m)
-    out_a, out_v = [], []
+    out: list[list[np.ndarray]] = [[] for _ in range(len(amas) + 1)]
     for start in range(0, profiles, BLOCK):
-        values = torch.from_numpy(sample_combinatorial(rng, min(BLOCK, profiles - start), n, m, dist))
-        bids = values if dist == "D" else additive_bundle_values(values)
-        out_a.append(ama.evaluate_ama(bids, amap, bundles).revenue.numpy())
-        out_v.append(evaluate_vvca(bids, vvca).revenue.numpy())
-    return np.concatenate(out_a), np.concatenate(out_v)
+        bids = _bids(rng, min(BLOCK, profiles - start), n, m, dist)
+        out[0].append(ama.evaluate_ama(bids, amas[0], bundles).revenue.numpy())
+        out[1].append(evaluate_vvca(bids, vvca).revenue.numpy())
+        for k, params in enumerate(amas[1:]):
+            out[2 + k].append(ama.evaluate_ama(bids, params, bundles).revenue.numpy())
+    return [np.concatenate(x) for x in out]
+
+
+def _row(setting: str, seed: int | str, name: str, rev: np.ndarray, base: np.ndarray) -> str:
+    diff = rev - base
+    se = [x.std(ddof=1) / math.sqrt(len(x)) for x in (rev, base, diff)]
+    return (
+        f"| {setting} | {seed} | {name} | {rev.mean():.4f} ± {se[0]:.4f} | {base.mean():.4f} ± {se[1]:.4f} | "
+        f"{diff.mean():+.4f} ± {se[2]:.4f} | {100 * diff.mean() / base.mean():+.2f}% |"
+    )
 
 
 def main() -> None:
@@ -54,23 +93,27 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--profiles", type=int, default=200_000)
     parser.add_argument("--base-seed", type=int, default=20240217, help="config seed (config/config.yaml: seed)")
+    parser.add_argument("--ceiling", action="store_true", help="add a brute-force bundle-symmetric AMA (2x2)")
+    parser.add_argument("--ceiling-profiles", type=int, default=100_000)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"fresh sample of {args.profiles:,} profiles per (setting, seed); mean +- SE")
-    print("| setting | seed | zfo_ama | zfo_vvca_plus | difference (paired) | relative |")
-    print("|---|---|---|---|---|---|")
+    print("| setting | seed | mechanism | revenue | zfo_vvca_plus | difference (paired) | relative |")
+    print("|---|---|---|---|---|---|---|")
     for setting in args.settings:
+        ceiling = symmetric_ceiling(setting, args.ceiling_profiles, args.base_seed) if args.ceiling else None
         for seed in args.seeds:
             if not Path(f"results/combinatorial/{setting}/zfo_ama/seed{seed}/params.pt").exists():
-                print(f"| {setting} | {seed} | not run | | | |")
+                print(f"| {setting} | {seed} | not run | | | | |")
                 continue
-            rev_a, rev_v = per_profile_revenues(setting, seed, args.profiles, args.base_seed)
-            diff = rev_a - rev_v
-            se = [x.std(ddof=1) / math.sqrt(len(x)) for x in (rev_a, rev_v, diff)]
+            revs = per_profile_revenues(setting, seed, args.profiles, args.base_seed, ceiling)
+            print(_row(setting, seed, "zfo_ama", revs[0], revs[1]), flush=True)
+            if ceiling is not None:
+                print(_row(setting, seed, "bundle-symmetric brute-force search", revs[2], revs[1]), flush=True)
+        if ceiling is not None:
             print(
-                f"| {setting} | {seed} | {rev_a.mean():.4f} ± {se[0]:.4f} | {rev_v.mean():.4f} ± {se[1]:.4f} | "
-                f"{diff.mean():+.4f} ± {se[2]:.4f} | {100 * diff.mean() / rev_v.mean():+.2f}% |",
-                flush=True,
+                f"{setting} brute-force search: weights {ceiling.alpha.exp().tolist()}, boosts "
+                f"{[round(x, 3) for x in ceiling.boosts.tolist()]}"
             )
 
 
