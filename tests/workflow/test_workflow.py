@@ -53,9 +53,10 @@ def test_paper_tier_dry_run_lists_a_dataset_job_for_all_16_settings(tmp_path):
 
 
 def test_the_single_item_paper_overlay_runs_the_beyond_rows_of_the_four_families_and_nothing_else(tmp_path):
-    """config/paper_single_item.yaml: Table 1 of the paper tier for RegretNet (sweep, 3 seeds, each with its own
-    start) and MyersonNet (3 seeds) on the report's four families, against Myerson where the priors are known (not
-    latent): 4 families x (3 + 3) runs trained and evaluated, one sweep per family, no combinatorial job."""
+    """config/paper_single_item.yaml: Table 1 of the paper tier for RegretNet (3 seeds, each with its own start) and
+    MyersonNet (3 seeds) on the report's four families, against Myerson where the priors are known (not latent):
+    4 families x (3 + 3) runs trained and evaluated, one sweep record per family (no trials: the regret budget
+    only), no combinatorial job."""
     overlay = REPO / "config" / "paper_single_item.yaml"
     r = run_snakemake(tmp_path, "results/tables/table1.csv", "-n", configfiles=(overlay,))
     assert r.returncode == 0, r.stderr
