@@ -6,6 +6,7 @@ imported ``from conftest`` break as soon as a sub-directory has fixtures of its 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -50,7 +51,10 @@ def run_snakemake(
     cfg_dir = workdir / "config"
     cfg_dir.mkdir(parents=True, exist_ok=True)
     base = (REPO / "config" / "config.yaml").read_text() if base_config is None else base_config
-    (cfg_dir / "config.yaml").write_text(base)
+    # Atomically: a test copying this directory meanwhile (another worker) never sees a truncated file.
+    staged = cfg_dir / f".config.yaml.{os.getpid()}"
+    staged.write_text(base)
+    os.replace(staged, cfg_dir / "config.yaml")
     cmd = snakemake_command(workdir, *args, configfiles=configfiles)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
 

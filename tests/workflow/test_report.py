@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def test_report_holds_every_table_and_figure_with_its_caption(smoke_run, tmp_pat
     assert finals == sorted(CAPTIONS), "a final table or figure without an expected caption (or vice versa)"
 
     report = tmp_path / "report.zip"
-    r = run_snakemake(smoke_run, "--report", str(report))
+    copy = tmp_path / "run"  # the shared smoke run stays read-only: other workers copy it meanwhile
+    shutil.copytree(smoke_run, copy, symlinks=True)
+    r = run_snakemake(copy, "--report", str(report))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
     with zipfile.ZipFile(report) as archive:
