@@ -27,7 +27,7 @@ import torch
 
 from pipeline_lib.combinatorial import deterministic_ama as ama
 from pipeline_lib.combinatorial.ama_family import AMAFamily
-from pipeline_lib.combinatorial.ama_starts import coordinate_search, grid_search
+from pipeline_lib.combinatorial.ama_starts import SearchConfig, coordinate_search, grid_search
 from pipeline_lib.core import io
 from pipeline_lib.core.seeds import seed_sequence
 from pipeline_lib.valuations.combinatorial import additive_bundle_values, sample_combinatorial
@@ -44,10 +44,11 @@ def _bids(rng: np.random.Generator, rows: int, n: int, m: int, dist: str) -> tor
 
 
 def symmetric_ceiling(setting: str, profiles: int, base_seed: int) -> ama.AMAParams | None:
-    """The best bundle-symmetric AMA of a brute-force search on its own sample (None above three boosts)."""
+    """The best bundle-symmetric AMA of a brute-force search on its own sample (None where the family has more
+    boosts than the start search grids, SearchConfig.grid_max_dim)."""
     n, m, dist = SETTINGS[setting]
     family = AMAFamily.symmetric(n, m, dist)
-    if family.dim - int(family.alpha_index.max()) - 1 > 3:
+    if family.n_boosts > SearchConfig().grid_max_dim:
         return None
     rng = np.random.default_rng(seed_sequence(base_seed, setting, "ceiling_search"))
     bids = _bids(rng, profiles, n, m, dist)
@@ -68,14 +69,15 @@ def per_profile_revenues(
     amas = [ama.AMAParams(a["alpha"].double(), a["boosts"].double()), *([extra] if extra is not None else [])]
     vvca = VVCAParams(v["alpha"].double(), v["boosts"].double())
     bundles = ama.outcome_bundles(n, m)
-    out: list[list[np.ndarray]] = [[] for _ in range(len(amas) + 1)]
+    out_amas: list[list[np.ndarray]] = [[] for _ in amas]
+    out_v: list[np.ndarray] = []
     for start in range(0, profiles, BLOCK):
         bids = _bids(rng, min(BLOCK, profiles - start), n, m, dist)
-        out[0].append(ama.evaluate_ama(bids, amas[0], bundles).revenue.numpy())
-        out[1].append(evaluate_vvca(bids, vvca).revenue.numpy())
-        for k, params in enumerate(amas[1:]):
-            out[2 + k].append(ama.evaluate_ama(bids, params, bundles).revenue.numpy())
-    return [np.concatenate(x) for x in out]
+        for out, params in zip(out_amas, amas, strict=True):
+            out.append(ama.evaluate_ama(bids, params, bundles).revenue.numpy())
+        out_v.append(evaluate_vvca(bids, vvca).revenue.numpy())
+    first, *rest = (np.concatenate(x) for x in out_amas)
+    return [first, np.concatenate(out_v), *rest]
 
 
 def _row(setting: str, seed: int | str, name: str, rev: np.ndarray, base: np.ndarray) -> str:

@@ -53,6 +53,11 @@ class AMAFamily:
     def bundles(self) -> torch.Tensor:
         return ama.outcome_bundles(self.n, self.m)
 
+    @property
+    def n_boosts(self) -> int:
+        """Free boost parameters: phi's entries after the weights'."""
+        return self.dim - int(self.alpha_index.max()) - 1
+
     @classmethod
     def full(cls, n: int, m: int) -> AMAFamily:
         k = ama.outcome_count(n, m)

@@ -37,7 +37,7 @@ def _revenues(family: AMAFamily, bids: torch.Tensor, phis: torch.Tensor) -> torc
 
 def grid_search(family: AMAFamily, bids: torch.Tensor, points: int, low: float, high: float) -> torch.Tensor:
     """The best phi of a grid of ``points`` values in [low, high] per boost (weights fixed at 1) on ``bids``."""
-    boosts = family.dim - int(family.alpha_index.max()) - 1
+    boosts = family.n_boosts
     axis = torch.linspace(low, high, points, dtype=torch.float64)
     grid = torch.tensor(list(itertools.product(axis.tolist(), repeat=boosts)), dtype=torch.float64)
     phis = torch.cat([torch.zeros(len(grid), family.dim - boosts, dtype=torch.float64), grid], dim=1)
@@ -121,8 +121,7 @@ def symmetric_candidates(
     names = list(starts)
     revenues = _revenues(family, bids, torch.stack([starts[k] for k in names]).double())
     origins = [starts[names[int(revenues.argmax())]]]
-    boosts = family.dim - int(family.alpha_index.max()) - 1
-    if boosts <= search.grid_max_dim:
+    if family.n_boosts <= search.grid_max_dim:
         grid_bids = bids[: search.grid_profiles]
         origins.append(grid_search(family, grid_bids, search.grid_points, search.grid_low, search.grid_high))
     rounds = search.rounds_for(family.dim)
